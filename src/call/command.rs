@@ -1,0 +1,85 @@
+//! What the state machine asks the actors to do.
+
+use serde::Serialize;
+
+use super::decision::Decision;
+use super::event::Timer;
+use super::playback::Millis;
+use super::transcript::Turn;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelCommand {
+    /// The greeting response (instructions come from the business config).
+    Greet,
+    CreateResponse { instructions: Option<String> },
+    Truncate { item_id: String, audio_end_ms: u64 },
+    Cancel,
+    FunctionOutput { call_id: String, output: String },
+    /// Context the model should know (e.g. a key the caller pressed).
+    SystemNote { text: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TwilioCommand {
+    Media(String),
+    Mark(String),
+    Clear,
+}
+
+/// How a call ended, stored on the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The caller hung up during the conversation.
+    CallerHungUp,
+    /// The assistant ended the call (end_call tool).
+    Completed,
+    Transferred,
+    /// Transfer failed and the caller left a voicemail, or chose to.
+    Voicemail,
+    /// Ended from the DTMF menu.
+    Menu,
+    MaxDuration,
+    Silence,
+    /// A pre-warmed call whose stream never arrived.
+    Abandoned,
+    /// The stream dropped and never came back.
+    Lost,
+    /// Ended by an operator or shutdown.
+    Hangup,
+}
+
+/// Facts for the call record (the recorder persists them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CallRecord {
+    Transition { from: &'static str, to: &'static str, cause: String },
+    Turn(Turn),
+    Tool { call_id: String, name: String, arguments: String, output: String, latency_ms: u64 },
+    ModelRestart { reason: String, attempt: usize },
+    ModelError { code: Option<String>, message: String },
+    Decision(Decision),
+    Ended { outcome: Outcome },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Build a fresh model connection. `resume` carries the conversation to
+    /// replay; `None` is the first connection.
+    StartModel { resume: Option<Vec<Turn>> },
+    StopModel,
+    Model(ModelCommand),
+    Twilio(TwilioCommand),
+    /// Play the short "one moment, please" clip.
+    PlayHoldMessage,
+    RunTool { call_id: String, name: String, arguments: String },
+    Arm { timer: Timer, at: Millis },
+    Disarm(Timer),
+    /// Record the decision and close the stream; Twilio will ask for TwiML.
+    LeaveStream(Decision),
+    /// The TwiML answer to a pending webhook.
+    Reply(Decision),
+    Record(CallRecord),
+    /// The call is over: release everything.
+    Finish(Outcome),
+}

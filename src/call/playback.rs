@@ -1,0 +1,408 @@
+//! What the caller has heard: outbound pacing, marks and the truncate point.
+//!
+//! Pure bookkeeping, driven by the state machine with an explicit clock. Each
+//! assistant audio item gets a *generation*; every chunk sent to Twilio is
+//! followed by a mark named `"{generation}:{ms sent so far in the item}"`.
+//! Twilio echoes a mark once the audio before it has played — or at once after
+//! a `clear`, which is why marks of cleared generations must be ignored.
+
+use std::collections::VecDeque;
+
+/// Milliseconds on the call's monotonic clock.
+pub type Millis = u64;
+
+/// G.711 mu-law at 8 kHz: 8 bytes per millisecond.
+pub const PCMU_BYTES_PER_MS: u64 = 8;
+
+/// Decoded length of a base64 string, without decoding it.
+pub fn base64_decoded_len(b64: &str) -> u64 {
+    let bytes = b64.as_bytes();
+    let len = bytes.len() as u64;
+    let pad = bytes.iter().rev().take(2).filter(|&&b| b == b'=').count() as u64;
+    // Unpadded input: a trailing group of 2 or 3 characters carries 1 or 2 bytes.
+    let tail = match len % 4 {
+        2 => 1,
+        3 => 2,
+        _ => 0,
+    };
+    ((len / 4) * 3 + tail).saturating_sub(pad)
+}
+
+/// Milliseconds of mu-law audio in a base64 payload.
+pub fn pcmu_ms(b64: &str) -> u64 {
+    base64_decoded_len(b64) / PCMU_BYTES_PER_MS
+}
+
+/// Something to tell Twilio, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    Media(String),
+    Mark(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Chunk {
+    generation: u32,
+    payload: String,
+    /// Item-relative ms once this chunk has been sent.
+    end_ms: u64,
+    ms: u64,
+}
+
+/// One assistant audio item as the caller experiences it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemPlayback {
+    pub generation: u32,
+    pub item_id: String,
+    pub response_id: String,
+    /// Audio the model generated for this item.
+    pub generated_ms: u64,
+    /// Audio released to Twilio.
+    pub sent_ms: u64,
+    /// Audio Twilio confirmed as played (by mark echo).
+    pub played_ms: u64,
+}
+
+impl ItemPlayback {
+    fn unplayed(&self) -> bool {
+        self.played_ms < self.generated_ms
+    }
+}
+
+/// Where to cut the assistant item after a barge-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruncatePoint {
+    pub item_id: String,
+    pub audio_end_ms: u64,
+    /// Share of the item the caller heard, to cut its transcript alike.
+    pub heard_fraction: f32,
+}
+
+/// The result of a barge-in on the playback.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Interruption {
+    /// Twilio still had (or was about to get) audio: send `clear`.
+    pub clear: bool,
+    /// `None` when nothing of the item was played: no truncate is sent.
+    pub truncate: Option<TruncatePoint>,
+    /// Responses whose remaining audio must be dropped.
+    pub cancelled_responses: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Playback {
+    lead_ms: u64,
+    margin_ms: u64,
+    stream_ready: bool,
+    next_generation: u32,
+    items: VecDeque<ItemPlayback>,
+    queue: VecDeque<Chunk>,
+    /// When everything released so far will have finished playing.
+    play_until: Millis,
+    cancelled: VecDeque<String>,
+}
+
+/// How many cancelled response ids to remember; late deltas only ever come
+/// from the last one or two.
+const CANCELLED_MEMORY: usize = 8;
+
+impl Playback {
+    pub fn new(lead_ms: u64, margin_ms: u64) -> Self {
+        Playback {
+            lead_ms,
+            margin_ms,
+            stream_ready: false,
+            next_generation: 1,
+            items: VecDeque::new(),
+            queue: VecDeque::new(),
+            play_until: 0,
+            cancelled: VecDeque::new(),
+        }
+    }
+
+    /// Twilio's stream is up: queued audio may flow.
+    pub fn stream_started(&mut self, now: Millis) -> Vec<Outbound> {
+        self.stream_ready = true;
+        self.play_until = now;
+        self.drain(now)
+    }
+
+    pub fn is_cancelled(&self, response_id: &str) -> bool {
+        self.cancelled.iter().any(|r| r == response_id)
+    }
+
+    /// Audio from the model. Returns what may be sent now (pacing permitting).
+    pub fn push(&mut self, response_id: &str, item_id: &str, payload: String, now: Millis) -> Vec<Outbound> {
+        if self.is_cancelled(response_id) {
+            return Vec::new();
+        }
+        let ms = pcmu_ms(&payload);
+        let generation = match self.items.back_mut() {
+            Some(item) if item.item_id == item_id => {
+                item.generated_ms += ms;
+                item.generation
+            }
+            _ => {
+                let generation = self.next_generation;
+                self.next_generation += 1;
+                self.items.push_back(ItemPlayback {
+                    generation,
+                    item_id: item_id.to_string(),
+                    response_id: response_id.to_string(),
+                    generated_ms: ms,
+                    sent_ms: 0,
+                    played_ms: 0,
+                });
+                generation
+            }
+        };
+        let end_ms = self
+            .items
+            .back()
+            .map(|i| i.generated_ms)
+            .unwrap_or(ms);
+        self.queue.push_back(Chunk { generation, payload, end_ms, ms });
+        self.drain(now)
+    }
+
+    /// Releases queued audio while the lead over real time stays bounded.
+    pub fn drain(&mut self, now: Millis) -> Vec<Outbound> {
+        let mut out = Vec::new();
+        if !self.stream_ready {
+            return out;
+        }
+        while self.play_until.saturating_sub(now) < self.lead_ms {
+            let Some(chunk) = self.queue.pop_front() else { break };
+            self.play_until = self.play_until.max(now) + chunk.ms;
+            if let Some(item) = self.items.iter_mut().find(|i| i.generation == chunk.generation) {
+                item.sent_ms = chunk.end_ms;
+            }
+            out.push(Outbound::Media(chunk.payload));
+            out.push(Outbound::Mark(format!("{}:{}", chunk.generation, chunk.end_ms)));
+        }
+        out
+    }
+
+    /// When to call `drain` again, if audio is waiting.
+    pub fn next_drain_at(&self) -> Option<Millis> {
+        if !self.stream_ready || self.queue.is_empty() {
+            return None;
+        }
+        Some(self.play_until.saturating_sub(self.lead_ms))
+    }
+
+    /// Twilio echoed a mark. Returns false for stale or foreign marks.
+    pub fn mark_echoed(&mut self, name: &str) -> bool {
+        let Some((gen, ms)) = name.split_once(':') else {
+            return false;
+        };
+        let (Ok(gen), Ok(ms)) = (gen.parse::<u32>(), ms.parse::<u64>()) else {
+            return false;
+        };
+        let Some(item) = self.items.iter_mut().find(|i| i.generation == gen) else {
+            return false; // cleared earlier: this echo means "flushed", not "played"
+        };
+        item.played_ms = item.played_ms.max(ms.min(item.sent_ms));
+        // Fully played items ahead of the current one are done with.
+        while let Some(first) = self.items.front() {
+            if first.played_ms >= first.generated_ms && self.items.len() > 1 {
+                self.items.pop_front();
+            } else {
+                break;
+            }
+        }
+        true
+    }
+
+    /// Is any assistant audio generated but not yet confirmed played?
+    pub fn has_unplayed(&self) -> bool {
+        !self.queue.is_empty() || self.items.iter().any(ItemPlayback::unplayed)
+    }
+
+    /// The item the caller is hearing (or will hear next).
+    pub fn current(&self) -> Option<&ItemPlayback> {
+        self.items.iter().find(|i| i.unplayed()).or(self.items.back())
+    }
+
+    /// The caller started speaking over the assistant.
+    pub fn interrupt(&mut self, active_response: Option<&str>) -> Interruption {
+        let mut result = Interruption::default();
+        if let Some(r) = active_response {
+            self.remember_cancelled(r);
+            result.cancelled_responses.push(r.to_string());
+        }
+        if !self.has_unplayed() {
+            return result;
+        }
+        result.clear = true;
+        if let Some(item) = self.items.iter().find(|i| i.unplayed()) {
+            if item.played_ms > 0 {
+                let end = (item.played_ms + self.margin_ms)
+                    .min(item.sent_ms)
+                    .min(item.generated_ms);
+                let heard = if item.generated_ms == 0 {
+                    0.0
+                } else {
+                    end as f32 / item.generated_ms as f32
+                };
+                result.truncate = Some(TruncatePoint {
+                    item_id: item.item_id.clone(),
+                    audio_end_ms: end,
+                    heard_fraction: heard,
+                });
+            }
+            let rid = item.response_id.clone();
+            if !result.cancelled_responses.contains(&rid) {
+                self.remember_cancelled(&rid);
+                result.cancelled_responses.push(rid);
+            }
+        }
+        self.queue.clear();
+        self.items.clear();
+        self.play_until = 0;
+        result
+    }
+
+    /// Drop everything (the model connection was replaced).
+    pub fn reset(&mut self) {
+        self.queue.clear();
+        self.items.clear();
+    }
+
+    fn remember_cancelled(&mut self, response_id: &str) {
+        if self.is_cancelled(response_id) {
+            return;
+        }
+        if self.cancelled.len() == CANCELLED_MEMORY {
+            self.cancelled.pop_front();
+        }
+        self.cancelled.push_back(response_id.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn audio(ms: u64) -> String {
+        base64::engine::general_purpose::STANDARD.encode(vec![0xFFu8; (ms * 8) as usize])
+    }
+
+    fn medias(out: &[Outbound]) -> usize {
+        out.iter().filter(|o| matches!(o, Outbound::Media(_))).count()
+    }
+
+    #[test]
+    fn decoded_length_without_decoding() {
+        for n in 0..50usize {
+            let s = base64::engine::general_purpose::STANDARD.encode(vec![1u8; n]);
+            assert_eq!(base64_decoded_len(&s), n as u64, "n={n}");
+        }
+        assert_eq!(pcmu_ms(&audio(20)), 20);
+    }
+
+    #[test]
+    fn audio_waits_for_the_stream_then_flows_with_marks() {
+        let mut p = Playback::new(200, 60);
+        assert!(p.push("r1", "i1", audio(100), 0).is_empty());
+        let out = p.stream_started(10);
+        assert_eq!(out, vec![Outbound::Media(audio(100)), Outbound::Mark("1:100".into())]);
+    }
+
+    #[test]
+    fn pacing_keeps_a_bounded_lead() {
+        let mut p = Playback::new(200, 60);
+        p.stream_started(0);
+        let mut sent = 0;
+        for _ in 0..10 {
+            sent += medias(&p.push("r1", "i1", audio(100), 0));
+        }
+        // 0 ms lead -> send, 100 -> send, 200 -> stop.
+        assert_eq!(sent, 2);
+        assert_eq!(p.next_drain_at(), Some(0));
+        assert_eq!(medias(&p.drain(0)), 0);
+        assert_eq!(p.next_drain_at(), Some(0)); // play_until 200 - lead 200
+        assert_eq!(medias(&p.drain(1)), 1);
+        assert_eq!(medias(&p.drain(150)), 1);
+        assert_eq!(p.next_drain_at(), Some(200));
+    }
+
+    #[test]
+    fn marks_advance_played_and_stale_marks_are_ignored() {
+        let mut p = Playback::new(1000, 60);
+        p.stream_started(0);
+        p.push("r1", "i1", audio(100), 0);
+        p.push("r1", "i1", audio(100), 0);
+        assert!(p.mark_echoed("1:100"));
+        assert_eq!(p.current().unwrap().played_ms, 100);
+        assert!(!p.mark_echoed("7:100"));
+        assert!(!p.mark_echoed("garbage"));
+    }
+
+    #[test]
+    fn barge_in_truncates_at_played_plus_margin_never_past_sent() {
+        let mut p = Playback::new(300, 60);
+        p.stream_started(0);
+        for _ in 0..5 {
+            p.push("r1", "i1", audio(100), 0);
+        }
+        // 300 ms sent (lead bound), 100 played.
+        p.mark_echoed("1:100");
+        let i = p.interrupt(Some("r1"));
+        assert!(i.clear);
+        let t = i.truncate.unwrap();
+        assert_eq!(t.item_id, "i1");
+        assert_eq!(t.audio_end_ms, 160);
+        assert!((t.heard_fraction - 160.0 / 500.0).abs() < 1e-6);
+        // Late audio of the cancelled response is dropped; its marks are stale.
+        assert!(p.push("r1", "i1", audio(100), 10).is_empty());
+        assert!(!p.mark_echoed("1:200"));
+        assert!(!p.has_unplayed());
+    }
+
+    #[test]
+    fn truncate_capped_by_sent_audio() {
+        let mut p = Playback::new(1000, 500);
+        p.stream_started(0);
+        p.push("r1", "i1", audio(100), 0);
+        p.push("r1", "i1", audio(100), 0);
+        p.mark_echoed("1:100");
+        let t = p.interrupt(None).truncate.unwrap();
+        assert_eq!(t.audio_end_ms, 200);
+    }
+
+    #[test]
+    fn nothing_played_means_clear_but_no_truncate() {
+        let mut p = Playback::new(200, 60);
+        p.stream_started(0);
+        p.push("r1", "i1", audio(100), 0);
+        let i = p.interrupt(Some("r1"));
+        assert!(i.clear);
+        assert!(i.truncate.is_none());
+        assert_eq!(i.cancelled_responses, vec!["r1".to_string()]);
+    }
+
+    #[test]
+    fn fully_played_audio_needs_no_clear() {
+        let mut p = Playback::new(200, 60);
+        p.stream_started(0);
+        p.push("r1", "i1", audio(100), 0);
+        p.mark_echoed("1:100");
+        let i = p.interrupt(None);
+        assert!(!i.clear);
+        assert!(i.truncate.is_none());
+    }
+
+    #[test]
+    fn a_new_item_gets_a_new_generation() {
+        let mut p = Playback::new(1000, 60);
+        p.stream_started(0);
+        let a = p.push("r1", "i1", audio(20), 0);
+        let b = p.push("r2", "i2", audio(20), 0);
+        assert_eq!(a[1], Outbound::Mark("1:20".into()));
+        assert_eq!(b[1], Outbound::Mark("2:20".into()));
+        p.mark_echoed("1:20");
+        assert_eq!(p.current().unwrap().item_id, "i2");
+    }
+}

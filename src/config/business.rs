@@ -1,0 +1,284 @@
+//! The business the receptionist answers for: name, timezone, weekly hours,
+//! holidays, departments, greeting and persona (`config/business.toml`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessConfig {
+    pub business: Business,
+    #[serde(default)]
+    pub hours: WeeklyHours,
+    #[serde(default)]
+    pub holidays: Vec<Holiday>,
+    #[serde(default)]
+    pub departments: Vec<Department>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Business {
+    pub name: String,
+    /// The business's own number (E.164), used as caller ID on transfers.
+    #[serde(default)]
+    pub phone: String,
+    /// IANA timezone, e.g. `America/New_York`.
+    pub timezone: String,
+    pub greeting: String,
+    #[serde(default)]
+    pub persona: String,
+    /// Department that DTMF 0 and "a person, please" reach.
+    #[serde(default)]
+    pub operator: String,
+}
+
+/// One opening span within a day, `"08:00-12:00"` in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub open: NaiveTime,
+    pub close: NaiveTime,
+}
+
+impl FromStr for Span {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("opening span {s:?} must look like \"08:00-17:00\""))?;
+        let parse = |t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M")
+                .map_err(|_| format!("{t:?} in {s:?} is not an HH:MM time"))
+        };
+        let (open, close) = (parse(a)?, parse(b)?);
+        if close <= open {
+            return Err(format!("opening span {s:?} closes before it opens"));
+        }
+        Ok(Span { open, close })
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.open.format("%H:%M"), self.close.format("%H:%M"))
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeeklyHours {
+    pub monday: Vec<Span>,
+    pub tuesday: Vec<Span>,
+    pub wednesday: Vec<Span>,
+    pub thursday: Vec<Span>,
+    pub friday: Vec<Span>,
+    pub saturday: Vec<Span>,
+    pub sunday: Vec<Span>,
+}
+
+impl WeeklyHours {
+    pub fn day(&self, day: Weekday) -> &[Span] {
+        match day {
+            Weekday::Mon => &self.monday,
+            Weekday::Tue => &self.tuesday,
+            Weekday::Wed => &self.wednesday,
+            Weekday::Thu => &self.thursday,
+            Weekday::Fri => &self.friday,
+            Weekday::Sat => &self.saturday,
+            Weekday::Sun => &self.sunday,
+        }
+    }
+
+    fn check(&self, owner: &str) -> Result<(), String> {
+        for day in [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ] {
+            check_spans(self.day(day), &format!("{owner} {day}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn check_spans(spans: &[Span], owner: &str) -> Result<(), String> {
+    for pair in spans.windows(2) {
+        if pair[1].open < pair[0].close {
+            return Err(format!("{owner}: spans {} and {} overlap or are out of order", pair[0], pair[1]));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holiday {
+    pub date: NaiveDate,
+    pub name: String,
+    /// Special hours that day; absent or empty means closed.
+    #[serde(default)]
+    pub hours: Vec<Span>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Department {
+    pub name: String,
+    pub phone: String,
+    /// The department's own hours; absent means the business's hours.
+    #[serde(default)]
+    pub hours: Option<WeeklyHours>,
+}
+
+impl BusinessConfig {
+    /// A small, valid business for tests and in-code defaults.
+    pub fn sample() -> Self {
+        let span = |s: &str| s.parse::<Span>().ok().into_iter().collect::<Vec<_>>();
+        BusinessConfig {
+            business: Business {
+                name: "Harbor Dental".into(),
+                phone: "+15551230000".into(),
+                timezone: "America/New_York".into(),
+                greeting: "Thanks for calling Harbor Dental. How can I help you today?".into(),
+                persona: "You are the receptionist of Harbor Dental.".into(),
+                operator: "Front desk".into(),
+            },
+            hours: WeeklyHours {
+                monday: span("09:00-17:00"),
+                tuesday: span("09:00-17:00"),
+                wednesday: span("09:00-17:00"),
+                thursday: span("09:00-17:00"),
+                friday: span("09:00-17:00"),
+                saturday: Vec::new(),
+                sunday: Vec::new(),
+            },
+            holidays: Vec::new(),
+            departments: vec![Department {
+                name: "Front desk".into(),
+                phone: "+15551230100".into(),
+                hours: None,
+            }],
+        }
+    }
+
+    pub fn timezone(&self) -> Result<chrono_tz::Tz, String> {
+        self.business
+            .timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| format!("business.timezone {:?} is not an IANA timezone", self.business.timezone))
+    }
+
+    pub fn department(&self, name: &str) -> Option<&Department> {
+        let wanted = name.trim();
+        self.departments
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(wanted))
+    }
+
+    /// The department DTMF 0 reaches.
+    pub fn operator(&self) -> Option<&Department> {
+        self.department(&self.business.operator)
+            .or_else(|| self.departments.first())
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.business.name.trim().is_empty() {
+            return Err("business.name is empty (is config/business.toml there?)".into());
+        }
+        if self.business.greeting.trim().is_empty() {
+            return Err("business.greeting is empty".into());
+        }
+        self.timezone()?;
+        self.hours.check("hours")?;
+        for h in &self.holidays {
+            check_spans(&h.hours, &format!("holiday {}", h.date))?;
+        }
+        for d in &self.departments {
+            if !is_e164(&d.phone) {
+                return Err(format!(
+                    "department {:?}: phone {:?} must be E.164 like +15551230100",
+                    d.name, d.phone
+                ));
+            }
+            if let Some(h) = &d.hours {
+                h.check(&format!("department {:?}", d.name))?;
+            }
+        }
+        if !self.business.operator.is_empty() && self.department(&self.business.operator).is_none() {
+            return Err(format!(
+                "business.operator {:?} names no department",
+                self.business.operator
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `+` then 8 to 15 digits, the E.164 shape.
+pub fn is_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_parse_and_reject_nonsense() {
+        let s: Span = "08:00-12:30".parse().unwrap();
+        assert_eq!(s.to_string(), "08:00-12:30");
+        assert!("12:00-08:00".parse::<Span>().is_err());
+        assert!("8am-5pm".parse::<Span>().is_err());
+        assert!("08:00".parse::<Span>().is_err());
+    }
+
+    #[test]
+    fn e164() {
+        assert!(is_e164("+15551230100"));
+        assert!(!is_e164("5551230100"));
+        assert!(!is_e164("+1555123010012345678"));
+        assert!(!is_e164("+1555-123"));
+    }
+
+    #[test]
+    fn sample_is_valid() {
+        BusinessConfig::sample().validate().unwrap();
+    }
+
+    #[test]
+    fn overlapping_spans_rejected() {
+        let mut b = BusinessConfig::sample();
+        b.hours.monday = vec!["08:00-12:00".parse().unwrap(), "11:00-13:00".parse().unwrap()];
+        assert!(b.validate().unwrap_err().contains("overlap"));
+    }
+
+    #[test]
+    fn operator_must_name_a_department() {
+        let mut b = BusinessConfig::sample();
+        b.business.operator = "Nobody".into();
+        assert!(b.validate().is_err());
+    }
+}

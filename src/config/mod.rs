@@ -1,0 +1,420 @@
+//! Layered configuration: `config/default.toml` → `config/business.toml` →
+//! environment (`FRONTDESK__SECTION__KEY`, plus the names the ecosystem
+//! already uses: `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `TWILIO_ACCOUNT_SID`,
+//! `TWILIO_AUTH_TOKEN`, `PUBLIC_URL`, `PORT`).
+//!
+//! Unknown keys are rejected (a typo must not silently do nothing) and secrets
+//! are accepted only from the environment, so they never land in a file that
+//! gets committed.
+
+pub mod business;
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+pub use business::{Business, BusinessConfig, Department, Holiday, WeeklyHours};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} could not be read: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("secret `{key}` must come from the environment, not from {path}")]
+    SecretInFile { key: &'static str, path: PathBuf },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(e: figment::Error) -> Self {
+        // figment's message names the key and the source (file or env var).
+        let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        ConfigError::Invalid(all.join("; "))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub twilio: TwilioConfig,
+    pub realtime: RealtimeConfig,
+    pub call: CallConfig,
+    pub supervision: SupervisionConfig,
+    pub business: BusinessConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            twilio: TwilioConfig::default(),
+            realtime: RealtimeConfig::default(),
+            call: CallConfig::default(),
+            supervision: SupervisionConfig::default(),
+            business: BusinessConfig::sample(),
+        }
+    }
+}
+
+/// The on-disk shape: engine sections and business sections side by side.
+/// (serde cannot combine `flatten` with `deny_unknown_fields`, hence this
+/// separate type.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    twilio: TwilioConfig,
+    #[serde(default)]
+    realtime: RealtimeConfig,
+    #[serde(default)]
+    call: CallConfig,
+    #[serde(default)]
+    supervision: SupervisionConfig,
+    business: Business,
+    #[serde(default)]
+    hours: WeeklyHours,
+    #[serde(default)]
+    holidays: Vec<Holiday>,
+    #[serde(default)]
+    departments: Vec<Department>,
+}
+
+impl From<RawConfig> for Config {
+    fn from(r: RawConfig) -> Self {
+        Config {
+            server: r.server,
+            twilio: r.twilio,
+            realtime: r.realtime,
+            call: r.call,
+            supervision: r.supervision,
+            business: BusinessConfig {
+                business: r.business,
+                hours: r.hours,
+                holidays: r.holidays,
+                departments: r.departments,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub public_url: String,
+    pub verify_signatures: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "0.0.0.0".into(),
+            port: 8080,
+            public_url: "http://localhost:8080".into(),
+            verify_signatures: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    pub rest_base_url: String,
+    /// Secret: environment only (`TWILIO_AUTH_TOKEN`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        TwilioConfig {
+            account_sid: String::new(),
+            rest_base_url: "https://api.twilio.com".into(),
+            auth_token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioFormatSetting {
+    Pcmu,
+    Pcm24k,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnDetectionSetting {
+    ServerVad,
+    SemanticVad,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealtimeConfig {
+    pub base_url: String,
+    pub model: String,
+    pub voice: String,
+    pub audio_format: AudioFormatSetting,
+    pub turn_detection: TurnDetectionSetting,
+    pub vad_threshold: f32,
+    pub vad_prefix_padding_ms: u32,
+    pub vad_silence_duration_ms: u32,
+    pub semantic_eagerness: String,
+    pub transcription_model: String,
+    pub noise_reduction: String,
+    pub max_output_tokens: u32,
+    pub session_ready_timeout_ms: u64,
+    pub response_timeout_ms: u64,
+    pub session_cap_secs: u64,
+    /// Secret: environment only (`OPENAI_API_KEY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        RealtimeConfig {
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-realtime".into(),
+            voice: "marin".into(),
+            audio_format: AudioFormatSetting::Pcmu,
+            turn_detection: TurnDetectionSetting::ServerVad,
+            vad_threshold: 0.5,
+            vad_prefix_padding_ms: 300,
+            vad_silence_duration_ms: 500,
+            semantic_eagerness: "auto".into(),
+            transcription_model: "gpt-4o-transcribe".into(),
+            noise_reduction: "near_field".into(),
+            max_output_tokens: 1024,
+            session_ready_timeout_ms: 5000,
+            response_timeout_ms: 8000,
+            session_cap_secs: 3300,
+            api_key: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallConfig {
+    pub max_call_secs: u64,
+    pub silence_timeout_secs: u64,
+    pub stream_start_timeout_ms: u64,
+    pub model_ready_deadline_ms: u64,
+    pub pacing_lead_ms: u64,
+    pub barge_in_margin_ms: u64,
+    pub hold_message_after_ms: u64,
+    pub tool_timeout_ms: u64,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        CallConfig {
+            max_call_secs: 1800,
+            silence_timeout_secs: 20,
+            stream_start_timeout_ms: 15000,
+            model_ready_deadline_ms: 4000,
+            pacing_lead_ms: 200,
+            barge_in_margin_ms: 60,
+            hold_message_after_ms: 1200,
+            tool_timeout_ms: 5000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisionConfig {
+    pub restart_budget: u32,
+    pub restart_window_secs: u64,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        SupervisionConfig {
+            restart_budget: 2,
+            restart_window_secs: 30,
+            backoff_initial_ms: 100,
+            backoff_max_ms: 2000,
+        }
+    }
+}
+
+/// Environment variables the ecosystem already uses, mapped onto our keys.
+const ECOSYSTEM_ENV: &[(&str, &str)] = &[
+    ("OPENAI_API_KEY", "realtime.api_key"),
+    ("OPENAI_BASE_URL", "realtime.base_url"),
+    ("TWILIO_ACCOUNT_SID", "twilio.account_sid"),
+    ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
+    ("PUBLIC_URL", "server.public_url"),
+    ("PORT", "server.port"),
+];
+
+/// Keys that may only come from the environment.
+const SECRETS: &[(&str, &str)] = &[("twilio", "auth_token"), ("realtime", "api_key")];
+
+/// Where the configuration files live.
+#[derive(Debug, Clone)]
+pub struct ConfigSources {
+    pub defaults: PathBuf,
+    pub business: PathBuf,
+}
+
+impl ConfigSources {
+    pub fn in_dir(dir: &Path) -> Self {
+        ConfigSources {
+            defaults: dir.join("default.toml"),
+            business: dir.join("business.toml"),
+        }
+    }
+}
+
+impl Config {
+    /// Loads files and the process environment.
+    pub fn load(sources: &ConfigSources) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(sources, &env)
+    }
+
+    /// Loads files and the given environment (tests pass their own).
+    pub fn load_with_env(
+        sources: &ConfigSources,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        for path in [&sources.defaults, &sources.business] {
+            if !path.exists() {
+                return Err(ConfigError::File {
+                    path: path.clone(),
+                    reason: "not found".into(),
+                });
+            }
+            check_no_secrets(path)?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        for (var, key) in ECOSYSTEM_ENV {
+            if let Some((_, value)) = env.iter().find(|(k, _)| k == var) {
+                if !value.is_empty() {
+                    figment = figment.merge(Serialized::default(key, value_for(key, value)?));
+                }
+            }
+        }
+        for (var, value) in env {
+            if let Some(rest) = var.strip_prefix("FRONTDESK__") {
+                let key = rest.to_ascii_lowercase().replace("__", ".");
+                // Values read like TOML scalars (numbers, booleans), as figment's
+                // own Env provider does; anything else stays a string.
+                let parsed = value
+                    .parse::<figment::value::Value>()
+                    .unwrap_or_else(|_| value.clone().into());
+                figment = figment.merge(Serialized::default(&key, parsed));
+            }
+        }
+        let config: Config = figment.extract::<RawConfig>()?.into();
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return bad(format!(
+                "server.public_url must start with http:// or https://, got {:?}",
+                self.server.public_url
+            ));
+        }
+        if url::Url::parse(&self.realtime.base_url).is_err() {
+            return bad(format!("realtime.base_url is not a URL: {:?}", self.realtime.base_url));
+        }
+        if url::Url::parse(&self.twilio.rest_base_url).is_err() {
+            return bad(format!(
+                "twilio.rest_base_url is not a URL: {:?}",
+                self.twilio.rest_base_url
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.realtime.vad_threshold) {
+            return bad("realtime.vad_threshold must be between 0 and 1".into());
+        }
+        if !["near_field", "far_field", "off"].contains(&self.realtime.noise_reduction.as_str()) {
+            return bad("realtime.noise_reduction must be near_field, far_field or off".into());
+        }
+        if !["low", "medium", "high", "auto"].contains(&self.realtime.semantic_eagerness.as_str()) {
+            return bad("realtime.semantic_eagerness must be low, medium, high or auto".into());
+        }
+        if self.realtime.max_output_tokens == 0 || self.realtime.max_output_tokens > 4096 {
+            return bad("realtime.max_output_tokens must be 1..=4096".into());
+        }
+        if self.call.max_call_secs == 0 || self.call.silence_timeout_secs == 0 {
+            return bad("call.max_call_secs and call.silence_timeout_secs must be positive".into());
+        }
+        if self.realtime.session_cap_secs < 60 {
+            return bad("realtime.session_cap_secs must be at least 60".into());
+        }
+        if self.supervision.backoff_initial_ms > self.supervision.backoff_max_ms {
+            return bad("supervision.backoff_initial_ms exceeds backoff_max_ms".into());
+        }
+        self.business.validate().map_err(ConfigError::Invalid)
+    }
+
+    /// The `host:port` the HTTP server binds.
+    pub fn listen_addr(&self) -> String {
+        format!("{}:{}", self.server.host, self.server.port)
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_base(&self) -> &str {
+        self.server.public_url.trim_end_matches('/')
+    }
+}
+
+fn value_for(key: &str, raw: &str) -> Result<figment::value::Value, ConfigError> {
+    if key == "server.port" {
+        let port: u16 = raw
+            .parse()
+            .map_err(|_| ConfigError::Invalid(format!("PORT must be a port number, got {raw:?}")))?;
+        return Ok(port.into());
+    }
+    Ok(raw.to_string().into())
+}
+
+fn check_no_secrets(path: &Path) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let value: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    for (section, key) in SECRETS {
+        let found = value
+            .get(*section)
+            .and_then(|s| s.as_table())
+            .is_some_and(|t| t.contains_key(*key));
+        if found {
+            return Err(ConfigError::SecretInFile {
+                key: if *section == "twilio" {
+                    "twilio.auth_token"
+                } else {
+                    "realtime.api_key"
+                },
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

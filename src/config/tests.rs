@@ -1,0 +1,118 @@
+use super::*;
+use std::io::Write;
+
+fn repo_sources() -> ConfigSources {
+    ConfigSources::in_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"))
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// A temp config dir holding the repo's files with `extra` appended to one.
+fn dir_with(default_extra: &str, business_extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo_sources();
+    for (from, name, extra) in [
+        (&src.defaults, "default.toml", default_extra),
+        (&src.business, "business.toml", business_extra),
+    ] {
+        let mut text = std::fs::read_to_string(from).unwrap();
+        text.push_str(extra);
+        let mut f = std::fs::File::create(dir.path().join(name)).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn shipped_defaults_match_the_code_defaults() {
+    // Keeps config/default.toml and the Default impls from drifting apart.
+    let c = Config::load_with_env(&repo_sources(), &[]).unwrap();
+    let d = Config::default();
+    assert_eq!(c.server, d.server);
+    assert_eq!(c.twilio, d.twilio);
+    assert_eq!(c.realtime, d.realtime);
+    assert_eq!(c.call, d.call);
+    assert_eq!(c.supervision, d.supervision);
+    assert_eq!(c.business.business.name, "Harbor Dental");
+    assert!(c.business.department("front desk").is_some());
+    assert_eq!(c.business.holidays.len(), 3);
+}
+
+#[test]
+fn unknown_key_is_an_error_naming_it() {
+    let dir = dir_with("\n[call]\nmax_cal_secs = 5\n", "");
+    let err = Config::load_with_env(&ConfigSources::in_dir(dir.path()), &[]).unwrap_err();
+    // The duplicate [call] table is itself a TOML error; either way it is reported.
+    assert!(err.to_string().contains("call") || err.to_string().contains("max_cal_secs"), "{err}");
+
+    let dir = dir_with("\n[bogus]\nx = 1\n", "");
+    let err = Config::load_with_env(&ConfigSources::in_dir(dir.path()), &[]).unwrap_err();
+    assert!(err.to_string().contains("bogus"), "{err}");
+}
+
+#[test]
+fn unknown_env_key_is_an_error() {
+    let err = Config::load_with_env(&repo_sources(), &env(&[("FRONTDESK__CALL__MAX_CAL_SECS", "5")]))
+        .unwrap_err();
+    assert!(err.to_string().contains("max_cal_secs"), "{err}");
+}
+
+#[test]
+fn env_overrides_files() {
+    let c = Config::load_with_env(
+        &repo_sources(),
+        &env(&[
+            ("FRONTDESK__CALL__MAX_CALL_SECS", "900"),
+            ("FRONTDESK__SERVER__VERIFY_SIGNATURES", "false"),
+            ("FRONTDESK__REALTIME__VOICE", "cedar"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("TWILIO_AUTH_TOKEN", "12345"),
+            ("TWILIO_ACCOUNT_SID", "AC123"),
+            ("PUBLIC_URL", "https://desk.example.com"),
+            ("PORT", "9090"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.call.max_call_secs, 900);
+    assert!(!c.server.verify_signatures);
+    assert_eq!(c.realtime.voice, "cedar");
+    assert_eq!(c.realtime.base_url, "http://127.0.0.1:9/v1");
+    assert_eq!(c.realtime.api_key.as_deref(), Some("sk-test"));
+    // A numeric-looking token stays a string.
+    assert_eq!(c.twilio.auth_token.as_deref(), Some("12345"));
+    assert_eq!(c.twilio.account_sid, "AC123");
+    assert_eq!(c.server.public_url, "https://desk.example.com");
+    assert_eq!(c.server.port, 9090);
+}
+
+#[test]
+fn secrets_in_files_are_rejected() {
+    let dir = dir_with("", "\n[twilio]\nauth_token = \"oops\"\n");
+    let err = Config::load_with_env(&ConfigSources::in_dir(dir.path()), &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::SecretInFile { .. }), "{err}");
+}
+
+#[test]
+fn bad_values_are_clear_errors() {
+    let err = Config::load_with_env(&repo_sources(), &env(&[("PORT", "eighty")])).unwrap_err();
+    assert!(err.to_string().contains("PORT"), "{err}");
+    let err = Config::load_with_env(&repo_sources(), &env(&[("PUBLIC_URL", "desk.example.com")]))
+        .unwrap_err();
+    assert!(err.to_string().contains("public_url"), "{err}");
+    let err = Config::load_with_env(
+        &repo_sources(),
+        &env(&[("FRONTDESK__REALTIME__AUDIO_FORMAT", "opus")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("audio_format") || err.to_string().contains("opus"), "{err}");
+}
+
+#[test]
+fn missing_file_is_named() {
+    let err = Config::load_with_env(&ConfigSources::in_dir(Path::new("/nonexistent")), &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/default.toml"), "{err}");
+}
