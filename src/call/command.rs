@@ -59,7 +59,19 @@ pub enum CallRecord {
     ModelRestart { reason: String, attempt: usize },
     ModelError { code: Option<String>, message: String },
     Decision(Decision),
+    /// Token usage of one model response (from `response.done`).
+    Usage(ModelUsage),
     Ended { outcome: Outcome },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelUsage {
+    pub response_id: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub input_audio_tokens: u64,
+    pub output_audio_tokens: u64,
+    pub cached_tokens: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

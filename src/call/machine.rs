@@ -404,6 +404,32 @@ fn transition(
     }
 }
 
+/// What a menu input asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuChoice {
+    Hours,
+    Message,
+    Operator,
+    /// Nothing usable was pressed or said.
+    Unclear,
+}
+
+/// Reads the caller's keypress or words in the DTMF/speech menu.
+pub fn read_menu_input(digits: Option<&str>, speech: Option<&str>) -> MenuChoice {
+    let speech = speech.unwrap_or_default().to_lowercase();
+    let digits = digits.unwrap_or_default().trim();
+    let said = |words: &[&str]| words.iter().any(|w| speech.contains(w));
+    if digits == MENU_OPERATOR || said(&["operator", "person", "someone", "human", "representative"]) {
+        MenuChoice::Operator
+    } else if digits == MENU_MESSAGE || said(&["message", "voicemail"]) {
+        MenuChoice::Message
+    } else if digits == MENU_HOURS || said(&["hour", "open", "close"]) {
+        MenuChoice::Hours
+    } else {
+        MenuChoice::Unclear
+    }
+}
+
 fn menu_choice(
     attempts: u32,
     ctx: &mut Context,
@@ -411,35 +437,35 @@ fn menu_choice(
     speech: Option<String>,
     out: &mut Vec<Command>,
 ) -> Step {
-    let speech = speech.unwrap_or_default().to_lowercase();
-    let digits = digits.unwrap_or_default();
-    let wants = |digit: &str, words: &[&str]| digits == digit || words.iter().any(|w| speech.contains(w));
-    if wants(MENU_OPERATOR, &["operator", "person", "someone", "human", "representative"]) {
-        if let Some(op) = ctx.cfg.operator.clone() {
+    let choice = read_menu_input(digits.as_deref(), speech.as_deref());
+    match (choice, ctx.cfg.operator.clone()) {
+        (MenuChoice::Operator, Some(op)) => {
             let d = Decision::Transfer(op.clone());
             out.push(Command::Record(CallRecord::Decision(d.clone())));
             out.push(Command::Reply(d));
-            return go(State::Transferring { target: op }, "menu: operator");
+            go(State::Transferring { target: op }, "menu: operator")
+        }
+        // No operator configured: a message is the next best thing.
+        (MenuChoice::Operator, None) | (MenuChoice::Message, _) => {
+            let d = Decision::Voicemail { department: None };
+            out.push(Command::Record(CallRecord::Decision(d.clone())));
+            out.push(Command::Reply(d));
+            go(State::Voicemail { department: None }, "menu: message")
+        }
+        (MenuChoice::Hours, _) => {
+            out.push(Command::Reply(Decision::Menu { prompt: MenuPrompt::Hours }));
+            stay(State::Menu { attempts })
+        }
+        (MenuChoice::Unclear, _) => {
+            let attempts = attempts + 1;
+            if attempts >= MENU_MAX_ATTEMPTS {
+                out.push(Command::Reply(Decision::Voicemail { department: None }));
+                return go(State::Voicemail { department: None }, "menu: no usable input");
+            }
+            out.push(Command::Reply(Decision::Menu { prompt: MenuPrompt::Retry }));
+            stay(State::Menu { attempts })
         }
     }
-    if wants(MENU_MESSAGE, &["message", "voicemail"]) || wants(MENU_OPERATOR, &[]) {
-        let d = Decision::Voicemail { department: None };
-        out.push(Command::Record(CallRecord::Decision(d.clone())));
-        out.push(Command::Reply(d));
-        return go(State::Voicemail { department: None }, "menu: message");
-    }
-    if wants(MENU_HOURS, &["hour", "open", "close"]) {
-        out.push(Command::Reply(Decision::Menu { prompt: MenuPrompt::Hours }));
-        return stay(State::Menu { attempts });
-    }
-    let attempts = attempts + 1;
-    if attempts >= MENU_MAX_ATTEMPTS {
-        let d = Decision::Voicemail { department: None };
-        out.push(Command::Reply(d));
-        return go(State::Voicemail { department: None }, "menu: no usable input");
-    }
-    out.push(Command::Reply(Decision::Menu { prompt: MenuPrompt::Retry }));
-    stay(State::Menu { attempts })
 }
 
 /// The AI conversation: Connecting, Greeting, Conversing, ToolWait.

@@ -1,0 +1,506 @@
+//! `CallActor`: one per CallSid. It owns the call's state machine, its
+//! timers and its children (model connection, codec), turns what they say
+//! into machine events and executes the machine's commands. It makes no
+//! decisions of its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::command::{CallRecord, Command, ModelCommand, ModelUsage, TwilioCommand};
+use super::decision::Decision;
+use super::event::{Event, ResponseStatus, Timer};
+use super::machine::{Call, StateName};
+use super::transcript::{Speaker, Turn};
+use crate::codec::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
+use crate::engine::{CallInfo, Engine};
+use crate::logmask::mask_phone;
+use crate::realtime::actor::{CallerAudio, FromModel, ModelLinkSpec, ModelSignal, RealtimeActor, Shutdown, ToModel};
+use crate::realtime::events::{self as rt, ServerEvent};
+use crate::recorder::RecordCall;
+use crate::tools::ToolContext;
+use crate::twilio::stream::ToTwilio;
+
+/// How long an ended call still answers late webhooks (Twilio asks the
+/// Connect action right after the stream closes).
+const LINGER: Duration = Duration::from_secs(30);
+
+/// The Twilio stream joined this call.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StreamAttached {
+    pub stream: Recipient<ToTwilio>,
+    pub stream_sid: String,
+}
+
+/// Caller audio from Twilio (base64 mu-law).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallerMedia {
+    pub payload: String,
+    pub received: Instant,
+}
+
+/// A stream event other than media (dtmf, mark, stop, lost).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StreamEvent(pub Event);
+
+/// A Twilio webhook for this call; answered with the TwiML decision, if any.
+#[derive(Message)]
+#[rtype(result = "Option<Decision>")]
+pub struct Webhook(pub Event);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ToolDone(Event);
+
+pub struct CallActor {
+    engine: Arc<Engine>,
+    info: CallInfo,
+    machine: Call,
+    clock: Instant,
+    timers: HashMap<Timer, SpawnHandle>,
+    stream: Option<Recipient<ToTwilio>>,
+    model: Option<(u64, Addr<RealtimeActor>)>,
+    next_conn: u64,
+    codec: Option<Addr<CodecActor>>,
+    codec_mode: CodecMode,
+    reply: Option<Decision>,
+    stream_started_at: Option<Instant>,
+    greeting_measured: bool,
+    /// The model delta being stepped, for the relay-latency histogram.
+    relay_stamp: Option<Instant>,
+    finished: bool,
+    pending_start: Vec<Command>,
+}
+
+impl CallActor {
+    pub fn new(engine: Arc<Engine>, info: CallInfo) -> Self {
+        let (machine, first) = Call::start(engine.machine.clone(), 0);
+        let codec_mode = match engine.config.realtime.audio_format {
+            crate::config::AudioFormatSetting::Pcmu => CodecMode::Passthrough,
+            crate::config::AudioFormatSetting::Pcm24k => CodecMode::Pcm24k,
+        };
+        CallActor {
+            engine,
+            info,
+            machine,
+            clock: Instant::now(),
+            timers: HashMap::new(),
+            stream: None,
+            model: None,
+            next_conn: 0,
+            codec: None,
+            codec_mode,
+            reply: None,
+            stream_started_at: None,
+            greeting_measured: false,
+            relay_stamp: None,
+            finished: false,
+            pending_start: first,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
+    }
+
+    fn apply(&mut self, event: Event, ctx: &mut Context<Self>) {
+        let now = self.now();
+        match self.machine.step(event, now) {
+            Ok(commands) => {
+                for c in commands {
+                    self.execute(c, ctx);
+                }
+            }
+            Err(unexpected) => {
+                self.engine.metrics.unexpected_events.inc();
+                tracing::warn!(call_sid = %self.info.call_sid, %unexpected, "event ignored");
+            }
+        }
+    }
+
+    fn record(&self, record: CallRecord) {
+        self.engine.recorder.do_send(RecordCall {
+            call_sid: self.info.call_sid.clone(),
+            at: chrono::Utc::now(),
+            record,
+        });
+    }
+
+    fn execute(&mut self, command: Command, ctx: &mut Context<Self>) {
+        match command {
+            Command::StartModel { resume } => self.start_model(resume, ctx),
+            Command::StopModel => {
+                if let Some((_, addr)) = self.model.take() {
+                    addr.do_send(Shutdown);
+                }
+            }
+            Command::Model(cmd) => self.to_model(cmd),
+            Command::Twilio(cmd) => self.to_twilio(cmd),
+            Command::PlayHoldMessage => {
+                if let Some(stream) = &self.stream {
+                    if !self.engine.hold_clip.is_empty() {
+                        stream.do_send(ToTwilio::Media { payload: self.engine.hold_clip.clone(), relayed_from: None });
+                    }
+                }
+            }
+            Command::RunTool { call_id, name, arguments } => self.run_tool(call_id, name, arguments, ctx),
+            Command::Arm { timer, at } => {
+                if let Some(h) = self.timers.remove(&timer) {
+                    ctx.cancel_future(h);
+                }
+                let delay = Duration::from_millis(at.saturating_sub(self.now()));
+                let t = timer.clone();
+                let handle = ctx.run_later(delay, move |act, ctx| {
+                    act.timers.remove(&t);
+                    act.apply(Event::Timer(t), ctx);
+                });
+                self.timers.insert(timer, handle);
+            }
+            Command::Disarm(timer) => {
+                if let Some(h) = self.timers.remove(&timer) {
+                    ctx.cancel_future(h);
+                }
+            }
+            Command::LeaveStream(decision) => {
+                tracing::info!(call_sid = %self.info.call_sid, decision = decision.kind(), "leaving the stream");
+                if let Some(stream) = self.stream.take() {
+                    stream.do_send(ToTwilio::Close);
+                }
+            }
+            Command::Reply(decision) => self.reply = Some(decision),
+            Command::Record(record) => {
+                match &record {
+                    CallRecord::ModelRestart { .. } => {
+                        self.engine.metrics.model_restarts.inc();
+                    }
+                    CallRecord::Transition { to, cause, .. } if *to == StateName::Menu.as_str() => {
+                        if cause.starts_with("model") {
+                            self.engine.metrics.menu_fallbacks.inc();
+                        }
+                    }
+                    _ => {}
+                }
+                self.record(record);
+            }
+            Command::Finish(outcome) => {
+                if self.finished {
+                    return;
+                }
+                self.finished = true;
+                let outcome = serde_json::to_value(outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                tracing::info!(call_sid = %self.info.call_sid, %outcome, "call ended");
+                self.engine.metrics.call_ended(&outcome);
+                self.engine.metrics.active_calls.dec();
+                if let Some((_, addr)) = self.model.take() {
+                    addr.do_send(Shutdown);
+                }
+                self.codec = None;
+                for (_, h) in self.timers.drain() {
+                    ctx.cancel_future(h);
+                }
+                ctx.run_later(LINGER, |_, ctx| ctx.stop());
+            }
+        }
+    }
+
+    fn start_model(&mut self, resume: Option<Vec<Turn>>, ctx: &mut Context<Self>) {
+        if let Some((_, old)) = self.model.take() {
+            old.do_send(Shutdown);
+        }
+        self.next_conn += 1;
+        let conn = self.next_conn;
+        let params = self.engine.session_params(&self.info);
+        let replay = resume
+            .unwrap_or_default()
+            .iter()
+            .map(|t| match t.speaker {
+                Speaker::Caller => rt::user_text_item_json(&t.text),
+                Speaker::Assistant => rt::assistant_text_item_json(&t.text),
+            })
+            .collect();
+        let spec = ModelLinkSpec {
+            url: self.engine.realtime_url.clone(),
+            api_key: self.engine.config.realtime.api_key.clone(),
+            session_update: crate::realtime::session::session_update_json(&params),
+            replay,
+        };
+        let actor = RealtimeActor::new(
+            conn,
+            self.info.call_sid.clone(),
+            spec,
+            ctx.address().recipient(),
+            self.engine.metrics.clone(),
+        );
+        self.model = Some((conn, actor.start()));
+    }
+
+    fn to_model(&mut self, cmd: ModelCommand) {
+        let Some((_, model)) = &self.model else {
+            return;
+        };
+        let text = match cmd {
+            ModelCommand::Greet => rt::response_create_json(
+                Some(&crate::instructions::greeting_instructions(&self.engine.config)),
+                Some(&[("purpose", "greeting")]),
+            ),
+            ModelCommand::CreateResponse { instructions } => rt::response_create_json(instructions.as_deref(), None),
+            ModelCommand::Truncate { item_id, audio_end_ms } => rt::truncate_json(&item_id, 0, audio_end_ms),
+            ModelCommand::Cancel => rt::response_cancel_json(),
+            ModelCommand::FunctionOutput { call_id, output } => rt::function_call_output_json(&call_id, &output),
+            ModelCommand::SystemNote { text } => rt::system_text_item_json(&text),
+        };
+        model.do_send(ToModel(text));
+    }
+
+    fn to_twilio(&mut self, cmd: TwilioCommand) {
+        let Some(stream) = &self.stream else {
+            return;
+        };
+        let msg = match cmd {
+            TwilioCommand::Media(payload) => {
+                if !self.greeting_measured {
+                    if let Some(t0) = self.stream_started_at {
+                        self.greeting_measured = true;
+                        self.engine.metrics.greeting_latency.observe(t0.elapsed().as_secs_f64());
+                    }
+                }
+                ToTwilio::Media { payload, relayed_from: self.relay_stamp }
+            }
+            TwilioCommand::Mark(name) => ToTwilio::Mark(name),
+            TwilioCommand::Clear => ToTwilio::Clear,
+        };
+        stream.do_send(msg);
+    }
+
+    fn run_tool(&mut self, call_id: String, name: String, arguments: String, ctx: &mut Context<Self>) {
+        let toolbox = self.engine.toolbox.clone();
+        let tctx = ToolContext {
+            call_sid: self.info.call_sid.clone(),
+            caller: self.info.from.clone(),
+            now: chrono::Utc::now(),
+        };
+        let me = ctx.address();
+        tracing::info!(call_sid = %self.info.call_sid, tool = %name, "tool call");
+        actix::spawn(async move {
+            let t0 = Instant::now();
+            let (output, effect) = toolbox.run(&name, &arguments, tctx).await;
+            let latency_ms = t0.elapsed().as_millis() as u64;
+            me.do_send(ToolDone(Event::ToolFinished { call_id, name, output, effect, latency_ms }));
+        });
+    }
+
+    fn on_model_event(&mut self, event: ServerEvent, received: Instant, ctx: &mut Context<Self>) {
+        let ev = match event {
+            ServerEvent::SessionUpdated => Event::ModelReady,
+            ServerEvent::SpeechStarted { .. } => Event::SpeechStarted,
+            ServerEvent::Committed { item_id } => Event::Committed { item_id },
+            ServerEvent::InputTranscript { item_id, transcript } => {
+                Event::Transcript { speaker: Speaker::Caller, item_id, text: transcript }
+            }
+            ServerEvent::ResponseCreated { response_id } => Event::ResponseCreated { response_id },
+            ServerEvent::AudioDelta { response_id, item_id, delta } => {
+                if self.codec_mode == CodecMode::Pcm24k {
+                    if let Some(codec) = &self.codec {
+                        let tag = AudioTag { response_id, item_id, received };
+                        codec.do_send(ModelAudio { payload: delta, tag });
+                    }
+                    return;
+                }
+                self.relay_stamp = Some(received);
+                self.apply(Event::AudioDelta { response_id, item_id, payload: delta }, ctx);
+                self.relay_stamp = None;
+                return;
+            }
+            ServerEvent::AudioTranscriptDone { item_id, transcript, .. } => {
+                Event::Transcript { speaker: Speaker::Assistant, item_id, text: transcript }
+            }
+            ServerEvent::FunctionCallArgumentsDone { call_id, name, arguments, .. } => {
+                Event::FunctionCall { call_id, name, arguments }
+            }
+            ServerEvent::ResponseDone { response_id, status, function_calls, usage, error, .. } => {
+                for f in function_calls {
+                    self.apply(Event::FunctionCall { call_id: f.call_id, name: f.name, arguments: f.arguments }, ctx);
+                }
+                if let Some(u) = usage {
+                    self.record(CallRecord::Usage(ModelUsage {
+                        response_id: response_id.clone(),
+                        input_tokens: u.input_tokens,
+                        output_tokens: u.output_tokens,
+                        input_audio_tokens: u.input_audio_tokens,
+                        output_audio_tokens: u.output_audio_tokens,
+                        cached_tokens: u.cached_tokens,
+                    }));
+                }
+                if let Some(e) = error {
+                    tracing::warn!(call_sid = %self.info.call_sid, %response_id, error = %e, "response failed");
+                }
+                let status = match status {
+                    rt::ResponseStatus::Completed => ResponseStatus::Completed,
+                    rt::ResponseStatus::Cancelled => ResponseStatus::Cancelled,
+                    rt::ResponseStatus::Failed => ResponseStatus::Failed,
+                    rt::ResponseStatus::Incomplete => ResponseStatus::Incomplete,
+                };
+                Event::ResponseDone { response_id, status }
+            }
+            ServerEvent::Error { code, message, kind, .. } => {
+                tracing::warn!(call_sid = %self.info.call_sid, %kind, code = ?code, %message, "model error event");
+                Event::ModelError { code, message }
+            }
+            ServerEvent::InputTranscriptFailed { message, .. } => {
+                tracing::info!(call_sid = %self.info.call_sid, %message, "caller transcription failed");
+                return;
+            }
+            ServerEvent::SessionCreated { .. }
+            | ServerEvent::SpeechStopped { .. }
+            | ServerEvent::TimeoutTriggered { .. }
+            | ServerEvent::AudioDone { .. }
+            | ServerEvent::OutputItemAdded { .. }
+            | ServerEvent::ItemTruncated { .. }
+            | ServerEvent::Other { .. } => return,
+        };
+        self.apply(ev, ctx);
+    }
+}
+
+impl Actor for CallActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.engine.metrics.active_calls.inc();
+        tracing::info!(
+            call_sid = %self.info.call_sid,
+            from = %mask_phone(&self.info.from),
+            to = %mask_phone(&self.info.to),
+            "call started"
+        );
+        let codec = CodecActor::new(self.info.call_sid.clone(), self.codec_mode, ctx.address().recipient());
+        self.codec = Some(codec.start());
+        self.record(CallRecord::Transition {
+            from: "",
+            to: StateName::Connecting.as_str(),
+            cause: "incoming call".into(),
+        });
+        for c in std::mem::take(&mut self.pending_start) {
+            self.execute(c, ctx);
+        }
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        if !self.finished {
+            // Stopped without ending (e.g. the system is shutting down).
+            self.finished = true;
+            self.engine.metrics.active_calls.dec();
+        }
+        self.engine.registry.remove(&self.info.call_sid, &ctx.address());
+    }
+}
+
+impl Handler<StreamAttached> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: StreamAttached, ctx: &mut Self::Context) {
+        self.stream = Some(msg.stream);
+        self.stream_started_at = Some(Instant::now());
+        tracing::info!(call_sid = %self.info.call_sid, stream_sid = %msg.stream_sid, "stream started");
+        self.apply(Event::StreamStarted { stream_sid: msg.stream_sid }, ctx);
+        if matches!(self.machine.state().name(), StateName::Ended) {
+            // A stream for a call that is already over: close it.
+            if let Some(stream) = self.stream.take() {
+                stream.do_send(ToTwilio::Close);
+            }
+        }
+    }
+}
+
+impl Handler<CallerMedia> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: CallerMedia, _: &mut Self::Context) {
+        let Some(codec) = &self.codec else {
+            return;
+        };
+        let forward = self.machine.forwards_caller_audio();
+        match (self.codec_mode, forward, &self.model) {
+            (CodecMode::Passthrough, true, Some((_, model))) => {
+                // Passthrough: the same base64 string goes to the model.
+                codec.do_send(CallerFrame { payload: msg.payload.clone() });
+                model.do_send(CallerAudio { payload: msg.payload, received: msg.received });
+            }
+            _ => codec.do_send(CallerFrame { payload: msg.payload }),
+        }
+    }
+}
+
+impl Handler<StreamEvent> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: StreamEvent, ctx: &mut Self::Context) {
+        if matches!(msg.0, Event::StreamStopped | Event::StreamLost) {
+            self.stream = None;
+        }
+        self.apply(msg.0, ctx);
+    }
+}
+
+impl Handler<Webhook> for CallActor {
+    type Result = MessageResult<Webhook>;
+    fn handle(&mut self, msg: Webhook, ctx: &mut Self::Context) -> Self::Result {
+        self.reply = None;
+        self.apply(msg.0, ctx);
+        MessageResult(self.reply.take())
+    }
+}
+
+impl Handler<FromModel> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: FromModel, ctx: &mut Self::Context) {
+        let current = self.model.as_ref().map(|(c, _)| *c);
+        if current != Some(msg.conn) {
+            return; // a replaced connection's last words
+        }
+        match msg.signal {
+            ModelSignal::Event(e) => self.on_model_event(e, msg.received, ctx),
+            ModelSignal::Failed(reason) => {
+                self.model = None;
+                self.apply(Event::ModelFailed { reason }, ctx);
+            }
+        }
+    }
+}
+
+impl Handler<CodecEvent> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: CodecEvent, ctx: &mut Self::Context) {
+        match msg {
+            CodecEvent::Voice(speaking) => self.apply(Event::CallerVoice { speaking }, ctx),
+            CodecEvent::ToModel(payload) => {
+                if self.machine.forwards_caller_audio() {
+                    if let Some((_, model)) = &self.model {
+                        model.do_send(CallerAudio { payload, received: Instant::now() });
+                    }
+                }
+            }
+            CodecEvent::ToCaller { payload, tag } => {
+                self.relay_stamp = Some(tag.received);
+                self.apply(Event::AudioDelta { response_id: tag.response_id, item_id: tag.item_id, payload }, ctx);
+                self.relay_stamp = None;
+            }
+            CodecEvent::BadAudio(reason) => {
+                self.engine.metrics.malformed("audio");
+                tracing::warn!(call_sid = %self.info.call_sid, %reason, "undecodable audio ignored");
+            }
+        }
+    }
+}
+
+impl Handler<ToolDone> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: ToolDone, ctx: &mut Self::Context) {
+        self.apply(msg.0, ctx);
+    }
+}

@@ -1,0 +1,166 @@
+//! TwiML for each way a call can leave the AI conversation, in the
+//! business's words.
+
+use crate::call::{Decision, Farewell, MenuPrompt};
+use crate::engine::Engine;
+use crate::tools::hours::Schedule;
+use crate::twilio::twiml::{Connect, Dial, Gather, HttpMethod, Prompt, Record, Response, Say, Stream};
+
+/// Twilio's own voice for the menu and announcements (the model's voice is
+/// not available once the stream is closed).
+const SAY_VOICE: &str = "Polly.Joanna";
+const SAY_LANGUAGE: &str = "en-US";
+/// Seconds the callee's phone rings before the transfer counts as unanswered.
+const DIAL_TIMEOUT_SECS: u32 = 20;
+/// Longest voicemail, in seconds.
+const VOICEMAIL_MAX_SECS: u32 = 120;
+
+fn say(text: impl Into<String>) -> Say {
+    Say { text: text.into(), voice: Some(SAY_VOICE.into()), language: Some(SAY_LANGUAGE.into()), loop_count: None }
+}
+
+/// The TwiML that opens (or reopens) the media stream.
+pub fn connect_stream(engine: &Engine, from: &str, to: &str) -> String {
+    Response::new()
+        .connect(
+            Connect { action: Some(engine.public("/twilio/after-stream")), method: Some(HttpMethod::Post) },
+            Stream {
+                url: engine.stream_url(),
+                parameters: vec![("from".into(), from.into()), ("to".into(), to.into())],
+                ..Stream::default()
+            },
+        )
+        .to_xml()
+}
+
+const MENU_OPTIONS: &str = "For our opening hours, press 1 or say hours. To leave a message, press 2 or say message. \
+     To speak with someone, press 0 or say operator.";
+
+fn menu(engine: &Engine, prompt: MenuPrompt) -> Response {
+    let b = &engine.config.business;
+    let intro = match prompt {
+        MenuPrompt::Welcome => format!(
+            "Thank you for calling {}. Our assistant is not available right now. ",
+            b.business.name
+        ),
+        MenuPrompt::Hours => format!("Our opening hours are: {}. ", spoken_hours(engine)),
+        MenuPrompt::Retry => "Sorry, I didn't catch that. ".to_string(),
+    };
+    Response::new()
+        .gather(Gather {
+            action: Some(engine.public("/twilio/menu")),
+            method: Some(HttpMethod::Post),
+            input: Some("dtmf speech".into()),
+            num_digits: Some(1),
+            timeout: Some(6),
+            speech_timeout: Some("auto".into()),
+            action_on_empty_result: Some(true),
+            hints: Some("hours, message, operator".into()),
+            language: Some(SAY_LANGUAGE.into()),
+            children: vec![Prompt::Say(say(format!("{intro}{MENU_OPTIONS}")))],
+            ..Gather::default()
+        })
+}
+
+fn spoken_hours(engine: &Engine) -> String {
+    Schedule::of_business(&engine.config.business)
+        .weekly_summary()
+        .replace(';', ",")
+        .replace('-', " to ")
+}
+
+/// The TwiML for a decision; `from`/`to` are the call's, for a reconnect.
+pub fn decision(engine: &Engine, d: &Decision, from: &str, to: &str) -> String {
+    let b = &engine.config.business;
+    let r = match d {
+        Decision::Menu { prompt } => menu(engine, *prompt),
+        Decision::Voicemail { department } => {
+            let who = department.as_deref().map(|d| format!(" for {d}")).unwrap_or_default();
+            Response::new()
+                .say(say(format!(
+                    "Please leave a message{who} after the tone, with your name and number. Press the pound key when you are done."
+                )))
+                .record(Record {
+                    action: Some(engine.public("/twilio/voicemail")),
+                    method: Some(HttpMethod::Post),
+                    max_length: Some(VOICEMAIL_MAX_SECS),
+                    finish_on_key: Some("#".into()),
+                    play_beep: Some(true),
+                    timeout: Some(5),
+                    ..Record::default()
+                })
+                .say(say("We did not receive a message. Goodbye."))
+                .hangup()
+        }
+        Decision::Transfer(t) => {
+            let mut dial = Dial::number(t.number.clone());
+            dial.action = Some(engine.public("/twilio/dial-status"));
+            dial.method = Some(HttpMethod::Post);
+            dial.timeout = Some(DIAL_TIMEOUT_SECS);
+            dial.answer_on_bridge = Some(true);
+            if !b.business.phone.is_empty() {
+                dial.caller_id = Some(b.business.phone.clone());
+            }
+            Response::new().say(say(format!("Connecting you to {}.", t.department))).dial(dial)
+        }
+        Decision::Hangup { farewell } => {
+            let words = match farewell {
+                Farewell::None => None,
+                Farewell::Goodbye => Some(format!("Thank you for calling {}. Goodbye.", b.business.name)),
+                Farewell::TimeLimit => Some(format!(
+                    "We have reached the time limit for this call. Thank you for calling {}. Goodbye.",
+                    b.business.name
+                )),
+                Farewell::NoResponse => {
+                    Some("I haven't heard anything, so I'll end the call now. Please call back any time. Goodbye.".into())
+                }
+                Farewell::MessageTaken => Some("Thank you, your message has been recorded. Goodbye.".into()),
+            };
+            let r = Response::new();
+            match words {
+                Some(w) => r.say(say(w)).hangup(),
+                None => r.hangup(),
+            }
+        }
+        Decision::Reconnect => return connect_stream(engine, from, to),
+    };
+    r.to_xml()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::Transfer;
+    use crate::config::Config;
+    use crate::recorder::LogRecorder;
+    use actix::Actor;
+
+    fn engine() -> std::sync::Arc<Engine> {
+        let mut c = Config::default();
+        c.server.public_url = "https://desk.example.com".into();
+        c.twilio.auth_token = Some("t".into());
+        Engine::new(c, LogRecorder.start().recipient()).unwrap()
+    }
+
+    #[actix_rt::test]
+    async fn stream_twiml_has_action_url_and_parameters() {
+        let xml = connect_stream(&engine(), "+15550001111", "+15551230000");
+        assert!(xml.contains(r#"<Connect action="https://desk.example.com/twilio/after-stream" method="POST">"#), "{xml}");
+        assert!(xml.contains(r#"url="wss://desk.example.com/twilio/stream""#), "{xml}");
+        assert!(xml.contains(r#"<Parameter name="from" value="+15550001111" />"#), "{xml}");
+    }
+
+    #[actix_rt::test]
+    async fn decisions_render() {
+        let e = engine();
+        let xml = decision(&e, &Decision::Menu { prompt: MenuPrompt::Hours }, "", "");
+        assert!(xml.contains("<Gather action=\"https://desk.example.com/twilio/menu\""), "{xml}");
+        assert!(xml.contains("Monday: 09:00 to 17:00"), "{xml}");
+        let xml = decision(&e, &Decision::Transfer(Transfer { department: "Front desk".into(), number: "+15551230100".into() }), "", "");
+        assert!(xml.contains("<Dial action=\"https://desk.example.com/twilio/dial-status\" answerOnBridge=\"true\" callerId=\"+15551230000\" method=\"POST\" timeout=\"20\"><Number>+15551230100</Number></Dial>"), "{xml}");
+        let xml = decision(&e, &Decision::Voicemail { department: None }, "", "");
+        assert!(xml.contains("<Record action=\"https://desk.example.com/twilio/voicemail\""), "{xml}");
+        let xml = decision(&e, &Decision::Hangup { farewell: Farewell::None }, "", "");
+        assert!(xml.ends_with("<Response><Hangup /></Response>"), "{xml}");
+    }
+}

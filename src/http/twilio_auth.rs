@@ -1,0 +1,55 @@
+//! X-Twilio-Signature on every Twilio request, the WebSocket handshake
+//! included. The URL checked is the one Twilio called: our public URL plus
+//! the request's path and query (behind a proxy the local URL differs).
+
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::engine::Engine;
+use crate::twilio::signature::SIGNATURE_HEADER;
+
+fn signature(req: &HttpRequest) -> Option<&str> {
+    req.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok())
+}
+
+fn forbidden(engine: &Engine, req: &HttpRequest, why: &str, call_sid: &str) -> HttpResponse {
+    engine.metrics.signature_failures.inc();
+    tracing::warn!(call_sid, path = %req.path(), reason = why, "Twilio request rejected: bad signature");
+    HttpResponse::Forbidden().content_type("text/plain").body("invalid Twilio signature")
+}
+
+fn called_url(engine: &Engine, req: &HttpRequest) -> String {
+    let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or(req.path());
+    engine.public(pq)
+}
+
+/// Checks a form-encoded webhook.
+pub fn verify_form(
+    engine: &Engine,
+    req: &HttpRequest,
+    params: &[(String, String)],
+    call_sid: &str,
+) -> Result<(), HttpResponse> {
+    let Some(validator) = &engine.validator else {
+        return Ok(());
+    };
+    let Some(sig) = signature(req) else {
+        return Err(forbidden(engine, req, "missing X-Twilio-Signature", call_sid));
+    };
+    validator
+        .validate(&called_url(engine, req), params, sig)
+        .map_err(|e| forbidden(engine, req, &e.to_string(), call_sid))
+}
+
+/// Checks the Media Streams WebSocket upgrade (signed over the stream URL,
+/// no parameters).
+pub fn verify_websocket(engine: &Engine, req: &HttpRequest) -> Result<(), HttpResponse> {
+    let Some(validator) = &engine.validator else {
+        return Ok(());
+    };
+    let Some(sig) = signature(req) else {
+        return Err(forbidden(engine, req, "missing X-Twilio-Signature on the stream handshake", "-"));
+    };
+    validator
+        .validate_websocket(&engine.stream_url(), sig)
+        .map_err(|e| forbidden(engine, req, &e.to_string(), "-"))
+}

@@ -1,0 +1,103 @@
+//! The `frontdesk` binary: a thin shell over the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use frontdesk::config::{Config, ConfigSources};
+
+#[derive(Parser)]
+#[command(name = "frontdesk", version, about = "An AI voice receptionist for Twilio phone numbers")]
+struct Cli {
+    /// Directory holding default.toml and business.toml.
+    #[arg(long, env = "FRONTDESK_CONFIG_DIR", default_value = "config", global = true)]
+    config_dir: PathBuf,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Answer calls (the default).
+    Serve,
+    /// Check the configuration and print it (secrets hidden).
+    CheckConfig,
+    /// Place one scripted call with simulated Twilio and model: no accounts needed.
+    Simulate(frontdesk::simulate::SimulateArgs),
+    /// Run the Realtime model simulator alone (point OPENAI_BASE_URL at it).
+    SimModel {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: String,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+fn load(cli: &Cli) -> anyhow::Result<Config> {
+    Config::load(&ConfigSources::in_dir(&cli.config_dir))
+        .with_context(|| format!("loading configuration from {}", cli.config_dir.display()))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        None | Some(Cmd::Serve) => {
+            init_tracing();
+            let config = load(&cli)?;
+            actix_rt::System::new().block_on(serve(config))
+        }
+        Some(Cmd::CheckConfig) => {
+            let config = load(&cli)?;
+            println!("configuration OK: {} ({})", config.business.business.name, cli.config_dir.display());
+            println!("{config:#?}");
+            Ok(())
+        }
+        Some(Cmd::Simulate(args)) => {
+            if args.verbose {
+                init_tracing();
+            }
+            let config = load(&cli)?;
+            actix_rt::System::new().block_on(frontdesk::simulate::run(config, args.clone()))
+        }
+        Some(Cmd::SimModel { listen }) => {
+            init_tracing();
+            actix_rt::System::new().block_on(frontdesk::simulate::serve_model(listen.clone()))
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = frontdesk::app::launch(config, None, None).context("starting the engine")?;
+    tracing::info!(addr = %running.addr, "Frontdesk is answering calls");
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new calls; waiting for calls in progress");
+    running.drain(frontdesk::app::DRAIN_TIMEOUT).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

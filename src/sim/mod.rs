@@ -1,0 +1,13 @@
+//! Simulators of the services Frontdesk talks to.
+//!
+//! They are part of the product, not test scaffolding: with them a new user
+//! can place a complete call (`frontdesk simulate`) without a Twilio or an
+//! OpenAI account, and the end-to-end tests drive the real engine against
+//! them. Each simulator is written independently of the engine's own
+//! protocol types (it builds and reads raw JSON), so a bug in the engine's
+//! types cannot hide behind the same bug in its simulator.
+
+pub mod model;
+pub mod audio;
+pub mod caller;
+pub mod twilio_rest;

@@ -1,0 +1,137 @@
+//! The WebSocket handshake: path, model, authorization, scripted refusals.
+
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{header, HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::{conn, ConnRecord, ConnectionBehavior, Shared};
+
+/// The only path served: the SDK's `<base_url>/realtime` for base `/v1`.
+const PATH: &str = "/v1/realtime";
+
+fn refuse(status: u16, code: &str, message: &str) -> ErrorResponse {
+    let body = serde_json::json!({
+        "error": {"message": message, "type": "invalid_request_error", "code": code, "param": null}
+    });
+    let mut resp = ErrorResponse::new(Some(body.to_string()));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+struct Accepted {
+    index: usize,
+    behavior: ConnectionBehavior,
+    model: String,
+}
+
+fn check(shared: &Shared, req: &Request) -> Result<Accepted, ErrorResponse> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let index = {
+        let mut rec = shared.record.lock();
+        let index = rec.connections.len();
+        rec.connections.push(ConnRecord {
+            index,
+            path_and_query,
+            authorization: authorization.clone(),
+            ..ConnRecord::default()
+        });
+        index
+    };
+    let behavior = shared
+        .script
+        .connections
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| shared.script.then.clone());
+
+    if let ConnectionBehavior::RejectHandshake { status } = behavior {
+        return Err(refuse(
+            status,
+            "simulated_rejection",
+            "Connection refused by the simulator script.",
+        ));
+    }
+    if let Some(key) = &shared.script.api_key {
+        if authorization.as_deref() != Some(&format!("Bearer {key}")) {
+            return Err(refuse(
+                401,
+                "invalid_api_key",
+                "Incorrect API key provided.",
+            ));
+        }
+    }
+    if req.uri().path() != PATH {
+        return Err(refuse(
+            404,
+            "not_found",
+            &format!("Unknown path {}; expected {PATH}.", req.uri().path()),
+        ));
+    }
+    if req
+        .headers()
+        .get("openai-beta")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("realtime=v1"))
+    {
+        return Err(refuse(
+            400,
+            "beta_protocol",
+            "OpenAI-Beta: realtime=v1 selects the beta protocol; this server speaks the GA protocol only.",
+        ));
+    }
+    let model = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "model")
+        .map(|(_, v)| v.into_owned())
+        .filter(|m| !m.is_empty());
+    let Some(model) = model else {
+        return Err(refuse(
+            400,
+            "missing_required_parameter",
+            "Missing required parameter: 'model'.",
+        ));
+    };
+    Ok(Accepted {
+        index,
+        behavior,
+        model,
+    })
+}
+
+pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, stopped: watch::Receiver<bool>) {
+    let mut accepted = None;
+    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        let a = check(&shared, req)?;
+        accepted = Some(a);
+        Ok(resp)
+    };
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config))
+        .await
+    {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::debug!(error = %e, "model simulator handshake ended");
+            return;
+        }
+    };
+    if let Some(a) = accepted {
+        conn::run(ws, shared, a.index, a.behavior, a.model, stopped).await;
+    }
+}

@@ -1,0 +1,240 @@
+//! `frontdesk simulate`: one whole call with a simulated caller (Twilio) and
+//! a simulated model — no accounts, no network. The scenarios here are the
+//! same ones the end-to-end tests drive.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::sim::audio::{load_audio_file, synth_speech};
+use crate::sim::caller::{place_call, CallReport, CallerScript, CallerStep, MenuInput};
+use crate::sim::model::{ConnectionBehavior, ModelScript, ModelSim, ScriptTurn, SimRecord};
+
+/// The auth token the in-process simulation signs with.
+pub const SIM_AUTH_TOKEN: &str = "simulated-auth-token";
+pub const SIM_API_KEY: &str = "sk-simulated";
+pub const SIM_CALLER: &str = "+15005550006";
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Ask for the hours (a tool call), then say goodbye (end_call).
+    Hours,
+    /// Interrupt the assistant mid-sentence.
+    BargeIn,
+    /// The model connection drops mid-answer; the engine resumes.
+    ModelDrop,
+    /// The model is unreachable; the caller gets the keypad menu.
+    ModelDown,
+    /// Press 0 for the operator; the transfer is answered.
+    Operator,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct SimulateArgs {
+    #[arg(long, value_enum, default_value = "hours")]
+    pub scenario: Scenario,
+    /// Call an engine that is already running at this URL (its OPENAI_BASE_URL
+    /// must point at `frontdesk sim-model`) instead of starting one here.
+    #[arg(long)]
+    pub engine: Option<String>,
+    /// Twilio auth token to sign with when calling --engine.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN")]
+    pub auth_token: Option<String>,
+    /// Audio for the caller's lines, in order (WAV 8 kHz PCM16 or mu-law, or raw .ulaw).
+    #[arg(long = "audio")]
+    pub audio: Vec<PathBuf>,
+    /// Show the engine's logs.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// A caller line: given audio, or synthetic speech of a plausible length.
+fn line(label: &str, audio: &mut std::vec::IntoIter<Vec<u8>>, seed: u64) -> CallerStep {
+    let audio = audio.next().unwrap_or_else(|| synth_speech(900 + 40 * label.len() as u32, seed));
+    CallerStep::Say { label: label.into(), audio }
+}
+
+fn wait_for_reply() -> CallerStep {
+    CallerStep::WaitForSilence { quiet_ms: 700, timeout_ms: 20_000 }
+}
+
+/// The model and caller scripts of a scenario.
+pub fn scenario(s: Scenario, audio: Vec<Vec<u8>>) -> (ModelScript, CallerScript) {
+    let mut audio = audio.into_iter();
+    let greeting = "Thanks for calling Harbor Dental, this is Ava. How can I help you today?".to_string();
+    let mut model = ModelScript { greeting, api_key: Some(SIM_API_KEY.into()), ..ModelScript::default() };
+    let mut caller = CallerScript::new(SIM_CALLER, "+15551230000");
+    caller.max_duration = Duration::from_secs(90);
+    match s {
+        Scenario::Hours => {
+            model.turns = vec![
+                ScriptTurn::Tool {
+                    caller: "Hi, are you open on Friday?".into(),
+                    name: "get_business_hours".into(),
+                    arguments: json!({"when": "friday"}),
+                    reply_template: "Let me check. Here is what I found: {output}".into(),
+                },
+                ScriptTurn::Tool {
+                    caller: "Great, thanks. Bye!".into(),
+                    name: "end_call".into(),
+                    arguments: json!({"reason": "caller said goodbye"}),
+                    reply_template: "You're welcome. Have a lovely day, goodbye!".into(),
+                },
+            ];
+            model.audio_ms_per_char = 12;
+            caller.steps = vec![
+                wait_for_reply(),
+                line("Hi, are you open on Friday?", &mut audio, 1),
+                wait_for_reply(),
+                line("Great, thanks. Bye!", &mut audio, 2),
+                CallerStep::WaitForClose { timeout_ms: 20_000 },
+            ];
+        }
+        Scenario::BargeIn => {
+            model.turns = vec![
+                ScriptTurn::Reply {
+                    caller: "Tell me about your practice.".into(),
+                    reply: "We are a family dental practice with three dentists, open since 1998, offering cleanings, \
+                            fillings, crowns, whitening and emergency care, and we accept most insurance plans."
+                        .into(),
+                },
+                ScriptTurn::Reply { caller: "Sorry, do you take new patients?".into(), reply: "Yes, we do!".into() },
+            ];
+            caller.steps = vec![
+                wait_for_reply(),
+                line("Tell me about your practice.", &mut audio, 3),
+                CallerStep::WaitForAudio { timeout_ms: 10_000 },
+                CallerStep::Pause { ms: 1500 },
+                line("Sorry, do you take new patients?", &mut audio, 4),
+                wait_for_reply(),
+                CallerStep::HangUp,
+            ];
+        }
+        Scenario::ModelDrop => {
+            model.connections = vec![ConnectionBehavior::DropMidResponse { after_deltas: 3 }];
+            model.turns = vec![
+                ScriptTurn::Reply {
+                    caller: "Can I speak to someone about billing?".into(),
+                    reply: "Of course. Billing is open Monday, Wednesday and Friday mornings.".into(),
+                },
+            ];
+            caller.steps = vec![
+                wait_for_reply(),
+                line("Can I speak to someone about billing?", &mut audio, 5),
+                CallerStep::WaitForSilence { quiet_ms: 1500, timeout_ms: 20_000 },
+                CallerStep::HangUp,
+            ];
+        }
+        Scenario::ModelDown => {
+            model.then = ConnectionBehavior::RejectHandshake { status: 503 };
+            caller.menu_input = vec![MenuInput::Digits("1".into()), MenuInput::Speech("leave a message".into())];
+            caller.recording = Some(crate::sim::caller::RecordingOutcome {
+                recording_sid: "RE00000000000000000000000000000001".into(),
+                recording_url: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE00000000000000000000000000000001".into(),
+                duration_secs: 12,
+            });
+            caller.steps = vec![CallerStep::WaitForClose { timeout_ms: 20_000 }];
+        }
+        Scenario::Operator => {
+            caller.dial_status = "completed".into();
+            caller.steps = vec![
+                CallerStep::WaitForAudio { timeout_ms: 10_000 },
+                CallerStep::Dtmf { digit: '0' },
+                CallerStep::WaitForClose { timeout_ms: 10_000 },
+            ];
+        }
+    }
+    (model, caller)
+}
+
+/// Engine configuration for an in-process simulation against `model_base`.
+pub fn sim_config(mut config: Config, model_base: &str) -> Config {
+    config.realtime.base_url = model_base.to_string();
+    config.realtime.api_key = Some(SIM_API_KEY.into());
+    config.twilio.auth_token = Some(SIM_AUTH_TOKEN.into());
+    config.twilio.account_sid = crate::sim::caller::DEFAULT_ACCOUNT_SID.into();
+    config.server.verify_signatures = true;
+    config
+}
+
+pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
+    crate::app::install_crypto();
+    let audio = args
+        .audio
+        .iter()
+        .map(|p| load_audio_file(p).with_context(|| format!("reading {}", p.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (model_script, mut caller) = scenario(args.scenario, audio);
+    let (engine_url, model, running) = match &args.engine {
+        Some(url) => {
+            caller.auth_token = args.auth_token.clone();
+            (url.trim_end_matches('/').to_string(), None, None)
+        }
+        None => {
+            let model = ModelSim::start(model_script).await.context("starting the model simulator")?;
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding a local port")?;
+            let addr = listener.local_addr()?;
+            let mut config = sim_config(config, &model.base_url());
+            config.server.public_url = format!("http://{addr}");
+            let running = crate::app::launch(config, Some(listener), None)?;
+            caller.auth_token = Some(SIM_AUTH_TOKEN.into());
+            (format!("http://{addr}"), Some(model), Some(running))
+        }
+    };
+    println!("Frontdesk simulated call ({:?}) to {engine_url}", args.scenario);
+    let report = place_call(&engine_url, caller).await.context("placing the call")?;
+    print_report(&report, model.as_ref().map(|m| m.record()).as_ref());
+    if let Some(r) = running {
+        r.server.stop(false).await;
+    }
+    Ok(())
+}
+
+pub fn print_report(report: &CallReport, model: Option<&SimRecord>) {
+    println!("CallSid {}", report.call_sid);
+    if let Some(rec) = model {
+        println!("\nTranscript");
+        for (who, text) in &rec.transcript {
+            println!("  {who:>6}: {text}");
+        }
+        println!("  (model connections: {})", rec.connections.len());
+    }
+    println!("\nTimings");
+    match report.greeting_latency {
+        Some(d) => println!("  first audio after stream start: {:.1} ms", d.as_secs_f64() * 1000.0),
+        None => println!("  first audio after stream start: none"),
+    }
+    for (i, d) in report.first_audio_after_say.iter().enumerate() {
+        match d {
+            Some(d) => println!("  answer after caller line {}: {:.0} ms", i + 1, d.as_secs_f64() * 1000.0),
+            None => println!("  answer after caller line {}: none", i + 1),
+        }
+    }
+    println!("  audio heard: {:.1} s; clears: {}", report.heard.len() as f64 / 8000.0, report.clears.len());
+    if !report.followups.is_empty() {
+        println!("\nAfter the stream");
+        for f in &report.followups {
+            println!("  POST {} -> {}\n    {}", f.url, f.status, f.twiml);
+        }
+    }
+    if !report.problems.is_empty() || !report.step_timeouts.is_empty() {
+        println!("\nProblems");
+        for p in report.problems.iter().chain(&report.step_timeouts) {
+            println!("  {p}");
+        }
+    }
+}
+
+/// `frontdesk sim-model`: the model simulator alone, answering with the
+/// hours scenario.
+pub async fn serve_model(listen: String) -> anyhow::Result<()> {
+    let (mut script, _) = scenario(Scenario::Hours, Vec::new());
+    script.api_key = None;
+    let handle = ModelSim::start_on(script, listen.as_str()).await.with_context(|| format!("listening on {listen}"))?;
+    println!("model simulator: set OPENAI_BASE_URL={}", handle.base_url());
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! The receptionist's tools. Each one declares its JSON-schema parameters
+//! (sent to the model), a deadline, and fails with a typed `ToolError` the
+//! model can talk about — a tool never takes the call down.
+
+pub mod end_call;
+pub mod hours;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::call::ToolEffect;
+use crate::config::Config;
+use crate::realtime::session::ToolSpec;
+
+/// What a tool hands back: the JSON for the model, and what the call should
+/// do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub output: Value,
+    pub effect: ToolEffect,
+}
+
+impl ToolOutput {
+    pub fn data(output: Value) -> Self {
+        ToolOutput { output, effect: ToolEffect::None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolError {
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("the tool did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("unknown tool {0:?}")]
+    UnknownTool(String),
+}
+
+impl ToolError {
+    fn kind(&self) -> &'static str {
+        match self {
+            ToolError::InvalidArguments(_) => "invalid_arguments",
+            ToolError::NotFound(_) => "not_found",
+            ToolError::Unavailable(_) => "unavailable",
+            ToolError::Timeout(_) => "timeout",
+            ToolError::UnknownTool(_) => "unknown_tool",
+        }
+    }
+
+    /// The error as the model sees it: what went wrong, and what to say.
+    pub fn to_model_json(&self) -> Value {
+        json!({ "error": self.kind(), "message": self.to_string() })
+    }
+}
+
+/// Facts about the call a tool may use.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    pub call_sid: String,
+    /// The caller's number (E.164), as Twilio gave it.
+    pub caller: String,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+pub type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
+
+pub trait Tool: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// JSON Schema of the arguments object.
+    fn parameters(&self) -> Value;
+    fn deadline(&self) -> Duration {
+        DEFAULT_DEADLINE
+    }
+    fn run(&self, args: Value, ctx: ToolContext) -> ToolFuture;
+}
+
+/// Long enough for a database round trip, short enough that the caller is
+/// not left in silence.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(4);
+
+/// The tools offered on every call.
+#[derive(Clone)]
+pub struct Toolbox {
+    tools: Vec<Arc<dyn Tool>>,
+}
+
+impl Toolbox {
+    pub fn new(tools: Vec<Arc<dyn Tool>>) -> Self {
+        Toolbox { tools }
+    }
+
+    /// The built-in tools for this configuration.
+    pub fn standard(config: &Config) -> Result<Self, String> {
+        Ok(Toolbox::new(vec![
+            Arc::new(hours::BusinessHours::new(config.business.clone())?),
+            Arc::new(end_call::EndCall),
+        ]))
+    }
+
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.tools
+            .iter()
+            .map(|t| ToolSpec {
+                name: t.name().to_string(),
+                description: t.description().to_string(),
+                parameters: t.parameters(),
+            })
+            .collect()
+    }
+
+    /// Runs a tool by name with the model's argument text. Never fails: an
+    /// error becomes JSON the model can explain to the caller.
+    pub async fn run(&self, name: &str, arguments: &str, ctx: ToolContext) -> (String, ToolEffect) {
+        let result = match self.tools.iter().find(|t| t.name() == name) {
+            None => Err(ToolError::UnknownTool(name.to_string())),
+            Some(tool) => match parse_arguments(arguments) {
+                Err(e) => Err(e),
+                Ok(args) => {
+                    let deadline = tool.deadline();
+                    match tokio::time::timeout(deadline, tool.run(args, ctx)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(ToolError::Timeout(deadline)),
+                    }
+                }
+            },
+        };
+        match result {
+            Ok(out) => (out.output.to_string(), out.effect),
+            Err(e) => (e.to_model_json().to_string(), ToolEffect::None),
+        }
+    }
+}
+
+fn parse_arguments(arguments: &str) -> Result<Value, ToolError> {
+    if arguments.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    let v: Value = serde_json::from_str(arguments)
+        .map_err(|e| ToolError::InvalidArguments(format!("arguments are not JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(ToolError::InvalidArguments("arguments must be a JSON object".into()));
+    }
+    Ok(v)
+}
+
+/// An optional string argument; a wrong type is an error, not a silent miss.
+pub fn opt_str<'a>(args: &'a Value, key: &str) -> Result<Option<&'a str>, ToolError> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(other) => Err(ToolError::InvalidArguments(format!("{key} must be a string, got {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ToolContext {
+        ToolContext { call_sid: "CA1".into(), caller: "+15550001111".into(), now: chrono::Utc::now() }
+    }
+
+    struct Slow;
+    impl Tool for Slow {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        fn description(&self) -> &'static str {
+            "never answers in time"
+        }
+        fn parameters(&self) -> Value {
+            json!({"type": "object", "properties": {}})
+        }
+        fn deadline(&self) -> Duration {
+            Duration::from_millis(20)
+        }
+        fn run(&self, _: Value, _: ToolContext) -> ToolFuture {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(ToolOutput::data(json!({})))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_become_json_for_the_model() {
+        let tb = Toolbox::standard(&Config::default()).unwrap();
+        let (out, _) = tb.run("no_such_tool", "{}", ctx()).await;
+        assert!(out.contains("unknown_tool"), "{out}");
+        let (out, _) = tb.run("get_business_hours", "{not json", ctx()).await;
+        assert!(out.contains("invalid_arguments"), "{out}");
+        let (out, _) = tb.run("get_business_hours", "[1,2]", ctx()).await;
+        assert!(out.contains("must be a JSON object"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn deadline_is_enforced() {
+        let tb = Toolbox::new(vec![Arc::new(Slow)]);
+        let (out, effect) = tb.run("slow", "", ctx()).await;
+        assert!(out.contains("timeout"), "{out}");
+        assert_eq!(effect, ToolEffect::None);
+    }
+
+    #[test]
+    fn specs_carry_schemas() {
+        let tb = Toolbox::standard(&Config::default()).unwrap();
+        let specs = tb.specs();
+        assert_eq!(specs.len(), 2);
+        for s in specs {
+            assert_eq!(s.parameters["type"], "object", "{}", s.name);
+            assert!(!s.description.is_empty());
+        }
+    }
+}

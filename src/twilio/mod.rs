@@ -1,0 +1,14 @@
+//! Twilio Programmable Voice, at the wire level.
+//!
+//! Everything here follows `shared/protocols/twilio-voice.md` to the field name:
+//! - [`signature`]: `X-Twilio-Signature` checks for webhooks and the Media
+//!   Streams WebSocket upgrade;
+//! - [`twiml`]: a typed TwiML builder whose output matches the official SDK;
+//! - [`media`]: Media Streams JSON frames in both directions;
+//! - [`rest`]: the REST calls used during and after a call.
+
+pub mod media;
+pub mod rest;
+pub mod signature;
+pub mod stream;
+pub mod twiml;

@@ -1,0 +1,203 @@
+//! `TwilioStreamActor`: the Media Streams WebSocket of one call.
+//!
+//! This is the only file that knows about actix-web-actors (deprecated
+//! upstream), so moving to actix-ws stays a one-file change. It parses
+//! frames into typed events for the call and writes `media | mark | clear`
+//! back. A bad frame is logged with the CallSid and counted; it never ends
+//! the call.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+
+use super::media::{self, Inbound};
+use crate::call::actor::{CallActor, CallerMedia, StreamAttached, StreamEvent};
+use crate::call::Event;
+use crate::engine::{CallInfo, Engine};
+
+/// Twilio sends a frame every 20 ms while the call is up; this much silence
+/// on the socket means the connection is gone even if TCP has not noticed.
+const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+/// Twilio frames are small; anything near this is not Twilio.
+const MAX_FRAME_BYTES: usize = 256 * 1024;
+
+/// What the call sends to Twilio.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub enum ToTwilio {
+    Media {
+        payload: String,
+        /// When the model frame this audio relays arrived, if it is one.
+        relayed_from: Option<Instant>,
+    },
+    Mark(String),
+    Clear,
+    /// Leave the stream: Twilio then requests the Connect action.
+    Close,
+}
+
+pub struct TwilioStreamActor {
+    engine: Arc<Engine>,
+    call: Option<(String, Addr<CallActor>)>,
+    stream_sid: String,
+    last_frame: Instant,
+    /// `stop` arrived (or we closed): the end is orderly.
+    ended: bool,
+}
+
+impl TwilioStreamActor {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        TwilioStreamActor {
+            engine,
+            call: None,
+            stream_sid: String::new(),
+            last_frame: Instant::now(),
+            ended: false,
+        }
+    }
+
+    fn call_sid(&self) -> &str {
+        self.call.as_ref().map(|(sid, _)| sid.as_str()).unwrap_or("-")
+    }
+
+    fn bad_frame(&self, why: &str) {
+        self.engine.metrics.malformed("twilio");
+        tracing::warn!(call_sid = %self.call_sid(), reason = %why, "bad Twilio frame ignored");
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let frame = match media::parse_inbound(text) {
+            Ok(f) => f,
+            Err(e) => return self.bad_frame(&e.to_string()),
+        };
+        match frame {
+            Inbound::Connected { .. } => {}
+            Inbound::Start { start, stream_sid, .. } => {
+                if self.call.is_some() {
+                    return self.bad_frame("a second start on the same stream");
+                }
+                if start.media_format.encoding != "audio/x-mulaw" || start.media_format.sample_rate != 8000 {
+                    tracing::warn!(
+                        call_sid = %start.call_sid,
+                        encoding = %start.media_format.encoding,
+                        rate = start.media_format.sample_rate,
+                        "unexpected stream audio format; treating it as mu-law 8 kHz"
+                    );
+                }
+                let params = &start.custom_parameters;
+                let info = CallInfo {
+                    call_sid: start.call_sid.clone(),
+                    from: params.get("from").cloned().unwrap_or_default(),
+                    to: params.get("to").cloned().unwrap_or_default(),
+                };
+                let call = self.engine.call(info);
+                call.do_send(StreamAttached { stream: ctx.address().recipient(), stream_sid: stream_sid.clone() });
+                self.stream_sid = stream_sid;
+                self.call = Some((start.call_sid, call));
+            }
+            Inbound::Media { media, .. } => match &self.call {
+                Some((_, call)) => {
+                    if media.track == "inbound" {
+                        call.do_send(CallerMedia { payload: media.payload, received: Instant::now() });
+                    }
+                }
+                None => self.bad_frame("media before start"),
+            },
+            Inbound::Dtmf { dtmf, .. } => {
+                let digit = dtmf.digit.chars().next().filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
+                match (&self.call, digit) {
+                    (Some((_, call)), Some(digit)) if dtmf.digit.len() == 1 => {
+                        call.do_send(StreamEvent(Event::Dtmf { digit }))
+                    }
+                    (None, _) => self.bad_frame("dtmf before start"),
+                    _ => self.bad_frame("dtmf digit is not one key"),
+                }
+            }
+            Inbound::Mark { mark, .. } => match &self.call {
+                Some((_, call)) => call.do_send(StreamEvent(Event::Mark { name: mark.name })),
+                None => self.bad_frame("mark before start"),
+            },
+            Inbound::Stop { .. } => {
+                self.ended = true;
+                if let Some((_, call)) = &self.call {
+                    call.do_send(StreamEvent(Event::StreamStopped));
+                }
+                ctx.stop();
+            }
+        }
+    }
+}
+
+impl Actor for TwilioStreamActor {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(IDLE_CHECK_INTERVAL, |act, ctx| {
+            if act.last_frame.elapsed() > STREAM_IDLE_TIMEOUT {
+                tracing::warn!(call_sid = %act.call_sid(), "Twilio stream idle; closing it");
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if !self.ended {
+            if let Some((_, call)) = &self.call {
+                call.do_send(StreamEvent(Event::StreamLost));
+            }
+        }
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for TwilioStreamActor {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_frame = Instant::now();
+        match msg {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Binary(_)) => self.bad_frame("binary frame"),
+            Ok(ws::Message::Ping(p)) => ctx.pong(&p),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Continuation(_)) => self.bad_frame("fragmented frame"),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Err(e) => {
+                self.bad_frame(&format!("protocol error: {e}"));
+                ctx.stop();
+            }
+        }
+    }
+}
+
+impl Handler<ToTwilio> for TwilioStreamActor {
+    type Result = ();
+    fn handle(&mut self, msg: ToTwilio, ctx: &mut Self::Context) {
+        match msg {
+            ToTwilio::Media { payload, relayed_from } => {
+                ctx.text(media::media_json(&self.stream_sid, &payload));
+                if let Some(t) = relayed_from {
+                    self.engine.metrics.observe_relay("to_caller", t.elapsed());
+                }
+            }
+            ToTwilio::Mark(name) => ctx.text(media::mark_json(&self.stream_sid, &name)),
+            ToTwilio::Clear => ctx.text(media::clear_json(&self.stream_sid)),
+            ToTwilio::Close => {
+                self.ended = true;
+                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Normal, description: None }));
+                ctx.stop();
+            }
+        }
+    }
+}
+
+/// Upgrades `GET /twilio/stream` (after the signature check).
+pub fn start(engine: Arc<Engine>, req: &HttpRequest, payload: web::Payload) -> Result<HttpResponse, actix_web::Error> {
+    ws::WsResponseBuilder::new(TwilioStreamActor::new(engine), req, payload)
+        .frame_size(MAX_FRAME_BYTES)
+        .start()
+}
