@@ -595,6 +595,23 @@ async fn simulator_and_client_events_conform_to_the_sdk() {
         c.until("conversation.item.done").await.last().unwrap()["item"]["role"],
         "system"
     );
+    let user_item = items.last().unwrap()["item"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.send(json!({"type": "conversation.item.retrieve", "item_id": user_item}).to_string())
+        .await;
+    let got = c.until("conversation.item.retrieved").await;
+    assert_eq!(
+        got.last().unwrap()["item"]["content"][0]["text"],
+        "The caller pressed 1."
+    );
+    c.send(json!({"type": "conversation.item.delete", "item_id": user_item}).to_string())
+        .await;
+    assert_eq!(
+        c.until("conversation.item.deleted").await.last().unwrap()["item_id"],
+        user_item.as_str()
+    );
     // The trailing silence of the last turn is still buffered: clear it first.
     c.send(r#"{"type":"input_audio_buffer.clear"}"#.to_string())
         .await;

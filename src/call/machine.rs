@@ -541,12 +541,12 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
                 out.push(Command::Model(ModelCommand::SystemNote {
                     text: format!("The caller pressed {digit} on the keypad."),
                 }));
-                request_response(ctx, None, out);
+                request_response(ctx, None, now, out);
             }
             stay(state)
         }
         Event::Mark { name } => {
-            ctx.playback.mark_echoed(&name);
+            ctx.playback.mark_echoed(&name, now);
             after_playback_progress(state, ctx, now, out)
         }
         Event::Timer(Timer::Pace) => {
@@ -614,7 +614,7 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
         Event::SpeechStarted => {
             ctx.last_activity = now;
             ctx.silence_nudged = false;
-            let cut = ctx.playback.interrupt(ctx.response_active.as_deref());
+            let cut = ctx.playback.interrupt(ctx.response_active.as_deref(), now);
             if cut.clear {
                 out.push(Command::Twilio(TwilioCommand::Clear));
                 out.push(Command::Disarm(Timer::Pace));
@@ -680,7 +680,7 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
             }
             if ctx.response_owed && ctx.link == Link::Ready {
                 ctx.response_owed = false;
-                out.push(Command::Model(ModelCommand::CreateResponse { instructions: None }));
+                ask_model(ctx, ModelCommand::CreateResponse { instructions: None }, now, out);
             }
             if ctx.recycle_pending && !matches!(state, State::ToolWait { .. }) && ctx.response_active.is_none() {
                 ctx.recycle_pending = false;
@@ -729,7 +729,7 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
                 output: output.clone(),
                 latency_ms,
             }));
-            deliver_tool_output(ctx, &call_id, &name, output, out);
+            deliver_tool_output(ctx, &call_id, &name, output, now, out);
             match effect {
                 ToolEffect::None => {}
                 ToolEffect::EndCall => ctx.pending_exit = Some(Decision::Hangup { farewell: Farewell::None }),
@@ -759,7 +759,7 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
                 output: output.clone(),
                 latency_ms: ctx.cfg.tool_timeout_ms,
             }));
-            deliver_tool_output(ctx, &call_id, &name, output, out);
+            deliver_tool_output(ctx, &call_id, &name, output, now, out);
             if pending.is_empty() {
                 go(State::Conversing, "tool deadline passed")
             } else {
@@ -774,10 +774,10 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
     }
 }
 
-fn deliver_tool_output(ctx: &mut Context, call_id: &str, name: &str, output: String, out: &mut Vec<Command>) {
+fn deliver_tool_output(ctx: &mut Context, call_id: &str, name: &str, output: String, now: Millis, out: &mut Vec<Command>) {
     if ctx.link == Link::Ready {
         out.push(Command::Model(ModelCommand::FunctionOutput { call_id: call_id.to_string(), output }));
-        request_response(ctx, None, out);
+        request_response(ctx, None, now, out);
     } else {
         // The function call lived in the old session; tell the new one in words.
         ctx.late_results.push(format!("Result of {name}: {output}"));
@@ -785,12 +785,19 @@ fn deliver_tool_output(ctx: &mut Context, call_id: &str, name: &str, output: Str
 }
 
 /// Ask for a response now, or as soon as the active one is done.
-fn request_response(ctx: &mut Context, instructions: Option<String>, out: &mut Vec<Command>) {
+fn request_response(ctx: &mut Context, instructions: Option<String>, now: Millis, out: &mut Vec<Command>) {
     if ctx.response_active.is_some() {
         ctx.response_owed = true;
     } else {
-        out.push(Command::Model(ModelCommand::CreateResponse { instructions }));
+        ask_model(ctx, ModelCommand::CreateResponse { instructions }, now, out);
     }
+}
+
+/// Sends a command that must produce a response; a model that does not
+/// start one in time is treated as failed.
+fn ask_model(ctx: &Context, cmd: ModelCommand, now: Millis, out: &mut Vec<Command>) {
+    out.push(Command::Model(cmd));
+    out.push(Command::Arm { timer: Timer::ResponseDeadline, at: now + ctx.cfg.response_timeout_ms });
 }
 
 fn emit_outbound(ctx: &Context, sent: Vec<Outbound>, out: &mut Vec<Command>) {
@@ -879,7 +886,7 @@ fn model_ready(state: State, ctx: &mut Context, now: Millis, out: &mut Vec<Comma
     out.push(Command::Arm { timer: Timer::Recycle, at: now + ctx.cfg.session_cap_ms });
     if !ctx.greeted {
         ctx.greeted = true;
-        out.push(Command::Model(ModelCommand::Greet));
+        ask_model(ctx, ModelCommand::Greet, now, out);
     } else {
         for text in ctx.late_results.drain(..) {
             out.push(Command::Model(ModelCommand::SystemNote { text }));
@@ -887,7 +894,7 @@ fn model_ready(state: State, ctx: &mut Context, now: Millis, out: &mut Vec<Comma
         let owed = ctx.transcript.caller_spoke_last() || ctx.response_owed || matches!(state, State::ToolWait { .. });
         ctx.response_owed = false;
         if owed {
-            out.push(Command::Model(ModelCommand::CreateResponse { instructions: None }));
+            ask_model(ctx, ModelCommand::CreateResponse { instructions: None }, now, out);
         }
     }
     match state {
@@ -909,7 +916,7 @@ fn model_failed(state: State, ctx: &mut Context, reason: String, now: Millis, ou
     out.push(Command::Disarm(Timer::Recycle));
     // Half an answer is worse than none: the resumed model answers afresh.
     if ctx.playback.has_unplayed() {
-        ctx.playback.interrupt(None);
+        ctx.playback.interrupt(None, now);
         if ctx.stream_up {
             out.push(Command::Twilio(TwilioCommand::Clear));
         }
@@ -945,7 +952,7 @@ fn silence(state: State, ctx: &mut Context, now: Millis, out: &mut Vec<Command>)
     if !ctx.silence_nudged && ctx.link == Link::Ready {
         ctx.silence_nudged = true;
         ctx.last_activity = now;
-        request_response(ctx, Some(SILENCE_NUDGE.to_string()), out);
+        request_response(ctx, Some(SILENCE_NUDGE.to_string()), now, out);
         out.push(Command::Arm { timer: Timer::Silence, at: now + timeout });
         return stay(state);
     }

@@ -9,7 +9,7 @@ use base64::Engine;
 fn cfg() -> MachineConfig {
     MachineConfig {
         pacing_lead_ms: 200,
-        barge_in_margin_ms: 60,
+        barge_in_margin_ms: 0,
         hold_message_after_ms: 1200,
         tool_timeout_ms: 5000,
         silence_timeout_ms: 20_000,
@@ -258,11 +258,11 @@ fn barge_in_clears_truncates_and_drops_late_audio() {
         step(&mut c, delta("r2", "a2", 100), 1000);
     }
     step(&mut c, Event::Mark { name: "1:100".into() }, 1100);
-    let cmds = step(&mut c, Event::SpeechStarted, 1150);
+    let cmds = step(&mut c, Event::SpeechStarted, 1130);
     let clear = cmds.iter().position(|c| *c == Command::Twilio(TwilioCommand::Clear));
     let trunc = cmds.iter().position(|c| matches!(c, Command::Model(ModelCommand::Truncate { .. })));
     assert!(clear.is_some() && trunc.is_some() && clear < trunc, "{cmds:?}");
-    assert!(has(&cmds, &Command::Model(ModelCommand::Truncate { item_id: "a2".into(), audio_end_ms: 160 })));
+    assert!(has(&cmds, &Command::Model(ModelCommand::Truncate { item_id: "a2".into(), audio_end_ms: 130 })));
     // Late audio of the cancelled response is dropped.
     let late = step(&mut c, delta("r2", "a2", 100), 1160);
     assert!(late.iter().all(|c| !matches!(c, Command::Twilio(_))));
@@ -470,12 +470,12 @@ fn transcripts_are_recorded_and_cut_after_barge_in() {
         step(&mut c, delta("r2", "a2", 100), 100);
     }
     step(&mut c, Event::Mark { name: "1:100".into() }, 200);
-    step(&mut c, Event::SpeechStarted, 210);
+    step(&mut c, Event::SpeechStarted, 260);
     let cmds = step(&mut c, Event::Transcript { speaker: Speaker::Assistant, item_id: "a2".into(), text: "one two three four five six seven eight nine ten".into() }, 220);
     let turn = cmds.iter().find_map(|c| match c {
         Command::Record(CallRecord::Turn(t)) => Some(t.clone()),
         _ => None,
     });
-    // 160 of 400 ms heard: 4 of 10 words.
+    // 160 of 400 ms heard (100 acked + 60 since): 4 of 10 words.
     assert_eq!(turn.unwrap().text, "one two three four…");
 }

@@ -61,6 +61,8 @@ pub struct ItemPlayback {
     pub sent_ms: u64,
     /// Audio Twilio confirmed as played (by mark echo).
     pub played_ms: u64,
+    /// When the last mark of this item came back.
+    pub acked_at: Option<Millis>,
 }
 
 impl ItemPlayback {
@@ -152,6 +154,7 @@ impl Playback {
                     generated_ms: ms,
                     sent_ms: 0,
                     played_ms: 0,
+                    acked_at: None,
                 });
                 generation
             }
@@ -192,7 +195,7 @@ impl Playback {
     }
 
     /// Twilio echoed a mark. Returns false for stale or foreign marks.
-    pub fn mark_echoed(&mut self, name: &str) -> bool {
+    pub fn mark_echoed(&mut self, name: &str, now: Millis) -> bool {
         let Some((gen, ms)) = name.split_once(':') else {
             return false;
         };
@@ -203,6 +206,7 @@ impl Playback {
             return false; // cleared earlier: this echo means "flushed", not "played"
         };
         item.played_ms = item.played_ms.max(ms.min(item.sent_ms));
+        item.acked_at = Some(now);
         // Fully played items ahead of the current one are done with.
         while let Some(first) = self.items.front() {
             if first.played_ms >= first.generated_ms && self.items.len() > 1 {
@@ -224,8 +228,14 @@ impl Playback {
         self.items.iter().find(|i| i.unplayed()).or(self.items.back())
     }
 
-    /// The caller started speaking over the assistant.
-    pub fn interrupt(&mut self, active_response: Option<&str>) -> Interruption {
+    /// The caller started speaking over the assistant at `now`.
+    ///
+    /// What was played is the last echoed mark plus the time since that
+    /// echo arrived (playback goes on at real time), never past what was
+    /// sent. Twilio echoes a mark when playback *reaches* it, and the echo
+    /// takes a moment to arrive, so this never overstates what the caller
+    /// heard; `margin_ms` can add to it for links whose marks lag more.
+    pub fn interrupt(&mut self, active_response: Option<&str>, now: Millis) -> Interruption {
         let mut result = Interruption::default();
         if let Some(r) = active_response {
             self.remember_cancelled(r);
@@ -237,7 +247,8 @@ impl Playback {
         result.clear = true;
         if let Some(item) = self.items.iter().find(|i| i.unplayed()) {
             if item.played_ms > 0 {
-                let end = (item.played_ms + self.margin_ms)
+                let since_ack = item.acked_at.map_or(0, |t| now.saturating_sub(t));
+                let end = (item.played_ms + since_ack + self.margin_ms)
                     .min(item.sent_ms)
                     .min(item.generated_ms);
                 let heard = if item.generated_ms == 0 {
@@ -334,10 +345,10 @@ mod tests {
         p.stream_started(0);
         p.push("r1", "i1", audio(100), 0);
         p.push("r1", "i1", audio(100), 0);
-        assert!(p.mark_echoed("1:100"));
+        assert!(p.mark_echoed("1:100", 5));
         assert_eq!(p.current().unwrap().played_ms, 100);
-        assert!(!p.mark_echoed("7:100"));
-        assert!(!p.mark_echoed("garbage"));
+        assert!(!p.mark_echoed("7:100", 5));
+        assert!(!p.mark_echoed("garbage", 5));
     }
 
     #[test]
@@ -347,18 +358,30 @@ mod tests {
         for _ in 0..5 {
             p.push("r1", "i1", audio(100), 0);
         }
-        // 300 ms sent (lead bound), 100 played.
-        p.mark_echoed("1:100");
-        let i = p.interrupt(Some("r1"));
+        // 300 ms sent (lead bound); mark 100 echoed at t=100, caller speaks at t=130.
+        p.mark_echoed("1:100", 100);
+        let i = p.interrupt(Some("r1"), 130);
         assert!(i.clear);
         let t = i.truncate.unwrap();
         assert_eq!(t.item_id, "i1");
-        assert_eq!(t.audio_end_ms, 160);
-        assert!((t.heard_fraction - 160.0 / 500.0).abs() < 1e-6);
+        assert_eq!(t.audio_end_ms, 100 + 30 + 60);
+        assert!((t.heard_fraction - 190.0 / 500.0).abs() < 1e-6);
         // Late audio of the cancelled response is dropped; its marks are stale.
         assert!(p.push("r1", "i1", audio(100), 10).is_empty());
-        assert!(!p.mark_echoed("1:200"));
+        assert!(!p.mark_echoed("1:200", 140));
         assert!(!p.has_unplayed());
+    }
+
+    #[test]
+    fn played_estimate_runs_on_from_the_last_echo_without_margin() {
+        let mut p = Playback::new(1000, 0);
+        p.stream_started(0);
+        p.push("r1", "i1", audio(100), 0);
+        p.push("r1", "i1", audio(100), 0);
+        p.push("r1", "i1", audio(100), 0);
+        p.mark_echoed("1:100", 100);
+        // 40 ms after the echo the caller has heard at least 140 ms.
+        assert_eq!(p.interrupt(None, 140).truncate.unwrap().audio_end_ms, 140);
     }
 
     #[test]
@@ -367,8 +390,8 @@ mod tests {
         p.stream_started(0);
         p.push("r1", "i1", audio(100), 0);
         p.push("r1", "i1", audio(100), 0);
-        p.mark_echoed("1:100");
-        let t = p.interrupt(None).truncate.unwrap();
+        p.mark_echoed("1:100", 100);
+        let t = p.interrupt(None, 120).truncate.unwrap();
         assert_eq!(t.audio_end_ms, 200);
     }
 
@@ -377,7 +400,7 @@ mod tests {
         let mut p = Playback::new(200, 60);
         p.stream_started(0);
         p.push("r1", "i1", audio(100), 0);
-        let i = p.interrupt(Some("r1"));
+        let i = p.interrupt(Some("r1"), 50);
         assert!(i.clear);
         assert!(i.truncate.is_none());
         assert_eq!(i.cancelled_responses, vec!["r1".to_string()]);
@@ -388,8 +411,8 @@ mod tests {
         let mut p = Playback::new(200, 60);
         p.stream_started(0);
         p.push("r1", "i1", audio(100), 0);
-        p.mark_echoed("1:100");
-        let i = p.interrupt(None);
+        p.mark_echoed("1:100", 100);
+        let i = p.interrupt(None, 150);
         assert!(!i.clear);
         assert!(i.truncate.is_none());
     }
@@ -402,7 +425,7 @@ mod tests {
         let b = p.push("r2", "i2", audio(20), 0);
         assert_eq!(a[1], Outbound::Mark("1:20".into()));
         assert_eq!(b[1], Outbound::Mark("2:20".into()));
-        p.mark_echoed("1:20");
+        p.mark_echoed("1:20", 20);
         assert_eq!(p.current().unwrap().item_id, "i2");
     }
 }

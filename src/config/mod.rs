@@ -222,7 +222,7 @@ impl Default for CallConfig {
             stream_start_timeout_ms: 15000,
             model_ready_deadline_ms: 4000,
             pacing_lead_ms: 200,
-            barge_in_margin_ms: 60,
+            barge_in_margin_ms: 0,
             hold_message_after_ms: 1200,
             tool_timeout_ms: 5000,
         }

@@ -101,6 +101,9 @@ impl TwilioStreamActor {
             }
             Inbound::Media { media, .. } => match &self.call {
                 Some((_, call)) => {
+                    if !looks_like_base64(&media.payload) {
+                        return self.bad_frame("media payload is not base64");
+                    }
                     if media.track == "inbound" {
                         call.do_send(CallerMedia { payload: media.payload, received: Instant::now() });
                     }
@@ -193,6 +196,13 @@ impl Handler<ToTwilio> for TwilioStreamActor {
             }
         }
     }
+}
+
+/// A cheap shape check, so garbage is never forwarded to the model (which
+/// would answer with an error event). The codec decodes for real.
+fn looks_like_base64(s: &str) -> bool {
+    s.len() % 4 == 0
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
 }
 
 /// Upgrades `GET /twilio/stream` (after the signature check).

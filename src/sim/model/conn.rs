@@ -146,7 +146,8 @@ pub(crate) async fn run(
             drop(ws);
         }
         Stop::Closed => {
-            let _ = ws.close(None).await;
+            // Best effort: a peer that stopped reading must not keep this task alive.
+            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
         }
     }
 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::handshake::server::{
+    Callback, ErrorResponse, Request, Response,
+};
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -13,7 +15,27 @@ use super::{conn, ConnRecord, ConnectionBehavior, Shared};
 /// The only path served: the SDK's `<base_url>/realtime` for base `/v1`.
 const PATH: &str = "/v1/realtime";
 
-fn refuse(status: u16, code: &str, message: &str) -> ErrorResponse {
+/// Why a handshake is refused.
+struct Refusal {
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+fn refuse(status: u16, code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+fn error_response(r: Refusal) -> ErrorResponse {
+    let Refusal {
+        status,
+        code,
+        message,
+    } = r;
     let body = serde_json::json!({
         "error": {"message": message, "type": "invalid_request_error", "code": code, "param": null}
     });
@@ -32,7 +54,7 @@ struct Accepted {
     model: String,
 }
 
-fn check(shared: &Shared, req: &Request) -> Result<Accepted, ErrorResponse> {
+fn check(shared: &Shared, req: &Request) -> Result<Accepted, Refusal> {
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -81,7 +103,7 @@ fn check(shared: &Shared, req: &Request) -> Result<Accepted, ErrorResponse> {
         return Err(refuse(
             404,
             "not_found",
-            &format!("Unknown path {}; expected {PATH}.", req.uri().path()),
+            format!("Unknown path {}; expected {PATH}.", req.uri().path()),
         ));
     }
     if req
@@ -114,16 +136,32 @@ fn check(shared: &Shared, req: &Request) -> Result<Accepted, ErrorResponse> {
     })
 }
 
+/// The handshake callback: records the attempt and decides on it.
+struct Gate<'a> {
+    shared: &'a Shared,
+    accepted: &'a mut Option<Accepted>,
+}
+
+impl Callback for Gate<'_> {
+    fn on_request(self, req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
+        match check(self.shared, req) {
+            Ok(a) => {
+                *self.accepted = Some(a);
+                Ok(resp)
+            }
+            Err(r) => Err(error_response(r)),
+        }
+    }
+}
+
 pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, stopped: watch::Receiver<bool>) {
     let mut accepted = None;
-    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
-        let a = check(&shared, req)?;
-        accepted = Some(a);
-        Ok(resp)
+    let gate = Gate {
+        shared: &shared,
+        accepted: &mut accepted,
     };
     let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
-    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config))
-        .await
+    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, gate, Some(config)).await
     {
         Ok(ws) => ws,
         Err(e) => {

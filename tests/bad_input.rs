@@ -1,0 +1,190 @@
+//! Bad input never takes a call down: forged signatures are refused, and
+//! malformed frames are logged, counted and survived.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use common::*;
+use frontdesk::simulate::SIM_AUTH_TOKEN;
+use frontdesk::twilio::signature::{compute, Algorithm};
+use futures_util::{SinkExt, StreamExt};
+use frontdesk::sim::model::ModelScript;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
+
+fn voice_params() -> Vec<(String, String)> {
+    [
+        ("CallSid", CALL_SID),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("From", "+15005550006"),
+        ("To", "+15551230000"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+async fn post(url: &str, params: &[(String, String)], signature: Option<&str>) -> (u16, String) {
+    let mut req = reqwest::Client::new().post(url).form(params);
+    if let Some(sig) = signature {
+        req = req.header("X-Twilio-Signature", sig);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[actix_rt::test]
+async fn webhooks_need_a_valid_signature() {
+    let rig = rig(ModelScript::default(), |_| {}).await;
+    let url = format!("{}/twilio/voice", rig.base);
+    let params = voice_params();
+    let good = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
+
+    assert_eq!(post(&url, &params, None).await.0, 403, "missing signature accepted");
+    let forged = compute("not-the-token", &url, &params, Algorithm::HmacSha1);
+    assert_eq!(post(&url, &params, Some(&forged)).await.0, 403, "forged signature accepted");
+    let mut tampered = params.clone();
+    tampered[2].1 = "+19999999999".into();
+    assert_eq!(post(&url, &tampered, Some(&good)).await.0, 403, "tampered body accepted");
+    let (status, body) = post(&url, &params, Some(&good)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Connect action="), "{body}");
+
+    // The other webhooks are checked too.
+    for path in ["/twilio/after-stream", "/twilio/menu", "/twilio/dial-status", "/twilio/voicemail"] {
+        let url = format!("{}{path}", rig.base);
+        assert_eq!(post(&url, &params, Some(&good)).await.0, 403, "{path}: signature for another URL accepted");
+        let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
+        assert_eq!(post(&url, &params, Some(&sig)).await.0, 200, "{path}");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("frontdesk_signature_failures_total 7"), "{metrics}");
+}
+
+#[actix_rt::test]
+async fn the_stream_handshake_needs_a_valid_signature() {
+    let rig = rig(ModelScript::default(), |_| {}).await;
+    let ws_url = rig.base.replacen("http://", "ws://", 1) + "/twilio/stream";
+    let connect = |sig: Option<String>| {
+        let mut req = ws_url.as_str().into_client_request().unwrap();
+        if let Some(s) = sig {
+            req.headers_mut().insert("X-Twilio-Signature", s.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(req)
+    };
+    let status = |r: Result<_, tokio_tungstenite::tungstenite::Error>| match r {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => 101,
+    };
+    assert_eq!(status(connect(None).await), 403);
+    let forged = compute("wrong", &ws_url, &[], Algorithm::HmacSha1);
+    assert_eq!(status(connect(Some(forged)).await), 403);
+    let good = compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1);
+    assert_eq!(status(connect(Some(good)).await), 101);
+}
+
+#[actix_rt::test]
+async fn signature_checks_can_be_switched_off_explicitly() {
+    let rig = rig(ModelScript::default(), |c| c.server.verify_signatures = false).await;
+    let (status, _) = post(&format!("{}/twilio/voice", rig.base), &voice_params(), None).await;
+    assert_eq!(status, 200);
+    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", rig.base)).await.unwrap().json().await.unwrap();
+    assert_eq!(ready["signature_verification"], false);
+}
+
+#[actix_rt::test]
+async fn malformed_frames_are_counted_and_survived() {
+    let rig = rig(ModelScript { greeting: "Hello there, caller.".into(), ..ModelScript::default() }, |_| {}).await;
+    let url = format!("{}/twilio/voice", rig.base);
+    let params = voice_params();
+    let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
+    assert_eq!(post(&url, &params, Some(&sig)).await.0, 200);
+
+    let ws_url = rig.base.replacen("http://", "ws://", 1) + "/twilio/stream";
+    let mut req = ws_url.as_str().into_client_request().unwrap();
+    let sig = compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1);
+    req.headers_mut().insert("X-Twilio-Signature", sig.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let sid = "MZ0123456789abcdef0123456789abcdef";
+    let bad = [
+        "this is not json".to_string(),
+        r#"{"event":"wobble","streamSid":"MZ1"}"#.to_string(),
+        r#"{"no_event":true}"#.to_string(),
+        format!(r#"{{"event":"media","sequenceNumber":"1","streamSid":"{sid}","media":{{"track":"inbound","chunk":"1","timestamp":"0","payload":"//8="}}}}"#),
+    ];
+    for b in &bad {
+        ws.send(Message::text(b.clone())).await.unwrap();
+    }
+    ws.send(Message::text(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#)).await.unwrap();
+    let start = format!(
+        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{sid}","callSid":"{CALL_SID}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000"}}}},"streamSid":"{sid}"}}"#
+    );
+    ws.send(Message::text(start)).await.unwrap();
+    let after_start = [
+        format!(r#"{{"event":"media","sequenceNumber":"2","streamSid":"{sid}","media":{{"track":"inbound","chunk":"1","timestamp":"20","payload":"***not base64***"}}}}"#),
+        format!(r#"{{"event":"media","sequenceNumber":"3","streamSid":"{sid}","media":{{"track":"inbound","chunk":"x","timestamp":"40","payload":"//8="}}}}"#),
+        format!(r#"{{"event":"dtmf","sequenceNumber":"4","streamSid":"{sid}","dtmf":{{"track":"inbound_track","digit":"12"}}}}"#),
+        format!(r#"{{"event":"mark","sequenceNumber":"5","streamSid":"{sid}","mark":{{"name":"not-one-of-ours"}}}}"#),
+    ];
+    for b in &after_start {
+        ws.send(Message::text(b.clone())).await.unwrap();
+    }
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+
+    // Keep streaming silence, as Twilio does; the greeting must still arrive.
+    let silence = base64::engine::general_purpose::STANDARD.encode([0xFFu8; 160]);
+    let mut got_audio = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seq = 6;
+    while tokio::time::Instant::now() < deadline && !got_audio {
+        let frame = format!(
+            r#"{{"event":"media","sequenceNumber":"{seq}","streamSid":"{sid}","media":{{"track":"inbound","chunk":"{seq}","timestamp":"{}","payload":"{silence}"}}}}"#,
+            seq * 20
+        );
+        seq += 1;
+        ws.send(Message::text(frame)).await.unwrap();
+        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(20), ws.next()).await {
+            let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["event"] == "media" {
+                assert_eq!(v["streamSid"], sid);
+                got_audio = true;
+            }
+        }
+    }
+    assert!(got_audio, "no greeting after malformed frames");
+
+    let metrics = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
+    let malformed: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("frontdesk_malformed_frames_total"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    // 4 before start + bad base64 + bad chunk + bad dtmf + binary = 8;
+    // the foreign mark is tolerated silently.
+    assert_eq!(malformed, 8, "{metrics}");
+
+    // The caller hangs up: an orderly end.
+    let stop = format!(r#"{{"event":"stop","sequenceNumber":"999","streamSid":"{sid}","stop":{{"accountSid":"AC00000000000000000000000000000000","callSid":"{CALL_SID}"}}}}"#);
+    ws.send(Message::text(stop)).await.unwrap();
+    let ok = wait_for(&rig, |m| m.contains("frontdesk_calls_total{outcome=\"caller_hung_up\"} 1")).await;
+    assert!(ok, "the call did not end as a hang-up");
+}
+
+async fn wait_for(rig: &Rig, pred: impl Fn(&str) -> bool) -> bool {
+    for _ in 0..100 {
+        let m = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
+        if pred(&m) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
