@@ -52,8 +52,11 @@ pub fn launch(
         .local_addr()
         .map_err(|source| LaunchError::Bind { addr: "listener".into(), source })?;
     let recorder = recorder.unwrap_or_else(|| LogRecorder.start().recipient());
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
     let engine = Engine::new(config, recorder)?;
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let server = crate::http::serve(engine.clone(), listener, workers)
         .map_err(|source| LaunchError::Bind { addr: addr.to_string(), source })?;
     let handle = server.handle();

@@ -108,6 +108,8 @@ pub struct ServerConfig {
     pub port: u16,
     pub public_url: String,
     pub verify_signatures: bool,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +119,7 @@ impl Default for ServerConfig {
             port: 8080,
             public_url: "http://localhost:8080".into(),
             verify_signatures: true,
+            workers: 0,
         }
     }
 }
