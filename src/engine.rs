@@ -28,11 +28,15 @@ pub enum EngineError {
     RealtimeUrl(String),
     #[error("tools: {0}")]
     Tools(String),
-    #[error(
-        "TWILIO_AUTH_TOKEN is not set, so Twilio signatures cannot be verified; set it, or set \
-         FRONTDESK__SERVER__VERIFY_SIGNATURES=false to run without verification"
-    )]
-    NoAuthToken,
+}
+
+/// How Twilio requests are authenticated.
+pub enum SignaturePolicy {
+    Verify(Validator),
+    /// Verification is on but there is no auth token: refuse everything.
+    RejectAll,
+    /// Switched off explicitly (`server.verify_signatures = false`).
+    Off,
 }
 
 /// Who is calling, as the webhook or the stream's parameters tell it.
@@ -49,8 +53,7 @@ pub struct Engine {
     pub toolbox: Toolbox,
     pub registry: CallRegistry,
     pub recorder: Recipient<RecordCall>,
-    /// `None` when signature checks are switched off.
-    pub validator: Option<Validator>,
+    pub signatures: SignaturePolicy,
     pub realtime_url: url::Url,
     pub machine: MachineConfig,
     /// Base64 of the hold clip, ready to send.
@@ -60,15 +63,22 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: Config, recorder: Recipient<RecordCall>) -> Result<Arc<Self>, EngineError> {
-        let validator = match (&config.twilio.auth_token, config.server.verify_signatures) {
-            (Some(token), true) => Some(Validator::new(token.clone())),
-            (None, true) => return Err(EngineError::NoAuthToken),
+        let signatures = match (&config.twilio.auth_token, config.server.verify_signatures) {
+            (Some(token), true) => SignaturePolicy::Verify(Validator::new(token.clone())),
+            (None, true) => {
+                tracing::error!(
+                    "TWILIO_AUTH_TOKEN is not set: Twilio requests cannot be verified and will be \
+                     refused (403). Set it, or set FRONTDESK__SERVER__VERIFY_SIGNATURES=false for \
+                     local experiments"
+                );
+                SignaturePolicy::RejectAll
+            }
             (_, false) => {
                 tracing::warn!(
                     "Twilio signature verification is OFF (server.verify_signatures = false): \
                      anyone who finds this server can place calls through it"
                 );
-                None
+                SignaturePolicy::Off
             }
         };
         let realtime_url = realtime_url(&config.realtime.base_url, &config.realtime.model)
@@ -81,7 +91,7 @@ impl Engine {
             toolbox,
             registry: CallRegistry::default(),
             recorder,
-            validator,
+            signatures,
             realtime_url,
             hold_clip: base64::engine::general_purpose::STANDARD.encode(HOLD_CLIP),
             draining: AtomicBool::new(false),

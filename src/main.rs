@@ -25,6 +25,8 @@ enum Cmd {
     CheckConfig,
     /// Place one scripted call with simulated Twilio and model: no accounts needed.
     Simulate(frontdesk::simulate::SimulateArgs),
+    /// Exit 0 when the local server answers /healthz (for container health checks).
+    Healthcheck,
     /// Run the Realtime model simulator alone (point OPENAI_BASE_URL at it).
     SimModel {
         #[arg(long, default_value = "127.0.0.1:9100")]
@@ -63,6 +65,19 @@ fn main() -> anyhow::Result<()> {
             }
             let config = load(&cli)?;
             actix_rt::System::new().block_on(frontdesk::simulate::run(config, args.clone()))
+        }
+        Some(Cmd::Healthcheck) => {
+            let config = load(&cli)?;
+            let url = format!("http://127.0.0.1:{}/healthz", config.server.port);
+            frontdesk::app::install_crypto();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let status = rt.block_on(async {
+                reqwest::Client::new().get(&url).timeout(std::time::Duration::from_secs(2)).send().await
+            })
+            .with_context(|| format!("GET {url}"))?
+            .status();
+            anyhow::ensure!(status.is_success(), "GET {url}: {status}");
+            Ok(())
         }
         Some(Cmd::SimModel { listen }) => {
             init_tracing();

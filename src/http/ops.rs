@@ -18,7 +18,11 @@ pub async fn readyz(engine: web::Data<Arc<Engine>>) -> HttpResponse {
         "status": if engine.is_draining() { "draining" } else { "ready" },
         "active_calls": engine.registry.len(),
         "model": engine.config.realtime.model,
-        "signature_verification": engine.validator.is_some(),
+        "signature_verification": match engine.signatures {
+            crate::engine::SignaturePolicy::Verify(_) => "on",
+            crate::engine::SignaturePolicy::RejectAll => "no auth token: refusing Twilio requests",
+            crate::engine::SignaturePolicy::Off => "off",
+        },
     });
     if engine.is_draining() {
         HttpResponse::ServiceUnavailable().json(body)

@@ -4,7 +4,8 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, SignaturePolicy};
+use crate::twilio::signature::Validator;
 use crate::twilio::signature::SIGNATURE_HEADER;
 
 fn signature(req: &HttpRequest) -> Option<&str> {
@@ -13,8 +14,17 @@ fn signature(req: &HttpRequest) -> Option<&str> {
 
 fn forbidden(engine: &Engine, req: &HttpRequest, why: &str, call_sid: &str) -> HttpResponse {
     engine.metrics.signature_failures.inc();
-    tracing::warn!(call_sid, path = %req.path(), reason = why, "Twilio request rejected: bad signature");
+    tracing::warn!(call_sid, path = %req.path(), reason = why, "Twilio request rejected");
     HttpResponse::Forbidden().content_type("text/plain").body("invalid Twilio signature")
+}
+
+/// The validator to use; `None` when checks are off.
+fn policy<'a>(engine: &'a Engine, req: &HttpRequest, call_sid: &str) -> Result<Option<&'a Validator>, HttpResponse> {
+    match &engine.signatures {
+        SignaturePolicy::Verify(v) => Ok(Some(v)),
+        SignaturePolicy::Off => Ok(None),
+        SignaturePolicy::RejectAll => Err(forbidden(engine, req, "TWILIO_AUTH_TOKEN is not configured", call_sid)),
+    }
 }
 
 fn called_url(engine: &Engine, req: &HttpRequest) -> String {
@@ -29,7 +39,8 @@ pub fn verify_form(
     params: &[(String, String)],
     call_sid: &str,
 ) -> Result<(), HttpResponse> {
-    let Some(validator) = &engine.validator else {
+    let validator = policy(engine, req, call_sid)?;
+    let Some(validator) = validator else {
         return Ok(());
     };
     let Some(sig) = signature(req) else {
@@ -43,7 +54,7 @@ pub fn verify_form(
 /// Checks the Media Streams WebSocket upgrade (signed over the stream URL,
 /// no parameters).
 pub fn verify_websocket(engine: &Engine, req: &HttpRequest) -> Result<(), HttpResponse> {
-    let Some(validator) = &engine.validator else {
+    let Some(validator) = policy(engine, req, "-")? else {
         return Ok(());
     };
     let Some(sig) = signature(req) else {

@@ -1,0 +1,15 @@
+DROP TABLE outbox;
+DROP TABLE voicemails;
+DROP TRIGGER appointments_no_overlap_update;
+DROP TRIGGER appointments_no_overlap_insert;
+DROP TABLE appointments;
+DROP TABLE messages;
+DROP TABLE call_usage;
+DROP TABLE tool_invocations;
+DROP TABLE transcript_turns;
+DROP TRIGGER call_events_seq_guard;
+DROP TABLE call_events;
+DROP TABLE calls;
+DROP TABLE contacts;
+DROP TABLE departments;
+DROP TABLE businesses;

@@ -1,0 +1,14 @@
+//! Errors of the session store. Most operations never fail (they fall back to
+//! local state); these are the cases a caller must hear about.
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("invalid Redis URL: {0}")]
+    InvalidUrl(String),
+    #[error("the Redis session store needs a running Tokio runtime")]
+    NoRuntime,
+    #[error("the inbox was already taken")]
+    InboxTaken,
+    #[error("cross-instance delivery unavailable: {0}")]
+    Unavailable(String),
+}

@@ -1,0 +1,3 @@
+#[path = "../src/store/mod.rs"]
+#[allow(dead_code)]
+mod store;
