@@ -5,12 +5,13 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::Addr;
 use actix_web::dev::ServerHandle;
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
-use crate::recorder::{LogRecorder, RecordCall};
+use crate::recorder::{Flush, Recorder, RecorderStats};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -18,6 +19,10 @@ pub enum LaunchError {
     Engine(#[from] EngineError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("recorder spill file {path}: {source}")]
+    Spill { path: String, source: std::io::Error },
 }
 
 /// A running engine.
@@ -25,6 +30,9 @@ pub struct Running {
     pub engine: Arc<Engine>,
     pub addr: SocketAddr,
     pub server: ServerHandle,
+    pub store: Store,
+    pub recorder: Addr<Recorder>,
+    pub recorder_stats: Arc<RecorderStats>,
 }
 
 /// The TLS crypto provider for outgoing connections (model, Twilio REST).
@@ -33,14 +41,21 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Binds `config`'s address (or `listener`) and starts serving. Must run
-/// inside an actix system.
-pub fn launch(
-    config: Config,
-    listener: Option<TcpListener>,
-    recorder: Option<actix::Recipient<RecordCall>>,
-) -> Result<Running, LaunchError> {
+/// How long start-up waits for an unreachable database before giving up
+/// (the retry loop logs the reason on every attempt meanwhile).
+pub const DATABASE_WAIT: Duration = Duration::from_secs(300);
+
+/// Connects the database (retrying while it is unreachable), binds
+/// `config`'s address (or `listener`) and starts serving. Must run inside an
+/// actix system.
+pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Running, LaunchError> {
     install_crypto();
+    let store = Store::connect_with_retry(&config.storage.database_url, Some(DATABASE_WAIT)).await?;
+    let stats = Arc::new(RecorderStats::default());
+    let spill = std::path::PathBuf::from(&config.storage.spill_path);
+    let recorder = Recorder::new(Arc::new(store.clone()), &spill, stats.clone())
+        .map_err(|source| LaunchError::Spill { path: spill.display().to_string(), source })?
+        .spawn();
     let listener = match listener {
         Some(l) => l,
         None => {
@@ -51,17 +66,16 @@ pub fn launch(
     let addr = listener
         .local_addr()
         .map_err(|source| LaunchError::Bind { addr: "listener".into(), source })?;
-    let recorder = recorder.unwrap_or_else(|| LogRecorder.start().recipient());
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         n => n,
     };
-    let engine = Engine::new(config, recorder)?;
+    let engine = Engine::new(config, recorder.clone().recipient())?;
     let server = crate::http::serve(engine.clone(), listener, workers)
         .map_err(|source| LaunchError::Bind { addr: addr.to_string(), source })?;
     let handle = server.handle();
     actix_rt::spawn(server);
-    Ok(Running { engine, addr, server: handle })
+    Ok(Running { engine, addr, server: handle, store, recorder, recorder_stats: stats })
 }
 
 /// How long a draining engine waits for calls in progress to finish.
@@ -77,5 +91,8 @@ impl Running {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.server.stop(true).await;
+        if !self.recorder.send(Flush { timeout: Duration::from_secs(10) }).await.unwrap_or(false) {
+            tracing::warn!("some call records were not written before shutdown; they remain in the spill file");
+        }
     }
 }

@@ -18,3 +18,5 @@ pub mod recorder;
 pub mod http;
 pub mod app;
 pub mod simulate;
+pub mod store;
+pub mod session;

@@ -12,9 +12,26 @@ pub fn mask_phone(number: &str) -> String {
     format!("{head}***{tail}")
 }
 
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn mask_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_url_passwords() {
+        assert_eq!(mask_url_password("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(mask_url_password("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
 
     #[test]
     fn masks_the_middle() {

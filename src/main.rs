@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let running = frontdesk::app::launch(config, None, None).context("starting the engine")?;
+    let running = frontdesk::app::launch(config, None).await.context("starting the engine")?;
     tracing::info!(addr = %running.addr, "Frontdesk is answering calls");
     shutdown_signal().await;
     tracing::info!("shutting down: no new calls; waiting for calls in progress");

@@ -179,7 +179,10 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             let mut config = sim_config(config, &model.base_url());
             config.server.public_url = format!("http://{addr}");
-            let running = crate::app::launch(config, Some(listener), None)?;
+            let data = tempfile_dir()?;
+            config.storage.database_url = format!("sqlite://{}", data.join("simulate.db").display());
+            config.storage.spill_path = data.join("spill.jsonl").display().to_string();
+            let running = crate::app::launch(config, Some(listener)).await?;
             caller.auth_token = Some(SIM_AUTH_TOKEN.into());
             (format!("http://{addr}"), Some(model), Some(running))
         }
@@ -191,6 +194,13 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
         r.server.stop(false).await;
     }
     Ok(())
+}
+
+/// A scratch directory for a simulated call's own database.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("frontdesk-simulate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 pub fn print_report(report: &CallReport, model: Option<&SimRecord>) {

@@ -96,6 +96,20 @@ async fn greeting_tool_round_trip_and_goodbye() {
 
     let metrics = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("frontdesk_calls_total{outcome=\"completed\"} 1"), "{metrics}");
+
+    // The whole call is on record: transitions, transcript, tools, usage, outcome.
+    assert!(rig.running.recorder.send(frontdesk::recorder::Flush { timeout: std::time::Duration::from_secs(5) }).await.unwrap());
+    let detail = rig.running.store.call_detail(&report.call_sid).await.unwrap().expect("call recorded");
+    let detail = serde_json::to_value(&detail).unwrap();
+    assert_eq!(detail["outcome"], "completed", "{detail:#}");
+    let kinds: Vec<&str> = detail["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"started"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"ended"), "{kinds:?}");
+    assert!(kinds.contains(&"transition"), "{kinds:?}");
+    let tools: Vec<&str> = detail["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["get_business_hours", "end_call"], "{detail:#}");
+    assert!(detail["transcript"].as_array().unwrap().len() >= 4, "{detail:#}");
+    assert!(detail["usage"]["output_tokens"].as_i64().unwrap() > 0, "{detail:#}");
     assert!(metrics.contains("frontdesk_greeting_latency_seconds_count 1"), "{metrics}");
 }
 

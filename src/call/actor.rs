@@ -383,11 +383,7 @@ impl Actor for CallActor {
         );
         let codec = CodecActor::new(self.info.call_sid.clone(), self.codec_mode, ctx.address().recipient());
         self.codec = Some(codec.start());
-        self.record(CallRecord::Transition {
-            from: "",
-            to: StateName::Connecting.as_str(),
-            cause: "incoming call".into(),
-        });
+        self.record(CallRecord::Started { from: self.info.from.clone(), to: self.info.to.clone() });
         for c in std::mem::take(&mut self.pending_start) {
             self.execute(c, ctx);
         }

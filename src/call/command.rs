@@ -53,6 +53,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CallRecord {
+    /// The call arrived (numbers as Twilio gave them).
+    Started { from: String, to: String },
     Transition { from: &'static str, to: &'static str, cause: String },
     Turn(Turn),
     Tool { call_id: String, name: String, arguments: String, output: String, latency_ms: u64 },

@@ -38,6 +38,8 @@ impl From<figment::Error> for ConfigError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
     pub twilio: TwilioConfig,
     pub realtime: RealtimeConfig,
     pub call: CallConfig,
@@ -49,6 +51,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
             twilio: TwilioConfig::default(),
             realtime: RealtimeConfig::default(),
             call: CallConfig::default(),
@@ -66,6 +70,10 @@ impl Default for Config {
 struct RawConfig {
     #[serde(default)]
     server: ServerConfig,
+    #[serde(default)]
+    storage: StorageConfig,
+    #[serde(default)]
+    limits: LimitsConfig,
     #[serde(default)]
     twilio: TwilioConfig,
     #[serde(default)]
@@ -87,6 +95,8 @@ impl From<RawConfig> for Config {
     fn from(r: RawConfig) -> Self {
         Config {
             server: r.server,
+            storage: r.storage,
+            limits: r.limits,
             twilio: r.twilio,
             realtime: r.realtime,
             call: r.call,
@@ -121,6 +131,43 @@ impl Default for ServerConfig {
             verify_signatures: true,
             workers: 0,
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite://path` (embedded) or `postgres://…` (`DATABASE_URL`).
+    pub database_url: String,
+    /// Redis for the live session registry (`REDIS_URL`); empty: in memory.
+    pub redis_url: String,
+    /// Where the recorder spills rows while the database is away.
+    pub spill_path: String,
+    /// Transcripts and recordings older than this are purged; 0 keeps them.
+    pub retention_days: u32,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            database_url: "sqlite://data/frontdesk.db".into(),
+            redis_url: String::new(),
+            spill_path: "data/recorder-spill.jsonl".into(),
+            retention_days: 90,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Calls one number may place per hour before being turned away; 0: no limit.
+    pub calls_per_caller_per_hour: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig { calls_per_caller_per_hour: 20 }
     }
 }
 
@@ -260,6 +307,8 @@ const ECOSYSTEM_ENV: &[(&str, &str)] = &[
     ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
     ("PUBLIC_URL", "server.public_url"),
     ("PORT", "server.port"),
+    ("DATABASE_URL", "storage.database_url"),
+    ("REDIS_URL", "storage.redis_url"),
 ];
 
 /// Keys that may only come from the environment.
@@ -363,6 +412,17 @@ impl Config {
         }
         if self.realtime.session_cap_secs < 60 {
             return bad("realtime.session_cap_secs must be at least 60".into());
+        }
+        let db = &self.storage.database_url;
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return bad(format!(
+                "storage.database_url (DATABASE_URL) must be sqlite://PATH or postgres://…, got {:?}",
+                crate::logmask::mask_url_password(db)
+            ));
+        }
+        let redis = &self.storage.redis_url;
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return bad("storage.redis_url (REDIS_URL) must be redis://… or empty".into());
         }
         if self.supervision.backoff_initial_ms > self.supervision.backoff_max_ms {
             return bad("supervision.backoff_initial_ms exceeds backoff_max_ms".into());

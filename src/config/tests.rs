@@ -31,6 +31,8 @@ fn shipped_defaults_match_the_code_defaults() {
     let c = Config::load_with_env(&repo_sources(), &[]).unwrap();
     let d = Config::default();
     assert_eq!(c.server, d.server);
+    assert_eq!(c.storage, d.storage);
+    assert_eq!(c.limits, d.limits);
     assert_eq!(c.twilio, d.twilio);
     assert_eq!(c.realtime, d.realtime);
     assert_eq!(c.call, d.call);
@@ -73,6 +75,8 @@ fn env_overrides_files() {
             ("TWILIO_ACCOUNT_SID", "AC123"),
             ("PUBLIC_URL", "https://desk.example.com"),
             ("PORT", "9090"),
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1/test"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
         ]),
     )
     .unwrap();
@@ -86,6 +90,8 @@ fn env_overrides_files() {
     assert_eq!(c.twilio.account_sid, "AC123");
     assert_eq!(c.server.public_url, "https://desk.example.com");
     assert_eq!(c.server.port, 9090);
+    assert_eq!(c.storage.database_url, "postgres://postgres@127.0.0.1/test");
+    assert_eq!(c.storage.redis_url, "redis://127.0.0.1:6379");
 }
 
 #[test]
@@ -99,6 +105,9 @@ fn secrets_in_files_are_rejected() {
 fn bad_values_are_clear_errors() {
     let err = Config::load_with_env(&repo_sources(), &env(&[("PORT", "eighty")])).unwrap_err();
     assert!(err.to_string().contains("PORT"), "{err}");
+    let err = Config::load_with_env(&repo_sources(), &env(&[("DATABASE_URL", "mysql://u:secret@h/db")]))
+        .unwrap_err();
+    assert!(err.to_string().contains("DATABASE_URL") && !err.to_string().contains("secret"), "{err}");
     let err = Config::load_with_env(&repo_sources(), &env(&[("PUBLIC_URL", "desk.example.com")]))
         .unwrap_err();
     assert!(err.to_string().contains("public_url"), "{err}");

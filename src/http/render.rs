@@ -132,14 +132,23 @@ mod tests {
     use super::*;
     use crate::call::Transfer;
     use crate::config::Config;
-    use crate::recorder::LogRecorder;
-    use actix::Actor;
+    use crate::recorder::RecordCall;
+    use actix::prelude::*;
+
+    struct Discard;
+    impl Actor for Discard {
+        type Context = Context<Self>;
+    }
+    impl Handler<RecordCall> for Discard {
+        type Result = ();
+        fn handle(&mut self, _: RecordCall, _: &mut Self::Context) {}
+    }
 
     fn engine() -> std::sync::Arc<Engine> {
         let mut c = Config::default();
         c.server.public_url = "https://desk.example.com".into();
         c.twilio.auth_token = Some("t".into());
-        Engine::new(c, LogRecorder.start().recipient()).unwrap()
+        Engine::new(c, Discard.start().recipient()).unwrap()
     }
 
     #[actix_rt::test]

@@ -7,7 +7,9 @@ use diesel_async::RunQueryDsl;
 use super::error::StoreError;
 use super::model::{to_db, CallDetail, CallSummary, PurgeReport, RowCounts};
 use super::rows::{CallRow, EventRow, MessageRow, ToolRow, TurnRow, UsageRow, VoicemailRow};
-use super::schema::{call_events, call_usage, calls, messages, tool_invocations, transcript_turns, voicemails};
+use super::schema::{
+    call_events, call_usage, calls, messages, tool_invocations, transcript_turns, voicemails,
+};
 use super::Store;
 
 impl Store {
@@ -52,7 +54,10 @@ impl Store {
                 .await?;
             let tools: Vec<ToolRow> = tool_invocations::table
                 .filter(tool_invocations::call_sid.eq(call_sid))
-                .order((tool_invocations::at.asc(), tool_invocations::tool_call_id.asc()))
+                .order((
+                    tool_invocations::at.asc(),
+                    tool_invocations::tool_call_id.asc(),
+                ))
                 .select(ToolRow::as_select())
                 .load(conn)
                 .await?;
@@ -104,7 +109,11 @@ impl Store {
                 .count()
                 .get_result::<i64>(conn)
                 .await?;
-            Ok(RowCounts { events, turns, tools })
+            Ok(RowCounts {
+                events,
+                turns,
+                tools,
+            })
         })
     }
 
@@ -120,19 +129,33 @@ impl Store {
     pub async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<PurgeReport, StoreError> {
         let cutoff = to_db(cutoff);
         db_write!(self, |conn| {
-            let old_calls = calls::table.filter(calls::started_at.lt(cutoff)).select(calls::call_sid);
-            let turns = diesel::delete(transcript_turns::table.filter(transcript_turns::call_sid.eq_any(old_calls)))
-                .execute(conn)
-                .await?;
+            let old_calls = calls::table
+                .filter(calls::started_at.lt(cutoff))
+                .select(calls::call_sid);
+            let turns = diesel::delete(
+                transcript_turns::table.filter(transcript_turns::call_sid.eq_any(old_calls)),
+            )
+            .execute(conn)
+            .await?;
             let blanked = diesel::update(
                 voicemails::table
                     .filter(voicemails::created_at.lt(cutoff))
-                    .filter(voicemails::recording_url.is_not_null().or(voicemails::transcript.is_not_null())),
+                    .filter(
+                        voicemails::recording_url
+                            .is_not_null()
+                            .or(voicemails::transcript.is_not_null()),
+                    ),
             )
-            .set((voicemails::recording_url.eq(None::<String>), voicemails::transcript.eq(None::<String>)))
+            .set((
+                voicemails::recording_url.eq(None::<String>),
+                voicemails::transcript.eq(None::<String>),
+            ))
             .execute(conn)
             .await?;
-            Ok(PurgeReport { transcript_turns: turns as u64, voicemails: blanked as u64 })
+            Ok(PurgeReport {
+                transcript_turns: turns as u64,
+                voicemails: blanked as u64,
+            })
         })
     }
 }

@@ -31,13 +31,19 @@ impl Store {
             target: Arc::from(description.as_str()),
         };
         store.ping().await.map_err(|e| match e {
-            StoreError::Unreachable(reason) => StoreError::Unreachable(format!("{description}: {reason}")),
+            StoreError::Unreachable(reason) => {
+                StoreError::Unreachable(format!("{description}: {reason}"))
+            }
             StoreError::BadUrl(reason) => StoreError::BadUrl(format!("{description}: {reason}")),
             other => StoreError::Unreachable(format!("{description}: {other}")),
         })?;
         let applied = migrate::run(&store.pool).await.map_err(|e| match e {
-            StoreError::Migration(reason) => StoreError::Migration(format!("{description}: {reason}")),
-            StoreError::Unreachable(reason) => StoreError::Unreachable(format!("{description}: {reason}")),
+            StoreError::Migration(reason) => {
+                StoreError::Migration(format!("{description}: {reason}"))
+            }
+            StoreError::Unreachable(reason) => {
+                StoreError::Unreachable(format!("{description}: {reason}"))
+            }
             other => StoreError::Migration(format!("{description}: {other}")),
         })?;
         tracing::info!(database = %description, backend = ?store.backend, migrations_applied = applied, "store ready");
@@ -50,7 +56,10 @@ impl Store {
     /// doubles from [`INITIAL_RETRY_DELAY`] up to [`MAX_RETRY_DELAY`]. A bad URL
     /// or a migration failure is returned at once: waiting cannot fix it.
     /// With `max_wait`, gives up with the last error once that much time has passed.
-    pub async fn connect_with_retry(url: &str, max_wait: Option<Duration>) -> Result<Store, StoreError> {
+    pub async fn connect_with_retry(
+        url: &str,
+        max_wait: Option<Duration>,
+    ) -> Result<Store, StoreError> {
         let started = Instant::now();
         let mut delay = INITIAL_RETRY_DELAY;
         let mut attempt: u32 = 1;

@@ -65,9 +65,8 @@ impl From<DieselError> for StoreError {
                     | DatabaseErrorKind::CheckViolation
                     | DatabaseErrorKind::ExclusionViolation
                     | DatabaseErrorKind::RestrictViolation => StoreError::Conflict(described),
-                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
-                        StoreError::Unreachable(described)
-                    }
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand => StoreError::Unreachable(described),
                     _ => StoreError::Query(described),
                 }
             }
@@ -98,7 +97,10 @@ mod tests {
             DatabaseErrorKind::Unknown,
             Box::new("appointment overlaps an existing booking".to_owned()),
         );
-        assert_eq!(StoreError::from(err), StoreError::Conflict(OVERLAP_MESSAGE.to_owned()));
+        assert_eq!(
+            StoreError::from(err),
+            StoreError::Conflict(OVERLAP_MESSAGE.to_owned())
+        );
     }
 
     #[test]
@@ -123,6 +125,9 @@ mod tests {
 
     #[test]
     fn not_found_maps_to_not_found() {
-        assert_eq!(StoreError::from(DieselError::NotFound), StoreError::NotFound);
+        assert_eq!(
+            StoreError::from(DieselError::NotFound),
+            StoreError::NotFound
+        );
     }
 }

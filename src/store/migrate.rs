@@ -28,7 +28,9 @@ pub(crate) async fn run(pool: &Pool) -> Result<usize, StoreError> {
             let conn = checkout_pg(pool).await?;
             tokio::task::spawn_blocking(move || {
                 let mut conn = AsyncConnectionWrapper::<_>::from(conn);
-                with_pg_lock(&mut conn, |conn| apply(conn, POSTGRES_MIGRATIONS, "PostgreSQL"))
+                with_pg_lock(&mut conn, |conn| {
+                    apply(conn, POSTGRES_MIGRATIONS, "PostgreSQL")
+                })
             })
             .await
         }
@@ -61,7 +63,11 @@ fn with_pg_lock<C: SimpleConnection>(
     Ok(applied)
 }
 
-fn apply<C, DB>(conn: &mut C, migrations: EmbeddedMigrations, backend: &str) -> Result<usize, StoreError>
+fn apply<C, DB>(
+    conn: &mut C,
+    migrations: EmbeddedMigrations,
+    backend: &str,
+) -> Result<usize, StoreError>
 where
     DB: Backend,
     C: MigrationHarness<DB>,
@@ -75,9 +81,12 @@ where
         .iter()
         .map(|m| m.name().version().to_string())
         .collect();
-    let applied = conn
-        .applied_migrations()
-        .map_err(|e| fail("reading the migration history (__diesel_schema_migrations)", &e))?;
+    let applied = conn.applied_migrations().map_err(|e| {
+        fail(
+            "reading the migration history (__diesel_schema_migrations)",
+            &e,
+        )
+    })?;
     let unknown: Vec<String> = applied
         .iter()
         .map(|v| v.to_string())

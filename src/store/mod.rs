@@ -107,12 +107,12 @@ mod rows;
 pub mod schema;
 mod url;
 
-pub use connect::{MAX_RETRY_DELAY, INITIAL_RETRY_DELAY};
+pub use connect::{INITIAL_RETRY_DELAY, MAX_RETRY_DELAY};
 pub use error::StoreError;
 pub use model::{
-    Appointment, AppointmentStatus, CallDetail, CallSummary, Message, NewAppointment, NewMessage, NewVoicemail,
-    PurgeReport, RecordRow, ResponseUsage, RowCounts, TimelineEvent, ToolInvocation, TranscriptTurn, Usage,
-    Voicemail,
+    Appointment, AppointmentStatus, CallDetail, CallSummary, Message, NewAppointment, NewMessage,
+    NewVoicemail, PurgeReport, RecordRow, ResponseUsage, RowCounts, TimelineEvent, ToolInvocation,
+    TranscriptTurn, Usage, Voicemail,
 };
 pub use url::{Backend, DEFAULT_DATABASE_URL};
 
@@ -127,7 +127,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).field("target", &self.target).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("target", &self.target)
+            .finish()
     }
 }
 
@@ -144,6 +147,9 @@ impl Store {
     /// Succeeds when a pooled connection can run a statement.
     pub async fn ping(&self) -> Result<(), StoreError> {
         use diesel_async::SimpleAsyncConnection;
-        db_run!(self, |conn| conn.batch_execute("SELECT 1").await.map_err(StoreError::from))
+        db_run!(self, |conn| conn
+            .batch_execute("SELECT 1")
+            .await
+            .map_err(StoreError::from))
     }
 }

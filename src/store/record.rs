@@ -33,7 +33,14 @@ impl Store {
         db_write!(self, |conn| {
             let mut known_calls: HashSet<&str> = HashSet::new();
             for row in rows {
-                if let RecordRow::CallStarted { call_sid, business_number, from_number, to_number, started_at } = row {
+                if let RecordRow::CallStarted {
+                    call_sid,
+                    business_number,
+                    from_number,
+                    to_number,
+                    started_at,
+                } = row
+                {
                     let started_at = to_db(*started_at);
                     let inserted = diesel::insert_into(calls::table)
                         .values((
@@ -84,7 +91,13 @@ impl Store {
                 }
                 match row {
                     RecordRow::CallStarted { .. } => {}
-                    RecordRow::Event { call_sid, seq, kind, payload, at } => {
+                    RecordRow::Event {
+                        call_sid,
+                        seq,
+                        kind,
+                        payload,
+                        at,
+                    } => {
                         // One row per statement: the sequence guard must see
                         // the previous event of the batch.
                         diesel::insert_into(call_events::table)
@@ -99,7 +112,13 @@ impl Store {
                             .execute(conn)
                             .await?;
                     }
-                    RecordRow::Turn { call_sid, seq, speaker, text, at } => {
+                    RecordRow::Turn {
+                        call_sid,
+                        seq,
+                        speaker,
+                        text,
+                        at,
+                    } => {
                         diesel::insert_into(transcript_turns::table)
                             .values((
                                 transcript_turns::call_sid.eq(call_sid),
@@ -112,7 +131,15 @@ impl Store {
                             .execute(conn)
                             .await?;
                     }
-                    RecordRow::Tool { call_sid, tool_call_id, name, arguments, result, latency_ms, at } => {
+                    RecordRow::Tool {
+                        call_sid,
+                        tool_call_id,
+                        name,
+                        arguments,
+                        result,
+                        latency_ms,
+                        at,
+                    } => {
                         diesel::insert_into(tool_invocations::table)
                             .values((
                                 tool_invocations::call_sid.eq(call_sid),
@@ -156,23 +183,34 @@ impl Store {
                                 .set((
                                     calls::input_tokens.eq(calls::input_tokens + *input_tokens),
                                     calls::output_tokens.eq(calls::output_tokens + *output_tokens),
-                                    calls::input_audio_tokens.eq(calls::input_audio_tokens + *input_audio_tokens),
-                                    calls::output_audio_tokens.eq(calls::output_audio_tokens + *output_audio_tokens),
+                                    calls::input_audio_tokens
+                                        .eq(calls::input_audio_tokens + *input_audio_tokens),
+                                    calls::output_audio_tokens
+                                        .eq(calls::output_audio_tokens + *output_audio_tokens),
                                     calls::cached_tokens.eq(calls::cached_tokens + *cached_tokens),
                                 ))
                                 .execute(conn)
                                 .await?;
                         }
                     }
-                    RecordRow::CallEnded { call_sid, ended_at, outcome, failure_reason } => {
-                        diesel::update(calls::table.find(call_sid).filter(calls::ended_at.is_null()))
-                            .set((
-                                calls::ended_at.eq(Some(to_db(*ended_at))),
-                                calls::outcome.eq(Some(outcome)),
-                                calls::failure_reason.eq(failure_reason.as_deref()),
-                            ))
-                            .execute(conn)
-                            .await?;
+                    RecordRow::CallEnded {
+                        call_sid,
+                        ended_at,
+                        outcome,
+                        failure_reason,
+                    } => {
+                        diesel::update(
+                            calls::table
+                                .find(call_sid)
+                                .filter(calls::ended_at.is_null()),
+                        )
+                        .set((
+                            calls::ended_at.eq(Some(to_db(*ended_at))),
+                            calls::outcome.eq(Some(outcome)),
+                            calls::failure_reason.eq(failure_reason.as_deref()),
+                        ))
+                        .execute(conn)
+                        .await?;
                     }
                 }
             }

@@ -6,10 +6,13 @@ use diesel::prelude::*;
 
 use super::error::StoreError;
 use super::model::{
-    from_db, Appointment, AppointmentStatus, CallSummary, Message, ResponseUsage, TimelineEvent, ToolInvocation,
-    TranscriptTurn, Usage, Voicemail,
+    from_db, Appointment, AppointmentStatus, CallSummary, Message, ResponseUsage, TimelineEvent,
+    ToolInvocation, TranscriptTurn, Usage, Voicemail,
 };
-use super::schema::{appointments, call_events, call_usage, calls, messages, tool_invocations, transcript_turns, voicemails};
+use super::schema::{
+    appointments, call_events, call_usage, calls, messages, tool_invocations, transcript_turns,
+    voicemails,
+};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = calls)]
@@ -62,8 +65,14 @@ pub(crate) struct EventRow {
 
 impl From<EventRow> for TimelineEvent {
     fn from(r: EventRow) -> Self {
-        let payload = serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::String(r.payload));
-        TimelineEvent { seq: r.seq, kind: r.kind, payload, at: from_db(r.at) }
+        let payload =
+            serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::String(r.payload));
+        TimelineEvent {
+            seq: r.seq,
+            kind: r.kind,
+            payload,
+            at: from_db(r.at),
+        }
     }
 }
 
@@ -78,7 +87,12 @@ pub(crate) struct TurnRow {
 
 impl From<TurnRow> for TranscriptTurn {
     fn from(r: TurnRow) -> Self {
-        TranscriptTurn { seq: r.seq, speaker: r.speaker, text: r.text, at: from_db(r.at) }
+        TranscriptTurn {
+            seq: r.seq,
+            speaker: r.speaker,
+            text: r.text,
+            at: from_db(r.at),
+        }
     }
 }
 
@@ -208,7 +222,10 @@ impl TryFrom<AppointmentRow> for Appointment {
     type Error = StoreError;
     fn try_from(r: AppointmentRow) -> Result<Self, StoreError> {
         let status = AppointmentStatus::parse(&r.status).ok_or_else(|| {
-            StoreError::Query(format!("appointment {} has unknown status {:?}", r.id, r.status))
+            StoreError::Query(format!(
+                "appointment {} has unknown status {:?}",
+                r.id, r.status
+            ))
         })?;
         Ok(Appointment {
             id: r.id,
@@ -231,9 +248,19 @@ mod tests {
     #[test]
     fn non_json_event_payload_is_kept_as_a_string() {
         let at = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
-        let ev = TimelineEvent::from(EventRow { seq: 1, kind: "note".into(), payload: "not json".into(), at });
+        let ev = TimelineEvent::from(EventRow {
+            seq: 1,
+            kind: "note".into(),
+            payload: "not json".into(),
+            at,
+        });
         assert_eq!(ev.payload, serde_json::Value::String("not json".into()));
-        let ev = TimelineEvent::from(EventRow { seq: 2, kind: "t".into(), payload: r#"{"to":"x"}"#.into(), at });
+        let ev = TimelineEvent::from(EventRow {
+            seq: 2,
+            kind: "t".into(),
+            payload: r#"{"to":"x"}"#.into(),
+            at,
+        });
         assert_eq!(ev.payload["to"], "x");
     }
 
@@ -251,6 +278,8 @@ mod tests {
             status: "tentative".into(),
             created_at: at,
         };
-        assert!(matches!(Appointment::try_from(row), Err(StoreError::Query(m)) if m.contains("tentative")));
+        assert!(
+            matches!(Appointment::try_from(row), Err(StoreError::Query(m)) if m.contains("tentative"))
+        );
     }
 }

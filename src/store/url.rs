@@ -19,7 +19,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/frontdesk.db";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum DatabaseTarget {
     /// The URL exactly as given (tokio-postgres parses it again).
-    Postgres { url: String, redacted: String },
+    Postgres {
+        url: String,
+        redacted: String,
+    },
     /// A file path, relative to the working directory unless absolute.
     SqliteFile(PathBuf),
     SqliteMemory,
@@ -66,7 +69,10 @@ impl DatabaseTarget {
 
 fn parse_postgres(raw: &str) -> Result<DatabaseTarget, StoreError> {
     let parsed = url::Url::parse(raw).map_err(|e| {
-        StoreError::BadUrl(format!("{:?} is not a valid PostgreSQL URL: {e}", redact(raw)))
+        StoreError::BadUrl(format!(
+            "{:?} is not a valid PostgreSQL URL: {e}",
+            redact(raw)
+        ))
     })?;
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(StoreError::BadUrl(format!(
@@ -81,7 +87,10 @@ fn parse_postgres(raw: &str) -> Result<DatabaseTarget, StoreError> {
             redact(raw)
         )));
     }
-    Ok(DatabaseTarget::Postgres { url: raw.to_owned(), redacted: redact(raw) })
+    Ok(DatabaseTarget::Postgres {
+        url: raw.to_owned(),
+        redacted: redact(raw),
+    })
 }
 
 fn parse_sqlite(rest: &str) -> Result<DatabaseTarget, StoreError> {
@@ -93,7 +102,8 @@ fn parse_sqlite(rest: &str) -> Result<DatabaseTarget, StoreError> {
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     if path.is_empty() {
         return Err(StoreError::BadUrl(
-            "sqlite URL names no file; expected sqlite://path/to/file.db or sqlite::memory:".to_owned(),
+            "sqlite URL names no file; expected sqlite://path/to/file.db or sqlite::memory:"
+                .to_owned(),
         ));
     }
     if path.ends_with('/') {
@@ -129,7 +139,10 @@ mod tests {
 
     #[test]
     fn postgres_urls_are_accepted_with_both_schemes() {
-        for url in ["postgres://u@localhost/db", "postgresql://u:pw@10.0.0.1:5433/db?sslmode=disable"] {
+        for url in [
+            "postgres://u@localhost/db",
+            "postgresql://u:pw@10.0.0.1:5433/db?sslmode=disable",
+        ] {
             let target = DatabaseTarget::parse(url).unwrap();
             assert_eq!(target.backend(), Backend::Postgres);
         }
@@ -152,9 +165,14 @@ mod tests {
             DatabaseTarget::parse("sqlite:///var/lib/fd.db").unwrap(),
             DatabaseTarget::SqliteFile(PathBuf::from("/var/lib/fd.db"))
         );
-        assert_eq!(DatabaseTarget::parse("sqlite::memory:").unwrap(), DatabaseTarget::SqliteMemory);
         assert_eq!(
-            DatabaseTarget::parse(DEFAULT_DATABASE_URL).unwrap().backend(),
+            DatabaseTarget::parse("sqlite::memory:").unwrap(),
+            DatabaseTarget::SqliteMemory
+        );
+        assert_eq!(
+            DatabaseTarget::parse(DEFAULT_DATABASE_URL)
+                .unwrap()
+                .backend(),
             Backend::Sqlite
         );
     }
@@ -167,14 +185,17 @@ mod tests {
             ("nonsense", "no scheme"),
             ("sqlite://", "names no file"),
             ("sqlite://data/", "directory"),
-            ("postgres://u@/db", "no host"),
+            ("postgres://u@/db", "empty host"),
             ("postgres://u@localhost", "no database"),
             ("postgres://u@[::1/db", "not a valid PostgreSQL URL"),
         ];
         for (url, expected) in cases {
             match DatabaseTarget::parse(url) {
                 Err(StoreError::BadUrl(msg)) => {
-                    assert!(msg.contains(expected), "{url:?}: {msg:?} lacks {expected:?}")
+                    assert!(
+                        msg.contains(expected),
+                        "{url:?}: {msg:?} lacks {expected:?}"
+                    )
                 }
                 other => panic!("{url:?}: expected BadUrl, got {other:?}"),
             }

@@ -17,6 +17,7 @@ pub struct Rig {
     pub model: ModelSimHandle,
     pub running: Running,
     pub base: String,
+    pub dir: tempfile::TempDir,
 }
 
 pub fn repo_config() -> Config {
@@ -33,9 +34,12 @@ pub async fn rig(mut script: ModelScript, tweak: impl FnOnce(&mut Config)) -> Ri
     let addr = listener.local_addr().unwrap();
     let mut config = sim_config(repo_config(), &model.base_url());
     config.server.public_url = format!("http://{addr}");
+    let dir = tempfile::tempdir().unwrap();
+    config.storage.database_url = format!("sqlite://{}", dir.path().join("frontdesk.db").display());
+    config.storage.spill_path = dir.path().join("spill.jsonl").display().to_string();
     tweak(&mut config);
-    let running = launch(config, Some(listener), None).expect("engine starts");
-    Rig { model, running, base: format!("http://{addr}") }
+    let running = launch(config, Some(listener)).await.expect("engine starts");
+    Rig { model, running, base: format!("http://{addr}"), dir }
 }
 
 /// A signed caller with the given steps.

@@ -1,3 +1,0 @@
-#[path = "../src/store/mod.rs"]
-#[allow(dead_code)]
-mod store;
