@@ -91,7 +91,8 @@ pub enum ScriptTurn {
         code: String,
         message: String,
     },
-    /// Commit the turn and never respond to it (a hung model).
+    /// A hung session: never answers this turn; a later `response.create`
+    /// (from a resumed session) gets `resume_reply`.
     Silent { caller: String },
 }
 

@@ -103,7 +103,11 @@ impl ScriptState {
                     message: message.clone(),
                 }
             }
-            ScriptTurn::Silent { .. } => Plan::Hang,
+            ScriptTurn::Silent { .. } => {
+                // The hang belongs to this session: a resumed one moves on.
+                cur.stage = Stage::Answered;
+                Plan::Hang
+            }
         }
     }
 
@@ -287,7 +291,8 @@ mod tests {
 
         st.commit_turn(&s);
         assert_eq!(st.plan_for_turn(&s), Plan::Hang);
-        assert_eq!(st.plan_for_create(&s, None, false), Plan::Hang);
+        // The hung session is replaced; the new one moves on.
+        assert_eq!(text(st.plan_for_create(&s, None, false)), "Where were we?");
 
         assert_eq!(st.commit_turn(&s), (5, None));
         assert_eq!(text(st.plan_for_turn(&s)), UNSCRIPTED_REPLY);
