@@ -75,7 +75,28 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         .map_err(|source| LaunchError::Bind { addr: addr.to_string(), source })?;
     let handle = server.handle();
     actix_rt::spawn(server);
+    if engine.config.storage.retention_days > 0 {
+        actix_rt::spawn(purge_periodically(store.clone(), engine.config.storage.retention_days));
+    }
     Ok(Running { engine, addr, server: handle, store, recorder, recorder_stats: stats })
+}
+
+/// How often old transcripts and recordings are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(6 * 3600);
+
+async fn purge_periodically(store: Store, days: u32) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        match store.purge_before(cutoff).await {
+            Ok(r) if r.transcript_turns + r.voicemails > 0 => {
+                tracing::info!(%cutoff, turns = r.transcript_turns, voicemails = r.voicemails, "retention purge")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention purge failed; will try again"),
+        }
+    }
 }
 
 /// How long a draining engine waits for calls in progress to finish.

@@ -25,6 +25,18 @@ enum Cmd {
     CheckConfig,
     /// Place one scripted call with simulated Twilio and model: no accounts needed.
     Simulate(frontdesk::simulate::SimulateArgs),
+    /// Create or upgrade the database schema (also done at every start).
+    Migrate,
+    /// Calls on record.
+    Calls {
+        #[command(subcommand)]
+        command: CallsCmd,
+    },
+    /// Delete transcripts and recordings older than storage.retention_days (or --days).
+    Purge {
+        #[arg(long)]
+        days: Option<u32>,
+    },
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
     /// Run the Realtime model simulator alone (point OPENAI_BASE_URL at it).
@@ -32,6 +44,17 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:9100")]
         listen: String,
     },
+}
+
+#[derive(Subcommand)]
+enum CallsCmd {
+    /// The most recent calls, one line each.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// One call's whole record as JSON: timeline, transcript, tools, usage.
+    Show { call_sid: String },
 }
 
 fn init_tracing() {
@@ -66,6 +89,35 @@ fn main() -> anyhow::Result<()> {
             let config = load(&cli)?;
             actix_rt::System::new().block_on(frontdesk::simulate::run(config, args.clone()))
         }
+        Some(Cmd::Migrate) => {
+            init_tracing();
+            let config = load(&cli)?;
+            block_on(async {
+                let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;
+                println!("database ready: {}", store.describe());
+                anyhow::Ok(())
+            })
+        }
+        Some(Cmd::Calls { command }) => {
+            let config = load(&cli)?;
+            block_on(calls(config, command))
+        }
+        Some(Cmd::Purge { days }) => {
+            init_tracing();
+            let config = load(&cli)?;
+            let days = days.unwrap_or(config.storage.retention_days);
+            anyhow::ensure!(days > 0, "retention is off (0 days); pass --days N");
+            block_on(async {
+                let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;
+                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+                let report = store.purge_before(cutoff).await?;
+                println!(
+                    "purged before {cutoff}: {} transcript turns, {} voicemails",
+                    report.transcript_turns, report.voicemails
+                );
+                anyhow::Ok(())
+            })
+        }
         Some(Cmd::Healthcheck) => {
             let config = load(&cli)?;
             let url = format!("http://127.0.0.1:{}/healthz", config.server.port);
@@ -84,6 +136,35 @@ fn main() -> anyhow::Result<()> {
             actix_rt::System::new().block_on(frontdesk::simulate::serve_model(listen.clone()))
         }
     }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
+}
+
+async fn calls(config: Config, command: &CallsCmd) -> anyhow::Result<()> {
+    let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;
+    match command {
+        CallsCmd::List { limit } => {
+            for c in store.list_calls(*limit).await? {
+                println!(
+                    "{}  {}  {:>8}  {:<16} {}",
+                    c.call_sid,
+                    c.started_at.format("%Y-%m-%d %H:%M:%S"),
+                    c.ended_at
+                        .map(|e| format!("{}s", (e - c.started_at).num_seconds()))
+                        .unwrap_or_else(|| "live".into()),
+                    c.outcome.unwrap_or_default(),
+                    frontdesk::logmask::mask_phone(&c.from_number),
+                );
+            }
+        }
+        CallsCmd::Show { call_sid } => match store.call_detail(call_sid).await? {
+            Some(detail) => println!("{}", serde_json::to_string_pretty(&detail)?),
+            None => anyhow::bail!("no call {call_sid} on record"),
+        },
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -113,23 +113,21 @@ where
 mod tests {
     use super::*;
 
+    fn names<DB: Backend>(source: &EmbeddedMigrations) -> Vec<String>
+    where
+        EmbeddedMigrations: MigrationSource<DB>,
+    {
+        MigrationSource::<DB>::migrations(source)
+            .unwrap()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect()
+    }
+
     #[test]
     fn both_backends_embed_the_same_migration_names() {
-        let names = |source: &dyn Fn() -> Vec<String>| source();
-        let pg = names(&|| {
-            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
-                .unwrap()
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect()
-        });
-        let sqlite = names(&|| {
-            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
-                .unwrap()
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect()
-        });
+        let pg = names::<diesel::pg::Pg>(&POSTGRES_MIGRATIONS);
+        let sqlite = names::<diesel::sqlite::Sqlite>(&SQLITE_MIGRATIONS);
         assert!(!pg.is_empty());
         assert_eq!(pg, sqlite);
     }

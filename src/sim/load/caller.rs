@@ -47,12 +47,19 @@ pub struct CallerConfig {
 }
 
 /// Places call `index` and serves its stream until hang-up.
-pub async fn run_call(shared: Rc<Shared>, http: reqwest::Client, cfg: Rc<CallerConfig>, index: u32) {
+pub async fn run_call(
+    shared: Rc<Shared>,
+    http: reqwest::Client,
+    cfg: Rc<CallerConfig>,
+    index: u32,
+) {
     shared.live_calls.set(shared.live_calls.get() + 1);
     if let Err(reason) = place(&shared, &http, &cfg, index).await {
         shared.stats.borrow_mut().fail(reason);
     }
-    shared.live_calls.set(shared.live_calls.get().saturating_sub(1));
+    shared
+        .live_calls
+        .set(shared.live_calls.get().saturating_sub(1));
 }
 
 struct Ids {
@@ -63,7 +70,12 @@ struct Ids {
     to: String,
 }
 
-async fn place(shared: &Shared, http: &reqwest::Client, cfg: &CallerConfig, index: u32) -> Result<(), String> {
+async fn place(
+    shared: &Shared,
+    http: &reqwest::Client,
+    cfg: &CallerConfig,
+    index: u32,
+) -> Result<(), String> {
     let ids = Ids {
         index,
         call_sid: format!("CA{:016x}{:016x}", cfg.run_tag, index),
@@ -72,7 +84,8 @@ async fn place(shared: &Shared, http: &reqwest::Client, cfg: &CallerConfig, inde
         to: "+15551230000".into(),
     };
     let twiml = webhook(http, cfg, &ids).await?;
-    let stream_url = stream_url(&twiml).ok_or_else(|| format!("no <Stream url> in the webhook answer: {twiml:.200}"))?;
+    let stream_url = stream_url(&twiml)
+        .ok_or_else(|| format!("no <Stream url> in the webhook answer: {twiml:.200}"))?;
     tokio::time::sleep(cfg.stream_delay).await;
     let socket = open(cfg, &stream_url).await?;
     shared.stats.borrow_mut().calls_established += 1;
@@ -96,7 +109,10 @@ async fn webhook(http: &reqwest::Client, cfg: &CallerConfig, ids: &Ids) -> Resul
     .collect();
     let signed_url = format!("{}/twilio/voice", cfg.public_url.trim_end_matches('/'));
     let sig = signature::compute(&cfg.auth_token, &signed_url, &params, Algorithm::HmacSha1);
-    let target = cfg.engine.join("/twilio/voice").map_err(|e| format!("engine URL: {e}"))?;
+    let target = cfg
+        .engine
+        .join("/twilio/voice")
+        .map_err(|e| format!("engine URL: {e}"))?;
     let resp = http
         .post(target)
         .header(SIGNATURE_HEADER, sig)
@@ -106,7 +122,10 @@ async fn webhook(http: &reqwest::Client, cfg: &CallerConfig, ids: &Ids) -> Resul
         .await
         .map_err(|e| format!("webhook failed: {e}"))?;
     let status = resp.status();
-    let body = resp.text().await.map_err(|e| format!("webhook body: {e}"))?;
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| format!("webhook body: {e}"))?;
     if !status.is_success() {
         return Err(format!("webhook answered HTTP {status}: {body:.200}"));
     }
@@ -125,18 +144,39 @@ pub fn stream_url(twiml: &str) -> Option<String> {
 /// Upgrades to the stream, signed over the URL the TwiML named; the socket
 /// itself goes to `cfg.engine` (which differs when the public URL is a proxy).
 async fn open(cfg: &CallerConfig, stream_url: &str) -> Result<Socket, String> {
-    let mut target = url::Url::parse(stream_url).map_err(|e| format!("<Stream url> {stream_url}: {e}"))?;
-    let ws_scheme = if cfg.engine.scheme() == "https" { "wss" } else { "ws" };
-    target.set_scheme(ws_scheme).map_err(|_| "cannot set the stream scheme".to_string())?;
-    target.set_host(cfg.engine.host_str()).map_err(|e| format!("engine host: {e}"))?;
-    target.set_port(cfg.engine.port_or_known_default()).map_err(|_| "engine port".to_string())?;
-    let mut request = target.as_str().into_client_request().map_err(|e| format!("upgrade request: {e}"))?;
+    let mut target =
+        url::Url::parse(stream_url).map_err(|e| format!("<Stream url> {stream_url}: {e}"))?;
+    let ws_scheme = if cfg.engine.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
+    target
+        .set_scheme(ws_scheme)
+        .map_err(|_| "cannot set the stream scheme".to_string())?;
+    target
+        .set_host(cfg.engine.host_str())
+        .map_err(|e| format!("engine host: {e}"))?;
+    target
+        .set_port(cfg.engine.port_or_known_default())
+        .map_err(|_| "engine port".to_string())?;
+    let mut request = target
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("upgrade request: {e}"))?;
     let sig = signature::compute(&cfg.auth_token, stream_url, &[], Algorithm::HmacSha1);
     let value = HeaderValue::from_str(&sig).map_err(|e| format!("signature header: {e}"))?;
     request.headers_mut().insert(SIGNATURE_HEADER, value);
-    request.headers_mut().insert("User-Agent", HeaderValue::from_static("Twilio.TmeWs/1.0"));
+    request
+        .headers_mut()
+        .insert("User-Agent", HeaderValue::from_static("Twilio.TmeWs/1.0"));
     let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
-    match tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async_with_config(request, Some(config), true)).await {
+    match tokio::time::timeout(
+        TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+    )
+    .await
+    {
         Ok(Ok((socket, _))) => Ok(socket),
         Ok(Err(e)) => Err(format!("stream upgrade failed: {e}")),
         Err(_) => Err("stream upgrade timed out".into()),
@@ -188,7 +228,9 @@ impl<'a> Stream<'a> {
     async fn serve(mut self) -> Result<(), String> {
         let end = self.serve_inner().await;
         if self.heard_frames >= STREAMING_AFTER_FRAMES {
-            self.shared.streaming_calls.set(self.shared.streaming_calls.get().saturating_sub(1));
+            self.shared
+                .streaming_calls
+                .set(self.shared.streaming_calls.get().saturating_sub(1));
         }
         match end {
             Ok(End::HungUp) => Ok(()),
@@ -207,7 +249,10 @@ impl<'a> Stream<'a> {
 
     async fn serve_inner(&mut self) -> Result<End, String> {
         let connected = r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#;
-        self.socket.feed(Message::text(connected)).await.map_err(|e| e.to_string())?;
+        self.socket
+            .feed(Message::text(connected))
+            .await
+            .map_err(|e| e.to_string())?;
         self.sequence += 1;
         let start = format!(
             r#"{{"event":"start","sequenceNumber":"{seq}","start":{{"accountSid":"{acct}","streamSid":"{ss}","callSid":"{cs}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"{from}","to":"{to}"}}}},"streamSid":"{ss}"}}"#,
@@ -218,7 +263,10 @@ impl<'a> Stream<'a> {
             from = self.ids.from,
             to = self.ids.to,
         );
-        self.socket.feed(Message::text(start)).await.map_err(|e| e.to_string())?;
+        self.socket
+            .feed(Message::text(start))
+            .await
+            .map_err(|e| e.to_string())?;
         self.socket.flush().await.map_err(|e| e.to_string())?;
         self.start_sent_us = self.shared.now_us();
         let period = Duration::from_millis(FRAME_MS);
@@ -251,12 +299,20 @@ impl<'a> Stream<'a> {
     async fn on_tick(&mut self, late: Duration) -> Result<(), String> {
         let now = self.shared.now_us();
         if self.shared.in_window(now) {
-            self.shared.stats.borrow_mut().tick_lateness.push(late.as_micros() as u32);
+            self.shared
+                .stats
+                .borrow_mut()
+                .tick_lateness
+                .push(late.as_micros() as u32);
         }
         self.echo_due_marks(now).await?;
         self.sequence += 1;
         self.chunk += 1;
-        let id = FrameId { conn: self.ids.index, seq: self.chunk, sent_us: now };
+        let id = FrameId {
+            conn: self.ids.index,
+            seq: self.chunk,
+            sent_us: now,
+        };
         self.out.clear();
         let _ = write!(
             self.out,
@@ -269,7 +325,10 @@ impl<'a> Stream<'a> {
         self.out.push_str(r#""},"streamSid":""#);
         self.out.push_str(&self.ids.stream_sid);
         self.out.push_str("\"}");
-        self.socket.feed(Message::text(self.out.clone())).await.map_err(|e| e.to_string())?;
+        self.socket
+            .feed(Message::text(self.out.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
         if self.shared.in_window(now) {
             self.shared.stats.borrow_mut().to_model.sent += 1;
         }
@@ -307,11 +366,15 @@ impl<'a> Stream<'a> {
         }
         self.heard_frames += 1;
         if self.heard_frames == STREAMING_AFTER_FRAMES {
-            self.shared.streaming_calls.set(self.shared.streaming_calls.get() + 1);
+            self.shared
+                .streaming_calls
+                .set(self.shared.streaming_calls.get() + 1);
         }
         let ms = payload_ms(payload) as u32;
         self.play_until_us = later(self.play_until_us, now).wrapping_add(ms * 1000);
-        let Some(id) = FrameId::read(payload) else { return };
+        let Some(id) = FrameId::read(payload) else {
+            return;
+        };
         if self.model_conn != Some(id.conn) {
             self.model_conn = Some(id.conn);
             self.last_model_seq = None;
@@ -333,7 +396,11 @@ impl<'a> Stream<'a> {
         let now = self.shared.now_us();
         if let Some(conn) = self.model_conn {
             if let Some(sent) = self.shared.barge_in_sent.borrow_mut().remove(&conn) {
-                self.shared.stats.borrow_mut().clear.push(now.wrapping_sub(sent));
+                self.shared
+                    .stats
+                    .borrow_mut()
+                    .clear
+                    .push(now.wrapping_sub(sent));
             }
         }
         // Twilio echoes every pending mark at once after a clear.
@@ -365,7 +432,10 @@ impl<'a> Stream<'a> {
             r#"{{"event":"mark","sequenceNumber":"{}","streamSid":"{}","mark":{{"name":"{}"}}}}"#,
             self.sequence, self.ids.stream_sid, name
         );
-        self.socket.feed(Message::text(text)).await.map_err(|e| e.to_string())
+        self.socket
+            .feed(Message::text(text))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn hang_up(&mut self) {
@@ -403,7 +473,10 @@ mod tests {
     #[test]
     fn finds_the_stream_url_in_twiml() {
         let twiml = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect action="http://h/twilio/after-stream" method="POST"><Stream url="ws://127.0.0.1:8080/twilio/stream?a=1&amp;b=2"><Parameter name="from" value="+1"/></Stream></Connect></Response>"#;
-        assert_eq!(stream_url(twiml).as_deref(), Some("ws://127.0.0.1:8080/twilio/stream?a=1&b=2"));
+        assert_eq!(
+            stream_url(twiml).as_deref(),
+            Some("ws://127.0.0.1:8080/twilio/stream?a=1&b=2")
+        );
         assert_eq!(stream_url("<Response><Say>hi</Say></Response>"), None);
     }
 

@@ -16,7 +16,11 @@ pub fn relay_buckets(metrics: &str, direction: &str) -> Vec<(f64, u64)> {
             let le_start = l.find("le=\"")? + 4;
             let le_len = l[le_start..].find('"')?;
             let le_text = &l[le_start..le_start + le_len];
-            let le = if le_text == "+Inf" { f64::INFINITY } else { le_text.parse().ok()? };
+            let le = if le_text == "+Inf" {
+                f64::INFINITY
+            } else {
+                le_text.parse().ok()?
+            };
             let count = l.rsplit(' ').next()?.trim().parse().ok()?;
             Some((le, count))
         })
@@ -59,7 +63,10 @@ pub struct EngineRelay {
 }
 
 pub fn engine_relay(before: &str, after: &str, direction: &str) -> EngineRelay {
-    let d = delta(&relay_buckets(before, direction), &relay_buckets(after, direction));
+    let d = delta(
+        &relay_buckets(before, direction),
+        &relay_buckets(after, direction),
+    );
     EngineRelay {
         frames: d.iter().map(|(_, n)| *n).max().unwrap_or(0),
         p50_le_ms: bucket_percentile_ms(&d, 50.0),
@@ -71,10 +78,12 @@ pub fn engine_relay(before: &str, after: &str, direction: &str) -> EngineRelay {
 mod tests {
     use super::*;
 
-    const BEFORE: &str = "frontdesk_frame_relay_seconds_bucket{le=\"0.0001\",direction=\"to_model\"} 10\n\
+    const BEFORE: &str =
+        "frontdesk_frame_relay_seconds_bucket{le=\"0.0001\",direction=\"to_model\"} 10\n\
 frontdesk_frame_relay_seconds_bucket{le=\"0.001\",direction=\"to_model\"} 10\n\
 frontdesk_frame_relay_seconds_bucket{le=\"+Inf\",direction=\"to_model\"} 10\n";
-    const AFTER: &str = "frontdesk_frame_relay_seconds_bucket{le=\"0.0001\",direction=\"to_model\"} 60\n\
+    const AFTER: &str =
+        "frontdesk_frame_relay_seconds_bucket{le=\"0.0001\",direction=\"to_model\"} 60\n\
 frontdesk_frame_relay_seconds_bucket{le=\"0.001\",direction=\"to_model\"} 108\n\
 frontdesk_frame_relay_seconds_bucket{le=\"+Inf\",direction=\"to_model\"} 110\n\
 frontdesk_frame_relay_seconds_bucket{le=\"0.001\",direction=\"to_caller\"} 7\n";
@@ -85,7 +94,10 @@ frontdesk_frame_relay_seconds_bucket{le=\"0.001\",direction=\"to_caller\"} 7\n";
         assert_eq!(r.frames, 100);
         assert_eq!(r.p50_le_ms, Some(0.1));
         assert_eq!(r.p99_le_ms, None);
-        assert_eq!(bucket_percentile_ms(&[(0.001, 0), (0.002, 3)], 99.0), Some(2.0));
+        assert_eq!(
+            bucket_percentile_ms(&[(0.001, 0), (0.002, 3)], 99.0),
+            Some(2.0)
+        );
         assert_eq!(engine_relay(BEFORE, BEFORE, "to_model").p50_le_ms, None);
         assert_eq!(relay_buckets(AFTER, "to_caller"), vec![(0.001, 7)]);
     }

@@ -37,7 +37,11 @@ impl FrameId {
 
     pub fn from_bytes(b: &[u8; HEADER_BYTES]) -> Self {
         let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        FrameId { conn: word(0), seq: word(4), sent_us: word(8) }
+        FrameId {
+            conn: word(0),
+            seq: word(4),
+            sent_us: word(8),
+        }
     }
 
     /// Reads the id from the start of a base64 payload; `None` if the payload
@@ -63,7 +67,9 @@ impl PayloadTemplate {
         let mut frame = [0xFFu8; FRAME_BYTES];
         let n = audio.len().min(FRAME_BYTES);
         frame[..n].copy_from_slice(&audio[..n]);
-        PayloadTemplate { b64: BASE64.encode(frame) }
+        PayloadTemplate {
+            b64: BASE64.encode(frame),
+        }
     }
 
     /// Appends the payload carrying `id` to `out`.
@@ -108,7 +114,11 @@ mod tests {
     fn ids_round_trip_through_the_payload() {
         let audio: Vec<u8> = (0..FRAME_BYTES as u32).map(|i| (i * 7) as u8).collect();
         let t = PayloadTemplate::new(&audio);
-        let id = FrameId { conn: 0xDEAD_BEEF, seq: 123_456, sent_us: u32::MAX - 5 };
+        let id = FrameId {
+            conn: 0xDEAD_BEEF,
+            seq: 123_456,
+            sent_us: u32::MAX - 5,
+        };
         let mut s = String::new();
         t.push(id, &mut s);
         assert_eq!(s.len(), 216);

@@ -118,7 +118,12 @@ struct EngineProbe {
 impl Interference {
     /// Other processes' share of the engine's and the generator's cores,
     /// when each is pinned to a single core.
-    fn measure(probe: &EngineProbe, busy: &[f64], engine_pct: Option<f64>, generator_pct: f64) -> Self {
+    fn measure(
+        probe: &EngineProbe,
+        busy: &[f64],
+        engine_pct: Option<f64>,
+        generator_pct: f64,
+    ) -> Self {
         let engine_core = probe.pid.as_deref().and_then(procstat::single_core);
         let generator_core = procstat::single_core("self");
         let other = |core: Option<usize>, own: Option<f64>| match (core, own) {
@@ -136,11 +141,19 @@ impl Interference {
 
 impl EngineProbe {
     fn cpu(&self) -> anyhow::Result<Option<f64>> {
-        self.pid.as_deref().map(procstat::cpu_secs).transpose().context("reading the engine's CPU time")
+        self.pid
+            .as_deref()
+            .map(procstat::cpu_secs)
+            .transpose()
+            .context("reading the engine's CPU time")
     }
 
     fn rss(&self) -> anyhow::Result<Option<u64>> {
-        self.pid.as_deref().map(procstat::rss_kib).transpose().context("reading the engine's memory")
+        self.pid
+            .as_deref()
+            .map(procstat::rss_kib)
+            .transpose()
+            .context("reading the engine's memory")
     }
 }
 
@@ -150,7 +163,9 @@ async fn wait_healthy(http: &reqwest::Client, engine: &url::Url) -> anyhow::Resu
     loop {
         match http.get(url.clone()).send().await {
             Ok(r) if r.status().is_success() => return Ok(()),
-            _ if Instant::now() > deadline => bail!("the engine at {engine} is not answering /healthz"),
+            _ if Instant::now() > deadline => {
+                bail!("the engine at {engine} is not answering /healthz")
+            }
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
@@ -164,8 +179,12 @@ async fn scrape(http: &reqwest::Client, engine: &url::Url) -> Option<String> {
 /// Runs the whole load test. Must run inside a `LocalSet`.
 pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     args.check()?;
-    let engine = url::Url::parse(&args.engine).with_context(|| format!("--engine {}", args.engine))?;
-    let shared = Rc::new(Shared::new(frames(args.greeting_ms), frames(args.barge_in_burst_ms)));
+    let engine =
+        url::Url::parse(&args.engine).with_context(|| format!("--engine {}", args.engine))?;
+    let shared = Rc::new(Shared::new(
+        frames(args.greeting_ms),
+        frames(args.barge_in_burst_ms),
+    ));
     let listener = TcpListener::bind(&args.model_listen)
         .await
         .with_context(|| format!("model server cannot listen on {}", args.model_listen))?;
@@ -174,21 +193,37 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().build().context("HTTP client")?;
     wait_healthy(&http, &engine).await?;
-    let probe = EngineProbe { pid: args.engine_pid.map(|p| p.to_string()) };
+    let probe = EngineProbe {
+        pid: args.engine_pid.map(|p| p.to_string()),
+    };
     let rss_idle = probe.rss()?;
 
     let cfg = Rc::new(CallerConfig {
         engine: engine.clone(),
-        public_url: args.public_url.clone().unwrap_or_else(|| args.engine.clone()),
-        auth_token: args.auth_token.clone().context("--auth-token is required")?,
+        public_url: args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| args.engine.clone()),
+        auth_token: args
+            .auth_token
+            .clone()
+            .context("--auth-token is required")?,
         stream_delay: Duration::from_millis(args.stream_delay_ms),
         run_tag: rand::random(),
     });
-    eprintln!("ramping up {} calls over {:.0} s", args.calls, args.ramp_secs);
+    eprintln!(
+        "ramping up {} calls over {:.0} s",
+        args.calls, args.ramp_secs
+    );
     let ramp_start = tokio::time::Instant::now();
     let gap = Duration::from_secs_f64(args.ramp_secs / f64::from(args.calls));
     for i in 0..args.calls {
-        tokio::task::spawn_local(run_call(Rc::clone(&shared), http.clone(), Rc::clone(&cfg), i));
+        tokio::task::spawn_local(run_call(
+            Rc::clone(&shared),
+            http.clone(),
+            Rc::clone(&cfg),
+            i,
+        ));
         tokio::time::sleep_until(ramp_start + gap * (i + 1)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -203,7 +238,11 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("{} calls streaming; settling {:.0} s", shared.streaming_calls.get(), args.settle_secs);
+    eprintln!(
+        "{} calls streaming; settling {:.0} s",
+        shared.streaming_calls.get(),
+        args.settle_secs
+    );
     tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
 
     let metrics_before = scrape(&http, &engine).await;
@@ -216,7 +255,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     eprintln!("measuring for {:.0} s", args.steady_secs);
     let window_end = window_start + Duration::from_secs_f64(args.steady_secs);
     while Instant::now() < window_end {
-        tokio::time::sleep(Duration::from_millis(250).min(window_end.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(
+            Duration::from_millis(250).min(window_end.saturating_duration_since(Instant::now())),
+        )
+        .await;
         calls_in_window = calls_in_window.min(shared.streaming_calls.get());
     }
     shared.close_window();

@@ -56,13 +56,16 @@ fn check_path(req: &Request, resp: Response) -> Result<Response, ErrorResponse> 
 
 async fn connection(stream: TcpStream, shared: Rc<Shared>) {
     let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
-    let socket = match tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(config)).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "model handshake failed");
-            return;
-        }
-    };
+    let socket =
+        match tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(config))
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "model handshake failed");
+                return;
+            }
+        };
     let id = shared.next_model_conn.get();
     shared.next_model_conn.set(id + 1);
     shared.stats.borrow_mut().model_connections += 1;
@@ -138,11 +141,17 @@ impl Conn<'_> {
     }
 
     async fn send(&mut self, text: String) -> Res {
-        self.socket.send(Message::text(text)).await.map_err(|e| e.to_string())
+        self.socket
+            .send(Message::text(text))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn feed(&mut self, text: String) -> Res {
-        self.socket.feed(Message::text(text)).await.map_err(|e| e.to_string())
+        self.socket
+            .feed(Message::text(text))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn flush(&mut self) -> Res {
@@ -196,7 +205,9 @@ impl Conn<'_> {
         if self.greeted {
             self.streaming = true;
         }
-        let Some(id) = str_field(text, "audio").and_then(FrameId::read) else { return };
+        let Some(id) = str_field(text, "audio").and_then(FrameId::read) else {
+            return;
+        };
         let now = self.shared.now_us();
         let in_window = self.shared.in_window(id.sent_us);
         let mut st = self.shared.stats.borrow_mut();
@@ -255,7 +266,11 @@ impl Conn<'_> {
             );
             self.feed(done).await?;
         }
-        let details = if status == "cancelled" { r#"{"type":"cancelled","reason":"turn_detected"}"# } else { "null" };
+        let details = if status == "cancelled" {
+            r#"{"type":"cancelled","reason":"turn_detected"}"#
+        } else {
+            "null"
+        };
         let done = format!(
             r#"{{"type":"response.done","event_id":"{}","response":{{"id":"{response_id}","object":"realtime.response","status":"{status}","status_details":{details},"output":[]}}}}"#,
             self.event_id()
@@ -272,9 +287,20 @@ impl Conn<'_> {
         self.events += 1;
         let now = self.shared.now_us();
         self.out.clear();
-        let _ = write!(self.out, r#"{{"type":"response.output_audio.delta","event_id":"ev{}_{}"#, self.id, self.events);
+        let _ = write!(
+            self.out,
+            r#"{{"type":"response.output_audio.delta","event_id":"ev{}_{}"#,
+            self.id, self.events
+        );
         self.out.push_str(head);
-        self.shared.model_audio.push(FrameId { conn: self.id, seq: self.seq, sent_us: now }, &mut self.out);
+        self.shared.model_audio.push(
+            FrameId {
+                conn: self.id,
+                seq: self.seq,
+                sent_us: now,
+            },
+            &mut self.out,
+        );
         self.out.push_str("\"}");
         if self.shared.in_window(now) {
             self.shared.stats.borrow_mut().to_caller.sent += 1;
@@ -323,7 +349,10 @@ impl Conn<'_> {
         );
         self.feed(started).await?;
         self.end_response("cancelled").await?;
-        self.shared.barge_in_sent.borrow_mut().insert(self.id, self.shared.now_us());
+        self.shared
+            .barge_in_sent
+            .borrow_mut()
+            .insert(self.id, self.shared.now_us());
         self.flush().await?;
         self.speaking_until = Some(now.wrapping_add(BARGE_IN_SPEECH.as_micros() as u32));
         Ok(())

@@ -11,7 +11,12 @@ pub fn cpu_secs(pid: &str) -> io::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     parse_cpu_ticks(&stat)
         .map(|t| t as f64 / TICKS_PER_SEC)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unreadable /proc/{pid}/stat")))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unreadable /proc/{pid}/stat"),
+            )
+        })
 }
 
 /// utime + stime from a /proc/<pid>/stat line.
@@ -28,8 +33,12 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 /// Resident set size of `pid` in KiB.
 pub fn rss_kib(pid: &str) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    parse_vm_rss(&status)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("no VmRSS in /proc/{pid}/status")))
+    parse_vm_rss(&status).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("no VmRSS in /proc/{pid}/status"),
+        )
+    })
 }
 
 pub fn parse_vm_rss(status: &str) -> Option<u64> {
@@ -44,7 +53,9 @@ pub fn single_core(pid: &str) -> Option<usize> {
 }
 
 pub fn parse_single_core(status: &str) -> Option<usize> {
-    let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list:"))?;
     line.split_once(':')?.1.trim().parse().ok()
 }
 
@@ -58,7 +69,11 @@ pub fn parse_core_ticks(stat: &str) -> Vec<(u64, u64)> {
     stat.lines()
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .map(|l| {
-            let v: Vec<u64> = l.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|f| f.parse().ok())
+                .collect();
             // user nice system idle iowait irq softirq steal (guest time is already in user).
             let total: u64 = v.iter().take(8).sum();
             let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);

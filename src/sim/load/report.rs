@@ -45,9 +45,12 @@ pub const INTERFERENCE_LIMIT_PCT: f64 = 5.0;
 
 impl Interference {
     pub fn contended(&self) -> bool {
-        [self.others_on_engine_core_pct, self.others_on_generator_core_pct]
-            .iter()
-            .any(|o| o.is_some_and(|o| o > INTERFERENCE_LIMIT_PCT))
+        [
+            self.others_on_engine_core_pct,
+            self.others_on_generator_core_pct,
+        ]
+        .iter()
+        .any(|o| o.is_some_and(|o| o > INTERFERENCE_LIMIT_PCT))
     }
 }
 
@@ -143,7 +146,11 @@ impl Report {
         for f in &self.failures {
             let _ = writeln!(s, "  failure: {f}");
         }
-        let _ = writeln!(s, "\n{:<44} {:>12} {:>10} {}", "metric", "measured", "target", "");
+        let _ = writeln!(
+            s,
+            "\n{:<44} {:>12} {:>10} {}",
+            "metric", "measured", "target", ""
+        );
         let mut row = |name: &str, value: String, target: String, ok: Option<bool>| {
             let v = ok.map_or("", verdict);
             let _ = writeln!(s, "{name:<44} {value:>12} {target:>10} {v}");
@@ -155,7 +162,12 @@ impl Report {
                 format!("<= {TARGET_CPU_MS_PER_CALL_SEC}"),
                 Some(e.cpu_ms_per_call_sec <= TARGET_CPU_MS_PER_CALL_SEC),
             );
-            row("engine CPU (% of its core)", format!("{:.1}", e.cpu_pct), String::new(), None);
+            row(
+                "engine CPU (% of its core)",
+                format!("{:.1}", e.cpu_pct),
+                String::new(),
+                None,
+            );
             row(
                 "engine memory per call (KiB)",
                 format!("{:.1}", e.kib_per_call),
@@ -174,7 +186,10 @@ impl Report {
                 None,
             );
         }
-        for (name, d) in [("caller->model", &self.to_model), ("model->caller", &self.to_caller)] {
+        for (name, d) in [
+            ("caller->model", &self.to_model),
+            ("model->caller", &self.to_caller),
+        ] {
             let l = &d.latency;
             row(
                 &format!("{name} added latency p50/p99/max (ms)"),
@@ -189,9 +204,24 @@ impl Report {
                 Some(d.lost == 0 && d.sent > 0),
             );
         }
-        for (name, e) in [("engine's own to_model p50/p99 (ms)", &self.engine_to_model), ("engine's own to_caller p50/p99 (ms)", &self.engine_to_caller)] {
+        for (name, e) in [
+            ("engine's own to_model p50/p99 (ms)", &self.engine_to_model),
+            (
+                "engine's own to_caller p50/p99 (ms)",
+                &self.engine_to_caller,
+            ),
+        ] {
             if let Some(e) = e {
-                row(name, format!("{}/{}", le(e.p50_le_ms, e.frames), le(e.p99_le_ms, e.frames)), String::new(), None);
+                row(
+                    name,
+                    format!(
+                        "{}/{}",
+                        le(e.p50_le_ms, e.frames),
+                        le(e.p99_le_ms, e.frames)
+                    ),
+                    String::new(),
+                    None,
+                );
             }
         }
         let g = &self.greeting;
@@ -203,19 +233,42 @@ impl Report {
         );
         let c = &self.clear;
         row(
-            &format!("clear after speech_started p50/p99/max ({}/{})", c.n, self.clears_requested),
+            &format!(
+                "clear after speech_started p50/p99/max ({}/{})",
+                c.n, self.clears_requested
+            ),
             format!("{}/{}/{}", ms(c.p50_ms), ms(c.p99_ms), ms(c.max_ms)),
             format!("<= {TARGET_CLEAR_MS}"),
-            Some(c.p99_ms.is_some_and(|p| p <= TARGET_CLEAR_MS) && c.n == self.clears_requested),
+            (self.clears_requested > 0).then(|| {
+                c.p99_ms.is_some_and(|p| p <= TARGET_CLEAR_MS) && c.n == self.clears_requested
+            }),
         );
-        row("generator CPU (% of its core)", format!("{:.1}", self.generator_cpu_pct), String::new(), None);
-        let busy: Vec<String> = self.core_busy_pct.iter().map(|b| format!("{b:.0}")).collect();
-        row("busy % per core, all processes", busy.join("/"), String::new(), None);
+        row(
+            "generator CPU (% of its core)",
+            format!("{:.1}", self.generator_cpu_pct),
+            String::new(),
+            None,
+        );
+        let busy: Vec<String> = self
+            .core_busy_pct
+            .iter()
+            .map(|b| format!("{b:.0}"))
+            .collect();
+        row(
+            "busy % per core, all processes",
+            busy.join("/"),
+            String::new(),
+            None,
+        );
         let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
         let i = &self.interference;
         row(
             "other processes on engine/generator core (%)",
-            format!("{}/{}", pct(i.others_on_engine_core_pct), pct(i.others_on_generator_core_pct)),
+            format!(
+                "{}/{}",
+                pct(i.others_on_engine_core_pct),
+                pct(i.others_on_generator_core_pct)
+            ),
             format!("<= {INTERFERENCE_LIMIT_PCT}"),
             Some(!i.contended()),
         );
@@ -228,7 +281,10 @@ impl Report {
             None,
         );
         if contended {
-            let _ = writeln!(s, "WARNING: other processes competed for the pinned cores; rerun on a quiet machine");
+            let _ = writeln!(
+                s,
+                "WARNING: other processes competed for the pinned cores; rerun on a quiet machine"
+            );
         }
         s
     }
@@ -239,8 +295,10 @@ impl Report {
 pub fn summarize(files: &[PathBuf]) -> anyhow::Result<String> {
     let mut reports = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        let r: Report = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        let text =
+            std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        let r: Report =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         reports.push(r);
     }
     reports.sort_by_key(|r| r.calls);
@@ -249,11 +307,21 @@ pub fn summarize(files: &[PathBuf]) -> anyhow::Result<String> {
         s,
         "| calls | streaming | engine CPU % | CPU ms/call-s | KiB/call | to_model p50/p99/max ms | to_caller p50/p99/max ms | lost | greeting p99 ms | clear p99 ms | generator CPU % | busy % core 0/1 | others % engine/gen core | carried |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in &reports {
-        let (cpu, per, kib) = r.engine.as_ref().map_or(("-".into(), "-".into(), "-".into()), |e| {
-            (format!("{:.1}", e.cpu_pct), format!("{:.3}", e.cpu_ms_per_call_sec), format!("{:.1}", e.kib_per_call))
-        });
+        let (cpu, per, kib) = r
+            .engine
+            .as_ref()
+            .map_or(("-".into(), "-".into(), "-".into()), |e| {
+                (
+                    format!("{:.1}", e.cpu_pct),
+                    format!("{:.3}", e.cpu_ms_per_call_sec),
+                    format!("{:.1}", e.kib_per_call),
+                )
+            });
         let tri = |l: &Summary| format!("{}/{}/{}", ms(l.p50_ms), ms(l.p99_ms), ms(l.max_ms));
         let _ = writeln!(
             s,
@@ -269,17 +337,33 @@ pub fn summarize(files: &[PathBuf]) -> anyhow::Result<String> {
             ms(r.greeting.p99_ms),
             ms(r.clear.p99_ms),
             r.generator_cpu_pct,
-            r.core_busy_pct.iter().map(|b| format!("{b:.0}")).collect::<Vec<_>>().join("/"),
+            r.core_busy_pct
+                .iter()
+                .map(|b| format!("{b:.0}"))
+                .collect::<Vec<_>>()
+                .join("/"),
             format!(
                 "{}/{}{}",
-                r.interference.others_on_engine_core_pct.map_or_else(|| "-".into(), |v| format!("{v:.0}")),
-                r.interference.others_on_generator_core_pct.map_or_else(|| "-".into(), |v| format!("{v:.0}")),
-                if r.interference.contended() { " (contended)" } else { "" }
+                r.interference
+                    .others_on_engine_core_pct
+                    .map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+                r.interference
+                    .others_on_generator_core_pct
+                    .map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+                if r.interference.contended() {
+                    " (contended)"
+                } else {
+                    ""
+                }
             ),
             if r.carried() { "yes" } else { "no" }
         );
     }
-    let best = reports.iter().filter(|r| r.carried()).map(|r| r.calls).max();
+    let best = reports
+        .iter()
+        .filter(|r| r.carried())
+        .map(|r| r.calls)
+        .max();
     let _ = writeln!(
         s,
         "\nhighest call count carried (p99 < {CAPACITY_P99_MS} ms both ways, no loss, no dropped call): {}",
@@ -293,12 +377,27 @@ mod tests {
     use super::*;
 
     fn report(calls: u32, p99: f64) -> Report {
-        let lat = Summary { n: 10, p50_ms: Some(0.1), p99_ms: Some(p99), max_ms: Some(p99) };
+        let lat = Summary {
+            n: 10,
+            p50_ms: Some(0.1),
+            p99_ms: Some(p99),
+            max_ms: Some(p99),
+        };
         Report {
             calls,
             calls_in_window: calls,
-            to_model: DirectionReport { sent: 10, received: 10, latency: lat.clone(), ..Default::default() },
-            to_caller: DirectionReport { sent: 10, received: 10, latency: lat, ..Default::default() },
+            to_model: DirectionReport {
+                sent: 10,
+                received: 10,
+                latency: lat.clone(),
+                ..Default::default()
+            },
+            to_caller: DirectionReport {
+                sent: 10,
+                received: 10,
+                latency: lat,
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -323,6 +422,9 @@ mod tests {
             files.push(path);
         }
         let table = summarize(&files).unwrap();
-        assert!(table.contains("carried (p99 < 20 ms both ways, no loss, no dropped call): 400"), "{table}");
+        assert!(
+            table.contains("carried (p99 < 20 ms both ways, no loss, no dropped call): 400"),
+            "{table}"
+        );
     }
 }

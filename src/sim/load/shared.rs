@@ -44,7 +44,8 @@ impl Shared {
             (0..FRAME_BYTES)
                 .map(|i| {
                     let t = i as f64 / 8000.0;
-                    let s = (2.0 * std::f64::consts::PI * hz * t).sin() * level * f64::from(i16::MAX);
+                    let s =
+                        (2.0 * std::f64::consts::PI * hz * t).sin() * level * f64::from(i16::MAX);
                     frontdesk::codec::mulaw::encode_sample(s as i16)
                 })
                 .collect()

@@ -143,7 +143,12 @@ mod tests {
 
     #[test]
     fn loss_is_sent_minus_received() {
-        let d = Direction { sent: 10, received: 7, gaps: 3, latency: Samples::default() };
+        let d = Direction {
+            sent: 10,
+            received: 7,
+            gaps: 3,
+            latency: Samples::default(),
+        };
         let r = d.report();
         assert_eq!((r.lost, r.gaps), (3, 3));
     }
