@@ -146,11 +146,7 @@ impl Report {
         for f in &self.failures {
             let _ = writeln!(s, "  failure: {f}");
         }
-        let _ = writeln!(
-            s,
-            "\n{:<44} {:>12} {:>10} {}",
-            "metric", "measured", "target", ""
-        );
+        let _ = writeln!(s, "\n{:<44} {:>12} {:>10}", "metric", "measured", "target");
         let mut row = |name: &str, value: String, target: String, ok: Option<bool>| {
             let v = ok.map_or("", verdict);
             let _ = writeln!(s, "{name:<44} {value:>12} {target:>10} {v}");
@@ -323,6 +319,18 @@ pub fn summarize(files: &[PathBuf]) -> anyhow::Result<String> {
                 )
             });
         let tri = |l: &Summary| format!("{}/{}/{}", ms(l.p50_ms), ms(l.p99_ms), ms(l.max_ms));
+        let busy: Vec<String> = r.core_busy_pct.iter().map(|b| format!("{b:.0}")).collect();
+        let busy = busy.join("/");
+        let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.0}"));
+        let i = &r.interference;
+        let mut others = format!(
+            "{}/{}",
+            pct(i.others_on_engine_core_pct),
+            pct(i.others_on_generator_core_pct)
+        );
+        if i.contended() {
+            others.push_str(" (contended)");
+        }
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} |",
@@ -337,25 +345,8 @@ pub fn summarize(files: &[PathBuf]) -> anyhow::Result<String> {
             ms(r.greeting.p99_ms),
             ms(r.clear.p99_ms),
             r.generator_cpu_pct,
-            r.core_busy_pct
-                .iter()
-                .map(|b| format!("{b:.0}"))
-                .collect::<Vec<_>>()
-                .join("/"),
-            format!(
-                "{}/{}{}",
-                r.interference
-                    .others_on_engine_core_pct
-                    .map_or_else(|| "-".into(), |v| format!("{v:.0}")),
-                r.interference
-                    .others_on_generator_core_pct
-                    .map_or_else(|| "-".into(), |v| format!("{v:.0}")),
-                if r.interference.contended() {
-                    " (contended)"
-                } else {
-                    ""
-                }
-            ),
+            busy,
+            others,
             if r.carried() { "yes" } else { "no" }
         );
     }
