@@ -11,6 +11,7 @@ use actix_web::dev::ServerHandle;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
 use crate::recorder::{Flush, Recorder, RecorderStats};
+use crate::session::{generate_instance_id, SessionError, SessionOptions, SessionStore};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,8 @@ pub enum LaunchError {
     Bind { addr: String, source: std::io::Error },
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    #[error("session store: {0}")]
+    Sessions(#[from] SessionError),
     #[error("recorder spill file {path}: {source}")]
     Spill { path: String, source: std::io::Error },
 }
@@ -70,7 +73,17 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         n => n,
     };
-    let engine = Engine::new(config, recorder.clone().recipient())?;
+    let sessions = {
+        let opts = SessionOptions { namespace: config.storage.redis_namespace.clone(), ..SessionOptions::default() };
+        let id = generate_instance_id();
+        match config.storage.redis_url.as_str() {
+            "" => SessionStore::memory_with(id, opts),
+            url => SessionStore::redis_with(url, id, opts).await?,
+        }
+    };
+    let inbox = sessions.inbox()?;
+    let engine = Engine::new(config, recorder.clone().recipient(), store.clone(), sessions)?;
+    actix_rt::spawn(crate::http::remote::serve_inbox(engine.clone(), inbox));
     let server = crate::http::serve(engine.clone(), listener, workers)
         .map_err(|source| LaunchError::Bind { addr: addr.to_string(), source })?;
     let handle = server.handle();

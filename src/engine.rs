@@ -15,6 +15,8 @@ use crate::instructions::{session_instructions, CallerContext};
 use crate::metrics::Metrics;
 use crate::realtime::session::{realtime_url, AudioFormat, SessionParams, TurnDetection};
 use crate::recorder::RecordCall;
+use crate::session::SessionStore;
+use crate::store::Store;
 use crate::tools::Toolbox;
 use crate::twilio::signature::Validator;
 
@@ -53,6 +55,9 @@ pub struct Engine {
     pub toolbox: Toolbox,
     pub registry: CallRegistry,
     pub recorder: Recipient<RecordCall>,
+    /// Which instance holds which call; cross-instance webhooks; idempotency.
+    pub sessions: SessionStore,
+    pub store: Store,
     pub signatures: SignaturePolicy,
     pub realtime_url: url::Url,
     pub machine: MachineConfig,
@@ -62,7 +67,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: Config, recorder: Recipient<RecordCall>) -> Result<Arc<Self>, EngineError> {
+    pub fn new(
+        config: Config,
+        recorder: Recipient<RecordCall>,
+        store: Store,
+        sessions: SessionStore,
+    ) -> Result<Arc<Self>, EngineError> {
         let signatures = match (&config.twilio.auth_token, config.server.verify_signatures) {
             (Some(token), true) => SignaturePolicy::Verify(Validator::new(token.clone())),
             (None, true) => {
@@ -91,6 +101,8 @@ impl Engine {
             toolbox,
             registry: CallRegistry::default(),
             recorder,
+            sessions,
+            store,
             signatures,
             realtime_url,
             hold_clip: base64::engine::general_purpose::STANDARD.encode(HOLD_CLIP),
@@ -107,6 +119,8 @@ impl Engine {
         let sid = info.call_sid.clone();
         let addr = CallActor::new(self.clone(), info).start();
         self.registry.insert(&sid, addr.clone());
+        let sessions = self.sessions.clone();
+        actix::spawn(async move { sessions.claim(&sid).await });
         addr
     }
 

@@ -396,6 +396,9 @@ impl Actor for CallActor {
             self.engine.metrics.active_calls.dec();
         }
         self.engine.registry.remove(&self.info.call_sid, &ctx.address());
+        let sessions = self.engine.sessions.clone();
+        let sid = self.info.call_sid.clone();
+        actix::spawn(async move { sessions.release(&sid).await });
     }
 }
 

@@ -2,18 +2,18 @@
 //! the decision, closes the stream, and answers Twilio's `<Connect action>`
 //! request with the TwiML for it — no REST call needed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A person or department the call can be put through to. Only numbers from
 /// the configured directory ever get here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transfer {
     pub department: String,
     pub number: String,
 }
 
 /// Canned closing lines, rendered by the HTTP layer in the business's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Farewell {
     /// The conversation already said goodbye.
@@ -25,7 +25,7 @@ pub enum Farewell {
 }
 
 /// Why the call is in the menu or the voicemail box, for the prompt wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MenuPrompt {
     /// First time in the menu (the assistant is unavailable).
@@ -36,7 +36,7 @@ pub enum MenuPrompt {
     Retry,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Decision {
     Menu { prompt: MenuPrompt },

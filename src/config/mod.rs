@@ -141,6 +141,8 @@ pub struct StorageConfig {
     pub database_url: String,
     /// Redis for the live session registry (`REDIS_URL`); empty: in memory.
     pub redis_url: String,
+    /// Prefix of every Redis key and channel, so deployments can share a Redis.
+    pub redis_namespace: String,
     /// Where the recorder spills rows while the database is away.
     pub spill_path: String,
     /// Transcripts and recordings older than this are purged; 0 keeps them.
@@ -152,6 +154,7 @@ impl Default for StorageConfig {
         StorageConfig {
             database_url: "sqlite://data/frontdesk.db".into(),
             redis_url: String::new(),
+            redis_namespace: "frontdesk".into(),
             spill_path: "data/recorder-spill.jsonl".into(),
             retention_days: 90,
         }

@@ -2,6 +2,7 @@
 //! Streams WebSocket, and operator endpoints.
 
 pub mod ops;
+pub mod remote;
 pub mod render;
 pub mod twilio_auth;
 pub mod webhooks;

@@ -144,16 +144,19 @@ mod tests {
         fn handle(&mut self, _: RecordCall, _: &mut Self::Context) {}
     }
 
-    fn engine() -> std::sync::Arc<Engine> {
+    async fn engine() -> std::sync::Arc<Engine> {
         let mut c = Config::default();
         c.server.public_url = "https://desk.example.com".into();
         c.twilio.auth_token = Some("t".into());
-        Engine::new(c, Discard.start().recipient()).unwrap()
+        let store = crate::store::Store::connect("sqlite::memory:").await.unwrap();
+        let sessions = crate::session::SessionStore::memory("test".into());
+        Engine::new(c, Discard.start().recipient(), store, sessions).unwrap()
     }
 
     #[actix_rt::test]
     async fn stream_twiml_has_action_url_and_parameters() {
-        let xml = connect_stream(&engine(), "+15550001111", "+15551230000");
+        let e = engine().await;
+        let xml = connect_stream(&e, "+15550001111", "+15551230000");
         assert!(xml.contains(r#"<Connect action="https://desk.example.com/twilio/after-stream" method="POST">"#), "{xml}");
         assert!(xml.contains(r#"url="wss://desk.example.com/twilio/stream""#), "{xml}");
         assert!(xml.contains(r#"<Parameter name="from" value="+15550001111" />"#), "{xml}");
@@ -161,7 +164,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn decisions_render() {
-        let e = engine();
+        let e = engine().await;
         let xml = decision(&e, &Decision::Menu { prompt: MenuPrompt::Hours }, "", "");
         assert!(xml.contains("<Gather action=\"https://desk.example.com/twilio/menu\""), "{xml}");
         assert!(xml.contains("Monday: 09:00 to 17:00"), "{xml}");

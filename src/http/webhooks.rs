@@ -2,8 +2,10 @@
 //! the menu, the transfer outcome and the voicemail.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
 
 use super::render;
 use super::twilio_auth::{verify_form, verify_websocket};
@@ -35,6 +37,51 @@ fn xml(body: String) -> HttpResponse {
     HttpResponse::Ok().content_type("text/xml").body(body)
 }
 
+/// How long a webhook's answer is kept for Twilio's retries of it.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
+/// A retry that arrives while the first request is still being answered
+/// waits this long for that answer.
+const RETRY_WAIT: Duration = Duration::from_secs(2);
+
+/// The same webhook (path, CallSid, parameters) gets the same answer, and its
+/// side effects happen once, however often Twilio retries it and on whichever
+/// instance the retry lands.
+async fn once<F, Fut>(engine: &Engine, req: &HttpRequest, form: &Form, answer: F) -> HttpResponse
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let mut params = form.0.clone();
+    params.sort();
+    let mut h = Sha256::new();
+    for (k, v) in &params {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    let key = format!("webhook:{}:{}:{:x}", req.path(), form.call_sid(), h.finalize());
+    let sessions = &engine.sessions;
+    if let Some(body) = sessions.recall_response(&key).await {
+        tracing::info!(call_sid = %form.call_sid(), path = %req.path(), "retried webhook answered from memory");
+        return xml(body);
+    }
+    if !sessions.begin_once(&key, IDEMPOTENCY_TTL).await {
+        let deadline = tokio::time::Instant::now() + RETRY_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Some(body) = sessions.recall_response(&key).await {
+                return xml(body);
+            }
+        }
+        tracing::warn!(call_sid = %form.call_sid(), path = %req.path(), "retried webhook still being answered");
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    let body = answer().await;
+    sessions.remember_response(&key, &body, IDEMPOTENCY_TTL).await;
+    xml(body)
+}
+
 /// Parses and authenticates; a CallSid is required on every voice webhook.
 fn accept(engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<Form, HttpResponse> {
     let form = Form::parse(body)?;
@@ -60,32 +107,44 @@ pub async fn voice(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: web::
         // a 503 lets Twilio use the number's fallback URL.
         return HttpResponse::ServiceUnavailable().finish();
     }
-    let info = CallInfo {
-        call_sid: form.call_sid().to_string(),
-        from: form.get("From").unwrap_or_default().to_string(),
-        to: form.get("To").unwrap_or_default().to_string(),
-    };
-    tracing::info!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "incoming call");
-    let twiml = render::connect_stream(&engine, &info.from, &info.to);
-    engine.call(info);
-    xml(twiml)
+    let engine = engine.get_ref().clone();
+    once(&engine, &req, &form, || async {
+        let info = CallInfo {
+            call_sid: form.call_sid().to_string(),
+            from: form.get("From").unwrap_or_default().to_string(),
+            to: form.get("To").unwrap_or_default().to_string(),
+        };
+        let limit = engine.config.limits.calls_per_caller_per_hour;
+        if limit > 0 && !info.from.is_empty() && !engine.sessions.allow(&info.from, limit, Duration::from_secs(3600)).await {
+            tracing::warn!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "caller over the hourly call limit; rejected");
+            return crate::twilio::twiml::Response::new()
+                .reject(Some(crate::twilio::twiml::RejectReason::Busy))
+                .to_xml();
+        }
+        tracing::info!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "incoming call");
+        let twiml = render::connect_stream(&engine, &info.from, &info.to);
+        engine.call(info);
+        twiml
+    })
+    .await
 }
 
 /// Asks the call for its decision; `fallback` when the call is not here
 /// (ended and gone, or this instance restarted).
-async fn ask(engine: &Arc<Engine>, form: &Form, event: Event, fallback: Decision) -> String {
-    let sid = form.call_sid();
-    let decision = match engine.registry.get(sid) {
-        Some(call) => match call.send(Webhook(event)).await {
-            Ok(Some(d)) => d,
-            Ok(None) | Err(_) => fallback,
-        },
-        None => {
-            tracing::info!(call_sid = %sid, "webhook for a call not held here; answering without it");
+async fn ask(engine: &Arc<Engine>, req: &HttpRequest, form: &Form, event: Event, fallback: Decision) -> HttpResponse {
+    once(engine, req, form, || async {
+        let sid = form.call_sid();
+        let decision = match engine.registry.get(sid) {
+            Some(call) => call.send(Webhook(event)).await.ok().flatten(),
+            None => super::remote::ask_owner(engine, sid, &event).await,
+        };
+        let decision = decision.unwrap_or_else(|| {
+            tracing::info!(call_sid = %sid, "no call state for this webhook; answering without it");
             fallback
-        }
-    };
-    render::decision(engine, &decision, form.get("From").unwrap_or(""), form.get("To").unwrap_or(""))
+        });
+        render::decision(engine, &decision, form.get("From").unwrap_or(""), form.get("To").unwrap_or(""))
+    })
+    .await
 }
 
 /// `POST /twilio/after-stream`: the stream closed; what now?
@@ -96,7 +155,7 @@ pub async fn after_stream(engine: web::Data<Arc<Engine>>, req: HttpRequest, body
     };
     // Without the call's state, the menu still serves the caller.
     let fallback = Decision::Menu { prompt: MenuPrompt::Welcome };
-    xml(ask(&engine, &form, Event::AfterStream, fallback).await)
+    ask(&engine, &req, &form, Event::AfterStream, fallback).await
 }
 
 /// `POST /twilio/menu`: the caller pressed a key or said something.
@@ -116,7 +175,7 @@ pub async fn menu(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: web::B
         },
         MenuChoice::Unclear => Decision::Menu { prompt: MenuPrompt::Retry },
     };
-    xml(ask(&engine, &form, Event::MenuInput { digits, speech }, fallback).await)
+    ask(&engine, &req, &form, Event::MenuInput { digits, speech }, fallback).await
 }
 
 /// `POST /twilio/dial-status`: the `<Dial>` action with `DialCallStatus`.
@@ -131,7 +190,7 @@ pub async fn dial_status(engine: web::Data<Arc<Engine>>, req: HttpRequest, body:
         "completed" | "answered" => Decision::Hangup { farewell: Farewell::None },
         _ => Decision::Voicemail { department: None },
     };
-    xml(ask(&engine, &form, Event::DialFinished { status }, fallback).await)
+    ask(&engine, &req, &form, Event::DialFinished { status }, fallback).await
 }
 
 /// `POST /twilio/voicemail`: the `<Record>` action.
@@ -147,7 +206,7 @@ pub async fn voicemail(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: w
         "voicemail recorded"
     );
     let fallback = Decision::Hangup { farewell: Farewell::MessageTaken };
-    xml(ask(&engine, &form, Event::RecordingFinished, fallback).await)
+    ask(&engine, &req, &form, Event::RecordingFinished, fallback).await
 }
 
 /// `GET /twilio/stream`: the Media Streams WebSocket.

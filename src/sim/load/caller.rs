@@ -270,7 +270,8 @@ impl<'a> Stream<'a> {
         self.socket.flush().await.map_err(|e| e.to_string())?;
         self.start_sent_us = self.shared.now_us();
         let period = Duration::from_millis(FRAME_MS);
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + random_phase(), period);
         // Real time: a late tick is caught up, as a phone line keeps sending.
         ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
@@ -375,6 +376,7 @@ impl<'a> Stream<'a> {
         let Some(id) = FrameId::read(payload) else {
             return;
         };
+        self.shared.set_played_until(id.conn, self.play_until_us);
         if self.model_conn != Some(id.conn) {
             self.model_conn = Some(id.conn);
             self.last_model_seq = None;
@@ -455,6 +457,13 @@ impl<'a> Stream<'a> {
         })
         .await;
     }
+}
+
+/// A random offset within one frame: real calls' 20 ms clocks are not in
+/// step, and calls placed at a regular ramp interval would otherwise tick
+/// together in a few large bursts.
+pub fn random_phase() -> Duration {
+    Duration::from_micros(rand::random_range(0..FRAME_MS * 1000))
 }
 
 /// The later of two run-clock times (runs are far shorter than the 71-minute wrap).

@@ -62,11 +62,13 @@ pub struct PayloadTemplate {
 }
 
 impl PayloadTemplate {
-    /// `audio` is the frame's sound (its first bytes are overwritten by ids).
+    /// `audio` is the payload's sound, any length from [`HEADER_BYTES`] up
+    /// (its first bytes are overwritten by ids).
     pub fn new(audio: &[u8]) -> Self {
-        let mut frame = [0xFFu8; FRAME_BYTES];
-        let n = audio.len().min(FRAME_BYTES);
-        frame[..n].copy_from_slice(&audio[..n]);
+        let mut frame = audio.to_vec();
+        if frame.len() < HEADER_BYTES {
+            frame.resize(FRAME_BYTES, 0xFF);
+        }
         PayloadTemplate {
             b64: BASE64.encode(frame),
         }
@@ -129,6 +131,20 @@ mod tests {
         assert_eq!(&decoded[..HEADER_BYTES], &id.to_bytes());
         assert_eq!(&decoded[HEADER_BYTES..], &audio[HEADER_BYTES..]);
         assert_eq!(payload_ms(&s), 20);
+    }
+
+    #[test]
+    fn longer_payloads_carry_ids_too() {
+        let t = PayloadTemplate::new(&[0x55; 800]);
+        let id = FrameId {
+            conn: 1,
+            seq: 2,
+            sent_us: 3,
+        };
+        let mut s = String::new();
+        t.push(id, &mut s);
+        assert_eq!(FrameId::read(&s), Some(id));
+        assert_eq!(payload_ms(&s), 100);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 
 use caller::{run_call, CallerConfig};
 use report::{EngineUsage, Interference, Report};
-use shared::{ModelOrder, Shared};
+use shared::{ModelOrder, ModelPlan, Shared};
 
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
@@ -73,6 +73,10 @@ pub struct LoadArgs {
     /// Greeting audio the model sends at once (keep it under call.pacing_lead_ms).
     #[arg(long, default_value_t = 100)]
     pub greeting_ms: u32,
+    /// Audio per model delta (a multiple of 20 ms). 20 ms is the worst
+    /// case for the engine: one delta, one media and one mark per frame.
+    #[arg(long, default_value_t = 20)]
+    pub model_delta_ms: u32,
     /// Calls that get a barge-in after the window (the `clear` timing).
     #[arg(long, default_value_t = 50)]
     pub barge_ins: u32,
@@ -103,12 +107,24 @@ impl LoadArgs {
         if secs.iter().sum::<f64>() > 3000.0 {
             bail!("ramp + settle + steady must stay under 50 minutes");
         }
+        if self.model_delta_ms == 0 || self.model_delta_ms % 20 != 0 || self.model_delta_ms > 1000 {
+            bail!("--model-delta-ms must be a multiple of 20 up to 1000");
+        }
         Ok(())
     }
-}
 
-fn frames(ms: u32) -> u32 {
-    ms.div_ceil(frame::FRAME_MS as u32)
+    fn plan(&self) -> ModelPlan {
+        let delta = self.model_delta_ms;
+        let greeting_deltas = self.greeting_ms.div_ceil(delta);
+        ModelPlan {
+            delta_ms: u64::from(delta),
+            greeting_deltas,
+            burst_deltas: self.barge_in_burst_ms.div_ceil(delta),
+            // The greeting sets the lead; real-time deltas keep it there. A
+            // margin of two deltas absorbs jitter; the engine's cap is 200 ms.
+            max_lead_us: (greeting_deltas * delta + 2 * delta) * 1000,
+        }
+    }
 }
 
 struct EngineProbe {
@@ -181,10 +197,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     args.check()?;
     let engine =
         url::Url::parse(&args.engine).with_context(|| format!("--engine {}", args.engine))?;
-    let shared = Rc::new(Shared::new(
-        frames(args.greeting_ms),
-        frames(args.barge_in_burst_ms),
-    ));
+    let shared = Rc::new(Shared::new(args.plan()));
     let listener = TcpListener::bind(&args.model_listen)
         .await
         .with_context(|| format!("model server cannot listen on {}", args.model_listen))?;
@@ -321,11 +334,13 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     let mut report = Report {
         calls: args.calls,
         carried: false,
+        contended: false,
         established: st.calls_established,
         failed: st.calls_failed,
         dropped: st.calls_dropped,
         failures: st.failures.clone(),
         model_connections: st.model_connections,
+        model_deltas_held: st.model_deltas_held,
         calls_in_window,
         window_secs,
         engine: engine_usage,
@@ -342,5 +357,6 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         clear: st.clear.summary(),
     };
     report.carried = report.carried();
+    report.contended = report.interference.contended();
     Ok(report)
 }

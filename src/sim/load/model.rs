@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::caller::random_phase;
 use super::frame::{str_field, FrameId, FRAME_MS};
 use super::shared::{ModelOrder, Shared};
 
@@ -119,8 +120,9 @@ impl Conn<'_> {
             self.id
         );
         self.send(created).await?;
-        let period = Duration::from_millis(FRAME_MS);
-        let mut ticker = tokio::time::interval(period);
+        let period = Duration::from_millis(self.shared.plan.delta_ms);
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + random_phase(), period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
             tokio::select! {
@@ -227,7 +229,7 @@ impl Conn<'_> {
     async fn greet(&mut self) -> Res {
         self.greeted = true;
         self.start_response().await?;
-        for _ in 0..self.shared.greeting_frames {
+        for _ in 0..self.shared.plan.greeting_deltas {
             self.feed_delta().await?;
         }
         self.end_response("completed").await?;
@@ -325,6 +327,10 @@ impl Conn<'_> {
         if order == Some(ModelOrder::BargeIn) {
             return self.barge_in(now).await;
         }
+        if self.shared.caller_lead_us(self.id, now) > self.shared.plan.max_lead_us {
+            self.shared.stats.borrow_mut().model_deltas_held += 1;
+            return Ok(());
+        }
         if self.response.is_none() {
             self.start_response().await?;
         }
@@ -337,7 +343,7 @@ impl Conn<'_> {
         if self.response.is_none() {
             self.start_response().await?;
         }
-        for _ in 0..self.shared.barge_in_burst {
+        for _ in 0..self.shared.plan.burst_deltas {
             self.feed_delta().await?;
         }
         let started = format!(

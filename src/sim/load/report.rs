@@ -60,11 +60,17 @@ pub struct Report {
     /// See [`Report::carried`]; stored for scripts.
     #[serde(default)]
     pub carried: bool,
+    /// Other processes competed for the pinned cores (see [`Interference`]).
+    #[serde(default)]
+    pub contended: bool,
     pub established: u64,
     pub failed: u64,
     pub dropped: u64,
     pub failures: Vec<String>,
     pub model_connections: u64,
+    /// Model deltas held back to keep the engine's playback lead under its cap.
+    #[serde(default)]
+    pub model_deltas_held: u64,
     /// Calls streaming both ways throughout the window.
     pub calls_in_window: u32,
     pub window_secs: f64,
@@ -238,6 +244,12 @@ impl Report {
             (self.clears_requested > 0).then(|| {
                 c.p99_ms.is_some_and(|p| p <= TARGET_CLEAR_MS) && c.n == self.clears_requested
             }),
+        );
+        row(
+            "model deltas held back (lead control)",
+            self.model_deltas_held.to_string(),
+            String::new(),
+            None,
         );
         row(
             "generator CPU (% of its core)",

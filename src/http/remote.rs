@@ -1,0 +1,118 @@
+//! Webhooks for calls held by another instance. Twilio may send a call's
+//! webhooks to any instance behind the load balancer; the one that does not
+//! hold the call forwards the event through the session store to the owner,
+//! which answers with the call's decision.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::call::actor::Webhook;
+use crate::call::{Decision, Event};
+use crate::engine::Engine;
+use crate::session::InboxRequest;
+
+/// Twilio gives a webhook 15 s; the owner answers in milliseconds, so this
+/// only bounds how long a lost instance can hold the caller in silence.
+pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A webhook event as it travels between instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RemoteEvent {
+    AfterStream,
+    MenuInput { digits: Option<String>, speech: Option<String> },
+    DialFinished { status: String },
+    RecordingFinished,
+}
+
+impl RemoteEvent {
+    pub fn from_event(e: &Event) -> Option<RemoteEvent> {
+        Some(match e {
+            Event::AfterStream => RemoteEvent::AfterStream,
+            Event::MenuInput { digits, speech } => RemoteEvent::MenuInput { digits: digits.clone(), speech: speech.clone() },
+            Event::DialFinished { status } => RemoteEvent::DialFinished { status: status.clone() },
+            Event::RecordingFinished => RemoteEvent::RecordingFinished,
+            _ => return None,
+        })
+    }
+
+    pub fn into_event(self) -> Event {
+        match self {
+            RemoteEvent::AfterStream => Event::AfterStream,
+            RemoteEvent::MenuInput { digits, speech } => Event::MenuInput { digits, speech },
+            RemoteEvent::DialFinished { status } => Event::DialFinished { status },
+            RemoteEvent::RecordingFinished => Event::RecordingFinished,
+        }
+    }
+}
+
+/// Asks the instance that holds `call_sid` (if another one does).
+pub async fn ask_owner(engine: &Engine, call_sid: &str, event: &Event) -> Option<Decision> {
+    let owner = engine.sessions.owner(call_sid).await?;
+    if owner == engine.sessions.instance_id() {
+        return None; // ours, but the actor is gone
+    }
+    let payload = serde_json::to_value(RemoteEvent::from_event(event)?).ok()?;
+    match engine.sessions.forward(&owner, call_sid, payload, FORWARD_TIMEOUT).await {
+        Ok(Some(answer)) => match serde_json::from_value::<Option<Decision>>(answer) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(call_sid, %owner, error = %e, "unreadable answer from the owning instance");
+                None
+            }
+        },
+        Ok(None) => {
+            tracing::warn!(call_sid, %owner, "the owning instance did not answer in time");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(call_sid, %owner, error = %e, "could not reach the owning instance");
+            None
+        }
+    }
+}
+
+/// Answers other instances' requests for the calls held here.
+pub async fn serve_inbox(engine: Arc<Engine>, mut inbox: mpsc::Receiver<InboxRequest>) {
+    while let Some(req) = inbox.recv().await {
+        let engine = engine.clone();
+        actix::spawn(async move {
+            let event = match serde_json::from_value::<RemoteEvent>(req.payload) {
+                Ok(e) => e.into_event(),
+                Err(e) => {
+                    tracing::warn!(call_sid = %req.call_sid, error = %e, "malformed forwarded webhook");
+                    return req.reply.send(None);
+                }
+            };
+            let decision = match engine.registry.get(&req.call_sid) {
+                Some(call) => call.send(Webhook(event)).await.ok().flatten(),
+                None => None,
+            };
+            let answer = decision.and_then(|d| serde_json::to_value(Some(d)).ok());
+            req.reply.send(answer);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_between_instances() {
+        for e in [
+            Event::AfterStream,
+            Event::MenuInput { digits: Some("1".into()), speech: None },
+            Event::DialFinished { status: "busy".into() },
+            Event::RecordingFinished,
+        ] {
+            let wire = serde_json::to_string(&RemoteEvent::from_event(&e).unwrap()).unwrap();
+            let back: RemoteEvent = serde_json::from_str(&wire).unwrap();
+            assert_eq!(back.into_event(), e);
+        }
+        assert!(RemoteEvent::from_event(&Event::SpeechStarted).is_none());
+    }
+}
