@@ -19,13 +19,19 @@ pub enum LaunchError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("session store: {0}")]
     Sessions(#[from] SessionError),
     #[error("recorder spill file {path}: {source}")]
-    Spill { path: String, source: std::io::Error },
+    Spill {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A running engine.
@@ -53,11 +59,15 @@ pub const DATABASE_WAIT: Duration = Duration::from_secs(300);
 /// actix system.
 pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Running, LaunchError> {
     install_crypto();
-    let store = Store::connect_with_retry(&config.storage.database_url, Some(DATABASE_WAIT)).await?;
+    let store =
+        Store::connect_with_retry(&config.storage.database_url, Some(DATABASE_WAIT)).await?;
     let stats = Arc::new(RecorderStats::default());
     let spill = std::path::PathBuf::from(&config.storage.spill_path);
     let recorder = Recorder::new(Arc::new(store.clone()), &spill, stats.clone())
-        .map_err(|source| LaunchError::Spill { path: spill.display().to_string(), source })?
+        .map_err(|source| LaunchError::Spill {
+            path: spill.display().to_string(),
+            source,
+        })?
         .spawn();
     let listener = match listener {
         Some(l) => l,
@@ -66,15 +76,21 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
             TcpListener::bind(&addr).map_err(|source| LaunchError::Bind { addr, source })?
         }
     };
-    let addr = listener
-        .local_addr()
-        .map_err(|source| LaunchError::Bind { addr: "listener".into(), source })?;
+    let addr = listener.local_addr().map_err(|source| LaunchError::Bind {
+        addr: "listener".into(),
+        source,
+    })?;
     let workers = match config.server.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     };
     let sessions = {
-        let opts = SessionOptions { namespace: config.storage.redis_namespace.clone(), ..SessionOptions::default() };
+        let opts = SessionOptions {
+            namespace: config.storage.redis_namespace.clone(),
+            ..SessionOptions::default()
+        };
         let id = generate_instance_id();
         match config.storage.redis_url.as_str() {
             "" => SessionStore::memory_with(id, opts),
@@ -82,16 +98,35 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         }
     };
     let inbox = sessions.inbox()?;
-    let engine = Engine::new(config, recorder.clone().recipient(), store.clone(), sessions)?;
+    let engine = Engine::new(
+        config,
+        recorder.clone().recipient(),
+        store.clone(),
+        sessions,
+    )?;
     actix_rt::spawn(crate::http::remote::serve_inbox(engine.clone(), inbox));
-    let server = crate::http::serve(engine.clone(), listener, workers)
-        .map_err(|source| LaunchError::Bind { addr: addr.to_string(), source })?;
+    let server = crate::http::serve(engine.clone(), listener, workers).map_err(|source| {
+        LaunchError::Bind {
+            addr: addr.to_string(),
+            source,
+        }
+    })?;
     let handle = server.handle();
     actix_rt::spawn(server);
     if engine.config.storage.retention_days > 0 {
-        actix_rt::spawn(purge_periodically(store.clone(), engine.config.storage.retention_days));
+        actix_rt::spawn(purge_periodically(
+            store.clone(),
+            engine.config.storage.retention_days,
+        ));
     }
-    Ok(Running { engine, addr, server: handle, store, recorder, recorder_stats: stats })
+    Ok(Running {
+        engine,
+        addr,
+        server: handle,
+        store,
+        recorder,
+        recorder_stats: stats,
+    })
 }
 
 /// How often old transcripts and recordings are purged.
@@ -125,8 +160,17 @@ impl Running {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.server.stop(true).await;
-        if !self.recorder.send(Flush { timeout: Duration::from_secs(10) }).await.unwrap_or(false) {
-            tracing::warn!("some call records were not written before shutdown; they remain in the spill file");
+        if !self
+            .recorder
+            .send(Flush {
+                timeout: Duration::from_secs(10),
+            })
+            .await
+            .unwrap_or(false)
+        {
+            tracing::warn!(
+                "some call records were not written before shutdown; they remain in the spill file"
+            );
         }
     }
 }

@@ -130,7 +130,10 @@ impl Engine {
             model: r.model.clone(),
             instructions: session_instructions(
                 &self.config,
-                &CallerContext { from: info.from.clone(), now: chrono::Utc::now() },
+                &CallerContext {
+                    from: info.from.clone(),
+                    now: chrono::Utc::now(),
+                },
             ),
             voice: r.voice.clone(),
             format: match r.audio_format {
@@ -144,9 +147,9 @@ impl Engine {
                     silence_duration_ms: r.vad_silence_duration_ms,
                     idle_timeout_ms: None,
                 },
-                TurnDetectionSetting::SemanticVad => {
-                    TurnDetection::SemanticVad { eagerness: r.semantic_eagerness.clone() }
-                }
+                TurnDetectionSetting::SemanticVad => TurnDetection::SemanticVad {
+                    eagerness: r.semantic_eagerness.clone(),
+                },
             },
             transcription_model: Some(r.transcription_model.clone()).filter(|m| !m.is_empty()),
             transcription_language: None,

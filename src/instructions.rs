@@ -17,7 +17,10 @@ pub struct CallerContext {
 pub fn session_instructions(config: &Config, caller: &CallerContext) -> String {
     let b = &config.business;
     let local = match b.timezone() {
-        Ok(tz) => tz.from_utc_datetime(&caller.now.naive_utc()).format("%A %Y-%m-%d %H:%M").to_string(),
+        Ok(tz) => tz
+            .from_utc_datetime(&caller.now.naive_utc())
+            .format("%A %Y-%m-%d %H:%M")
+            .to_string(),
         Err(_) => caller.now.format("%A %Y-%m-%d %H:%M UTC").to_string(),
     };
     let departments: Vec<&str> = b.departments.iter().map(|d| d.name.as_str()).collect();
@@ -38,8 +41,16 @@ pub fn session_instructions(config: &Config, caller: &CallerContext) -> String {
         name = b.business.name,
         tz = b.business.timezone,
         hours = Schedule::of_business(b).weekly_summary(),
-        departments = if departments.is_empty() { "none".to_string() } else { departments.join(", ") },
-        from = if caller.from.is_empty() { "unknown" } else { caller.from.as_str() },
+        departments = if departments.is_empty() {
+            "none".to_string()
+        } else {
+            departments.join(", ")
+        },
+        from = if caller.from.is_empty() {
+            "unknown"
+        } else {
+            caller.from.as_str()
+        },
     ));
     text
 }
@@ -59,8 +70,16 @@ mod tests {
     #[test]
     fn carries_business_facts_and_caller() {
         let c = Config::default();
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T15:00:00Z").unwrap().with_timezone(&Utc);
-        let text = session_instructions(&c, &CallerContext { from: "+15550001111".into(), now });
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let text = session_instructions(
+            &c,
+            &CallerContext {
+                from: "+15550001111".into(),
+                now,
+            },
+        );
         assert!(text.contains("Harbor Dental"));
         assert!(text.contains("Monday 2026-11-23 10:00"), "{text}");
         assert!(text.contains("+15550001111"));

@@ -3,20 +3,20 @@
 //! Library first, thin binary: everything the `frontdesk` binary does lives
 //! here so the end-to-end tests can drive the real engine in-process.
 
-pub mod codec;
-pub mod realtime;
-pub mod sim;
-pub mod twilio;
-pub mod config;
+pub mod app;
 pub mod call;
-pub mod tools;
+pub mod codec;
+pub mod config;
+pub mod engine;
+pub mod http;
 pub mod instructions;
 pub mod logmask;
 pub mod metrics;
-pub mod engine;
+pub mod realtime;
 pub mod recorder;
-pub mod http;
-pub mod app;
+pub mod session;
+pub mod sim;
 pub mod simulate;
 pub mod store;
-pub mod session;
+pub mod tools;
+pub mod twilio;

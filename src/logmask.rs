@@ -29,8 +29,14 @@ mod tests {
 
     #[test]
     fn masks_url_passwords() {
-        assert_eq!(mask_url_password("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(mask_url_password("sqlite://data/x.db"), "sqlite://data/x.db");
+        assert_eq!(
+            mask_url_password("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            mask_url_password("sqlite://data/x.db"),
+            "sqlite://data/x.db"
+        );
     }
 
     #[test]

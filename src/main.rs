@@ -8,10 +8,19 @@ use clap::{Parser, Subcommand};
 use frontdesk::config::{Config, ConfigSources};
 
 #[derive(Parser)]
-#[command(name = "frontdesk", version, about = "An AI voice receptionist for Twilio phone numbers")]
+#[command(
+    name = "frontdesk",
+    version,
+    about = "An AI voice receptionist for Twilio phone numbers"
+)]
 struct Cli {
     /// Directory holding default.toml and business.toml.
-    #[arg(long, env = "FRONTDESK_CONFIG_DIR", default_value = "config", global = true)]
+    #[arg(
+        long,
+        env = "FRONTDESK_CONFIG_DIR",
+        default_value = "config",
+        global = true
+    )]
     config_dir: PathBuf,
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -60,7 +69,10 @@ enum CallsCmd {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Config> {
@@ -78,7 +90,11 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Cmd::CheckConfig) => {
             let config = load(&cli)?;
-            println!("configuration OK: {} ({})", config.business.business.name, cli.config_dir.display());
+            println!(
+                "configuration OK: {} ({})",
+                config.business.business.name,
+                cli.config_dir.display()
+            );
             println!("{config:#?}");
             Ok(())
         }
@@ -122,12 +138,19 @@ fn main() -> anyhow::Result<()> {
             let config = load(&cli)?;
             let url = format!("http://127.0.0.1:{}/healthz", config.server.port);
             frontdesk::app::install_crypto();
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let status = rt.block_on(async {
-                reqwest::Client::new().get(&url).timeout(std::time::Duration::from_secs(2)).send().await
-            })
-            .with_context(|| format!("GET {url}"))?
-            .status();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let status = rt
+                .block_on(async {
+                    reqwest::Client::new()
+                        .get(&url)
+                        .timeout(std::time::Duration::from_secs(2))
+                        .send()
+                        .await
+                })
+                .with_context(|| format!("GET {url}"))?
+                .status();
             anyhow::ensure!(status.is_success(), "GET {url}: {status}");
             Ok(())
         }
@@ -139,7 +162,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
 }
 
 async fn calls(config: Config, command: &CallsCmd) -> anyhow::Result<()> {
@@ -168,7 +194,9 @@ async fn calls(config: Config, command: &CallsCmd) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let running = frontdesk::app::launch(config, None).await.context("starting the engine")?;
+    let running = frontdesk::app::launch(config, None)
+        .await
+        .context("starting the engine")?;
     tracing::info!(addr = %running.addr, "Frontdesk is answering calls");
     shutdown_signal().await;
     tracing::info!("shutting down: no new calls; waiting for calls in progress");
@@ -180,13 +208,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -42,7 +42,10 @@ pub struct Metrics {
 
 /// Relay latency buckets: tens of microseconds to tens of milliseconds.
 fn relay_buckets() -> impl Iterator<Item = f64> {
-    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1].into_iter()
+    [
+        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+    ]
+    .into_iter()
 }
 
 /// Greeting latency: from stream start to the first audio sent to the caller.
@@ -60,16 +63,37 @@ impl Metrics {
         let malformed_frames = Family::<SourceLabel, Counter>::default();
         let unexpected_events = Counter::default();
         let signature_failures = Counter::default();
-        let frame_relay =
-            Family::<DirectionLabel, Histogram>::new_with_constructor(|| Histogram::new(relay_buckets()));
+        let frame_relay = Family::<DirectionLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(relay_buckets())
+        });
         let greeting_latency = Histogram::new(greeting_buckets());
         registry.register("active_calls", "Calls in progress", active_calls.clone());
         registry.register("calls", "Finished calls by outcome", calls.clone());
-        registry.register("model_restarts", "Model connections restarted after a failure", model_restarts.clone());
-        registry.register("menu_fallbacks", "Calls sent to the DTMF menu because the model was unavailable", menu_fallbacks.clone());
-        registry.register("malformed_frames", "Frames that could not be understood", malformed_frames.clone());
-        registry.register("unexpected_events", "Events a call state did not expect", unexpected_events.clone());
-        registry.register("signature_failures", "Twilio requests rejected for a bad signature", signature_failures.clone());
+        registry.register(
+            "model_restarts",
+            "Model connections restarted after a failure",
+            model_restarts.clone(),
+        );
+        registry.register(
+            "menu_fallbacks",
+            "Calls sent to the DTMF menu because the model was unavailable",
+            menu_fallbacks.clone(),
+        );
+        registry.register(
+            "malformed_frames",
+            "Frames that could not be understood",
+            malformed_frames.clone(),
+        );
+        registry.register(
+            "unexpected_events",
+            "Events a call state did not expect",
+            unexpected_events.clone(),
+        );
+        registry.register(
+            "signature_failures",
+            "Twilio requests rejected for a bad signature",
+            signature_failures.clone(),
+        );
         registry.register(
             "frame_relay_seconds",
             "Time from receiving an audio frame to handing it to the other leg",
@@ -95,15 +119,23 @@ impl Metrics {
     }
 
     pub fn observe_relay(&self, direction: &'static str, d: Duration) {
-        self.frame_relay.get_or_create(&DirectionLabel { direction }).observe(d.as_secs_f64());
+        self.frame_relay
+            .get_or_create(&DirectionLabel { direction })
+            .observe(d.as_secs_f64());
     }
 
     pub fn malformed(&self, source: &'static str) {
-        self.malformed_frames.get_or_create(&SourceLabel { source }).inc();
+        self.malformed_frames
+            .get_or_create(&SourceLabel { source })
+            .inc();
     }
 
     pub fn call_ended(&self, outcome: &str) {
-        self.calls.get_or_create(&OutcomeLabel { outcome: outcome.to_string() }).inc();
+        self.calls
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition.

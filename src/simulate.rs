@@ -53,19 +53,32 @@ pub struct SimulateArgs {
 
 /// A caller line: given audio, or synthetic speech of a plausible length.
 fn line(label: &str, audio: &mut std::vec::IntoIter<Vec<u8>>, seed: u64) -> CallerStep {
-    let audio = audio.next().unwrap_or_else(|| synth_speech(900 + 40 * label.len() as u32, seed));
-    CallerStep::Say { label: label.into(), audio }
+    let audio = audio
+        .next()
+        .unwrap_or_else(|| synth_speech(900 + 40 * label.len() as u32, seed));
+    CallerStep::Say {
+        label: label.into(),
+        audio,
+    }
 }
 
 fn wait_for_reply() -> CallerStep {
-    CallerStep::WaitForSilence { quiet_ms: 700, timeout_ms: 20_000 }
+    CallerStep::WaitForSilence {
+        quiet_ms: 700,
+        timeout_ms: 20_000,
+    }
 }
 
 /// The model and caller scripts of a scenario.
 pub fn scenario(s: Scenario, audio: Vec<Vec<u8>>) -> (ModelScript, CallerScript) {
     let mut audio = audio.into_iter();
-    let greeting = "Thanks for calling Harbor Dental, this is Ava. How can I help you today?".to_string();
-    let mut model = ModelScript { greeting, api_key: Some(SIM_API_KEY.into()), ..ModelScript::default() };
+    let greeting =
+        "Thanks for calling Harbor Dental, this is Ava. How can I help you today?".to_string();
+    let mut model = ModelScript {
+        greeting,
+        api_key: Some(SIM_API_KEY.into()),
+        ..ModelScript::default()
+    };
     let mut caller = CallerScript::new(SIM_CALLER, "+15551230000");
     caller.max_duration = Duration::from_secs(90);
     match s {
@@ -115,22 +128,26 @@ pub fn scenario(s: Scenario, audio: Vec<Vec<u8>>) -> (ModelScript, CallerScript)
         }
         Scenario::ModelDrop => {
             model.connections = vec![ConnectionBehavior::DropMidResponse { after_deltas: 3 }];
-            model.turns = vec![
-                ScriptTurn::Reply {
-                    caller: "Can I speak to someone about billing?".into(),
-                    reply: "Of course. Billing is open Monday, Wednesday and Friday mornings.".into(),
-                },
-            ];
+            model.turns = vec![ScriptTurn::Reply {
+                caller: "Can I speak to someone about billing?".into(),
+                reply: "Of course. Billing is open Monday, Wednesday and Friday mornings.".into(),
+            }];
             caller.steps = vec![
                 wait_for_reply(),
                 line("Can I speak to someone about billing?", &mut audio, 5),
-                CallerStep::WaitForSilence { quiet_ms: 1500, timeout_ms: 20_000 },
+                CallerStep::WaitForSilence {
+                    quiet_ms: 1500,
+                    timeout_ms: 20_000,
+                },
                 CallerStep::HangUp,
             ];
         }
         Scenario::ModelDown => {
             model.then = ConnectionBehavior::RejectHandshake { status: 503 };
-            caller.menu_input = vec![MenuInput::Digits("1".into()), MenuInput::Speech("leave a message".into())];
+            caller.menu_input = vec![
+                MenuInput::Digits("1".into()),
+                MenuInput::Speech("leave a message".into()),
+            ];
             caller.recording = Some(crate::sim::caller::RecordingOutcome {
                 recording_sid: "RE00000000000000000000000000000001".into(),
                 recording_url: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE00000000000000000000000000000001".into(),
@@ -174,21 +191,30 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
             (url.trim_end_matches('/').to_string(), None, None)
         }
         None => {
-            let model = ModelSim::start(model_script).await.context("starting the model simulator")?;
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding a local port")?;
+            let model = ModelSim::start(model_script)
+                .await
+                .context("starting the model simulator")?;
+            let listener =
+                std::net::TcpListener::bind("127.0.0.1:0").context("binding a local port")?;
             let addr = listener.local_addr()?;
             let mut config = sim_config(config, &model.base_url());
             config.server.public_url = format!("http://{addr}");
             let data = tempfile_dir()?;
-            config.storage.database_url = format!("sqlite://{}", data.join("simulate.db").display());
+            config.storage.database_url =
+                format!("sqlite://{}", data.join("simulate.db").display());
             config.storage.spill_path = data.join("spill.jsonl").display().to_string();
             let running = crate::app::launch(config, Some(listener)).await?;
             caller.auth_token = Some(SIM_AUTH_TOKEN.into());
             (format!("http://{addr}"), Some(model), Some(running))
         }
     };
-    println!("Frontdesk simulated call ({:?}) to {engine_url}", args.scenario);
-    let report = place_call(&engine_url, caller).await.context("placing the call")?;
+    println!(
+        "Frontdesk simulated call ({:?}) to {engine_url}",
+        args.scenario
+    );
+    let report = place_call(&engine_url, caller)
+        .await
+        .context("placing the call")?;
     print_report(&report, model.as_ref().map(|m| m.record()).as_ref());
     if let Some(r) = running {
         r.server.stop(false).await;
@@ -214,16 +240,27 @@ pub fn print_report(report: &CallReport, model: Option<&SimRecord>) {
     }
     println!("\nTimings");
     match report.greeting_latency {
-        Some(d) => println!("  first audio after stream start: {:.1} ms", d.as_secs_f64() * 1000.0),
+        Some(d) => println!(
+            "  first audio after stream start: {:.1} ms",
+            d.as_secs_f64() * 1000.0
+        ),
         None => println!("  first audio after stream start: none"),
     }
     for (i, d) in report.first_audio_after_say.iter().enumerate() {
         match d {
-            Some(d) => println!("  answer after caller line {}: {:.0} ms", i + 1, d.as_secs_f64() * 1000.0),
+            Some(d) => println!(
+                "  answer after caller line {}: {:.0} ms",
+                i + 1,
+                d.as_secs_f64() * 1000.0
+            ),
             None => println!("  answer after caller line {}: none", i + 1),
         }
     }
-    println!("  audio heard: {:.1} s; clears: {}", report.heard.len() as f64 / 8000.0, report.clears.len());
+    println!(
+        "  audio heard: {:.1} s; clears: {}",
+        report.heard.len() as f64 / 8000.0,
+        report.clears.len()
+    );
     if !report.followups.is_empty() {
         println!("\nAfter the stream");
         for f in &report.followups {
@@ -243,7 +280,9 @@ pub fn print_report(report: &CallReport, model: Option<&SimRecord>) {
 pub async fn serve_model(listen: String) -> anyhow::Result<()> {
     let (mut script, _) = scenario(Scenario::Hours, Vec::new());
     script.api_key = None;
-    let handle = ModelSim::start_on(script, listen.as_str()).await.with_context(|| format!("listening on {listen}"))?;
+    let handle = ModelSim::start_on(script, listen.as_str())
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     println!("model simulator: set OPENAI_BASE_URL={}", handle.base_url());
     tokio::signal::ctrl_c().await?;
     Ok(())

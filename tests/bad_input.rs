@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::*;
+use frontdesk::sim::model::ModelScript;
 use frontdesk::simulate::SIM_AUTH_TOKEN;
 use frontdesk::twilio::signature::{compute, Algorithm};
 use futures_util::{SinkExt, StreamExt};
-use frontdesk::sim::model::ModelScript;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -47,25 +47,54 @@ async fn webhooks_need_a_valid_signature() {
     let params = voice_params();
     let good = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
 
-    assert_eq!(post(&url, &params, None).await.0, 403, "missing signature accepted");
+    assert_eq!(
+        post(&url, &params, None).await.0,
+        403,
+        "missing signature accepted"
+    );
     let forged = compute("not-the-token", &url, &params, Algorithm::HmacSha1);
-    assert_eq!(post(&url, &params, Some(&forged)).await.0, 403, "forged signature accepted");
+    assert_eq!(
+        post(&url, &params, Some(&forged)).await.0,
+        403,
+        "forged signature accepted"
+    );
     let mut tampered = params.clone();
     tampered[2].1 = "+19999999999".into();
-    assert_eq!(post(&url, &tampered, Some(&good)).await.0, 403, "tampered body accepted");
+    assert_eq!(
+        post(&url, &tampered, Some(&good)).await.0,
+        403,
+        "tampered body accepted"
+    );
     let (status, body) = post(&url, &params, Some(&good)).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<Connect action="), "{body}");
 
     // The other webhooks are checked too.
-    for path in ["/twilio/after-stream", "/twilio/menu", "/twilio/dial-status", "/twilio/voicemail"] {
+    for path in [
+        "/twilio/after-stream",
+        "/twilio/menu",
+        "/twilio/dial-status",
+        "/twilio/voicemail",
+    ] {
         let url = format!("{}{path}", rig.base);
-        assert_eq!(post(&url, &params, Some(&good)).await.0, 403, "{path}: signature for another URL accepted");
+        assert_eq!(
+            post(&url, &params, Some(&good)).await.0,
+            403,
+            "{path}: signature for another URL accepted"
+        );
         let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
         assert_eq!(post(&url, &params, Some(&sig)).await.0, 200, "{path}");
     }
-    let metrics = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("frontdesk_signature_failures_total 7"), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", rig.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("frontdesk_signature_failures_total 7"),
+        "{metrics}"
+    );
 }
 
 #[actix_rt::test]
@@ -75,7 +104,8 @@ async fn the_stream_handshake_needs_a_valid_signature() {
     let connect = |sig: Option<String>| {
         let mut req = ws_url.as_str().into_client_request().unwrap();
         if let Some(s) = sig {
-            req.headers_mut().insert("X-Twilio-Signature", s.parse().unwrap());
+            req.headers_mut()
+                .insert("X-Twilio-Signature", s.parse().unwrap());
         }
         tokio_tungstenite::connect_async(req)
     };
@@ -93,16 +123,31 @@ async fn the_stream_handshake_needs_a_valid_signature() {
 
 #[actix_rt::test]
 async fn signature_checks_can_be_switched_off_explicitly() {
-    let rig = rig(ModelScript::default(), |c| c.server.verify_signatures = false).await;
+    let rig = rig(ModelScript::default(), |c| {
+        c.server.verify_signatures = false
+    })
+    .await;
     let (status, _) = post(&format!("{}/twilio/voice", rig.base), &voice_params(), None).await;
     assert_eq!(status, 200);
-    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", rig.base)).await.unwrap().json().await.unwrap();
+    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", rig.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["signature_verification"], "off");
 }
 
 #[actix_rt::test]
 async fn malformed_frames_are_counted_and_survived() {
-    let rig = rig(ModelScript { greeting: "Hello there, caller.".into(), ..ModelScript::default() }, |_| {}).await;
+    let rig = rig(
+        ModelScript {
+            greeting: "Hello there, caller.".into(),
+            ..ModelScript::default()
+        },
+        |_| {},
+    )
+    .await;
     let url = format!("{}/twilio/voice", rig.base);
     let params = voice_params();
     let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
@@ -111,28 +156,43 @@ async fn malformed_frames_are_counted_and_survived() {
     let ws_url = rig.base.replacen("http://", "ws://", 1) + "/twilio/stream";
     let mut req = ws_url.as_str().into_client_request().unwrap();
     let sig = compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1);
-    req.headers_mut().insert("X-Twilio-Signature", sig.parse().unwrap());
+    req.headers_mut()
+        .insert("X-Twilio-Signature", sig.parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let sid = "MZ0123456789abcdef0123456789abcdef";
     let bad = [
         "this is not json".to_string(),
         r#"{"event":"wobble","streamSid":"MZ1"}"#.to_string(),
         r#"{"no_event":true}"#.to_string(),
-        format!(r#"{{"event":"media","sequenceNumber":"1","streamSid":"{sid}","media":{{"track":"inbound","chunk":"1","timestamp":"0","payload":"//8="}}}}"#),
+        format!(
+            r#"{{"event":"media","sequenceNumber":"1","streamSid":"{sid}","media":{{"track":"inbound","chunk":"1","timestamp":"0","payload":"//8="}}}}"#
+        ),
     ];
     for b in &bad {
         ws.send(Message::text(b.clone())).await.unwrap();
     }
-    ws.send(Message::text(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#)).await.unwrap();
+    ws.send(Message::text(
+        r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#,
+    ))
+    .await
+    .unwrap();
     let start = format!(
         r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{sid}","callSid":"{CALL_SID}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000"}}}},"streamSid":"{sid}"}}"#
     );
     ws.send(Message::text(start)).await.unwrap();
     let after_start = [
-        format!(r#"{{"event":"media","sequenceNumber":"2","streamSid":"{sid}","media":{{"track":"inbound","chunk":"1","timestamp":"20","payload":"***not base64***"}}}}"#),
-        format!(r#"{{"event":"media","sequenceNumber":"3","streamSid":"{sid}","media":{{"track":"inbound","chunk":"x","timestamp":"40","payload":"//8="}}}}"#),
-        format!(r#"{{"event":"dtmf","sequenceNumber":"4","streamSid":"{sid}","dtmf":{{"track":"inbound_track","digit":"12"}}}}"#),
-        format!(r#"{{"event":"mark","sequenceNumber":"5","streamSid":"{sid}","mark":{{"name":"not-one-of-ours"}}}}"#),
+        format!(
+            r#"{{"event":"media","sequenceNumber":"2","streamSid":"{sid}","media":{{"track":"inbound","chunk":"1","timestamp":"20","payload":"***not base64***"}}}}"#
+        ),
+        format!(
+            r#"{{"event":"media","sequenceNumber":"3","streamSid":"{sid}","media":{{"track":"inbound","chunk":"x","timestamp":"40","payload":"//8="}}}}"#
+        ),
+        format!(
+            r#"{{"event":"dtmf","sequenceNumber":"4","streamSid":"{sid}","dtmf":{{"track":"inbound_track","digit":"12"}}}}"#
+        ),
+        format!(
+            r#"{{"event":"mark","sequenceNumber":"5","streamSid":"{sid}","mark":{{"name":"not-one-of-ours"}}}}"#
+        ),
     ];
     for b in &after_start {
         ws.send(Message::text(b.clone())).await.unwrap();
@@ -151,7 +211,9 @@ async fn malformed_frames_are_counted_and_survived() {
         );
         seq += 1;
         ws.send(Message::text(frame)).await.unwrap();
-        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(20), ws.next()).await {
+        if let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_millis(20), ws.next()).await
+        {
             let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
             if v["event"] == "media" {
                 assert_eq!(v["streamSid"], sid);
@@ -161,7 +223,12 @@ async fn malformed_frames_are_counted_and_survived() {
     }
     assert!(got_audio, "no greeting after malformed frames");
 
-    let metrics = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", rig.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let malformed: u64 = metrics
         .lines()
         .filter(|l| l.starts_with("frontdesk_malformed_frames_total"))
@@ -172,15 +239,25 @@ async fn malformed_frames_are_counted_and_survived() {
     assert_eq!(malformed, 8, "{metrics}");
 
     // The caller hangs up: an orderly end.
-    let stop = format!(r#"{{"event":"stop","sequenceNumber":"999","streamSid":"{sid}","stop":{{"accountSid":"AC00000000000000000000000000000000","callSid":"{CALL_SID}"}}}}"#);
+    let stop = format!(
+        r#"{{"event":"stop","sequenceNumber":"999","streamSid":"{sid}","stop":{{"accountSid":"AC00000000000000000000000000000000","callSid":"{CALL_SID}"}}}}"#
+    );
     ws.send(Message::text(stop)).await.unwrap();
-    let ok = wait_for(&rig, |m| m.contains("frontdesk_calls_total{outcome=\"caller_hung_up\"} 1")).await;
+    let ok = wait_for(&rig, |m| {
+        m.contains("frontdesk_calls_total{outcome=\"caller_hung_up\"} 1")
+    })
+    .await;
     assert!(ok, "the call did not end as a hang-up");
 }
 
 async fn wait_for(rig: &Rig, pred: impl Fn(&str) -> bool) -> bool {
     for _ in 0..100 {
-        let m = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
+        let m = reqwest::get(format!("{}/metrics", rig.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if pred(&m) {
             return true;
         }

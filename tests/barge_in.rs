@@ -16,18 +16,30 @@ async fn caller_interrupts_clear_truncate_within_what_was_played() {
     let script = ModelScript {
         greeting: "Hello, Harbor Dental.".into(),
         turns: vec![
-            ScriptTurn::Reply { caller: "Tell me about you".into(), reply: LONG.into() },
-            ScriptTurn::Reply { caller: "Do you take new patients?".into(), reply: "Yes we do.".into() },
+            ScriptTurn::Reply {
+                caller: "Tell me about you".into(),
+                reply: LONG.into(),
+            },
+            ScriptTurn::Reply {
+                caller: "Do you take new patients?".into(),
+                reply: "Yes we do.".into(),
+            },
         ],
         ..ModelScript::default()
     };
     let rig = rig(script, |_| {}).await;
     let steps = vec![
         wait_for_reply(),
-        CallerStep::Say { label: "ask".into(), audio: synth_speech(900, 1) },
+        CallerStep::Say {
+            label: "ask".into(),
+            audio: synth_speech(900, 1),
+        },
         CallerStep::WaitForAudio { timeout_ms: 10_000 },
         CallerStep::Pause { ms: 1500 },
-        CallerStep::Say { label: "interrupt".into(), audio: synth_speech(1200, 2) },
+        CallerStep::Say {
+            label: "interrupt".into(),
+            audio: synth_speech(1200, 2),
+        },
         wait_for_reply(),
         CallerStep::HangUp,
     ];
@@ -56,12 +68,21 @@ async fn caller_interrupts_clear_truncate_within_what_was_played() {
         "truncate at {audio_end_ms} ms but the caller heard only {played_of_long} ms of that answer\n{t}"
     );
     // ...and not wildly short of it either (marks + real-time extrapolation).
-    assert!(played_of_long - audio_end_ms < 400, "truncate {audio_end_ms} vs played {played_of_long}\n{t}");
+    assert!(
+        played_of_long - audio_end_ms < 400,
+        "truncate {audio_end_ms} vs played {played_of_long}\n{t}"
+    );
     assert_eq!(truncate["content_index"], 0);
 
     // The model cancelled the response; its late audio never reached the caller,
     // and the answer to the interruption did.
-    assert!(rec.transcript.iter().any(|(w, s)| w == "model" && s == "Yes we do."), "{:?}", rec.transcript);
+    assert!(
+        rec.transcript
+            .iter()
+            .any(|(w, s)| w == "model" && s == "Yes we do."),
+        "{:?}",
+        rec.transcript
+    );
     assert!(report.problems.is_empty(), "{:?}\n{t}", report.problems);
     assert_client_events_valid(&rec);
 }

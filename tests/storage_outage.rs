@@ -38,7 +38,11 @@ fn pg(action: &str) {
         cmd.args(["--", "-m", "fast"]);
     }
     let out = cmd.output().expect("pg_ctlcluster runs");
-    assert!(out.status.success(), "pg_ctlcluster {action}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pg_ctlcluster {action}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// PostgreSQL is started again however the test ends.
@@ -46,7 +50,9 @@ struct Restart;
 impl Drop for Restart {
     fn drop(&mut self) {
         let (version, name) = cluster();
-        let _ = Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, &name, "start"]).output();
+        let _ = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &version, &name, "start"])
+            .output();
     }
 }
 
@@ -64,7 +70,10 @@ async fn a_database_outage_mid_call_loses_nothing_and_duplicates_nothing() {
                         arguments: json!({"when": "friday"}),
                         reply_template: "We are, {output}".into(),
                     },
-                    ScriptTurn::Reply { caller: "Thanks".into(), reply: "You're welcome.".into() },
+                    ScriptTurn::Reply {
+                        caller: "Thanks".into(),
+                        reply: "You're welcome.".into(),
+                    },
                 ]
             })
             .collect(),
@@ -80,14 +89,22 @@ async fn a_database_outage_mid_call_loses_nothing_and_duplicates_nothing() {
         let base = base.clone();
         let steps = vec![
             wait_for_reply(),
-            CallerStep::Say { label: "hours".into(), audio: synth_speech(900, i) },
+            CallerStep::Say {
+                label: "hours".into(),
+                audio: synth_speech(900, i),
+            },
             wait_for_reply(),
-            CallerStep::Say { label: "thanks".into(), audio: synth_speech(700, 10 + i) },
+            CallerStep::Say {
+                label: "thanks".into(),
+                audio: synth_speech(700, 10 + i),
+            },
             wait_for_reply(),
             CallerStep::Pause { ms: 3000 },
             CallerStep::HangUp,
         ];
-        handles.push(actix_rt::spawn(async move { place_call(&base, caller(steps)).await.unwrap() }));
+        handles.push(actix_rt::spawn(async move {
+            place_call(&base, caller(steps)).await.unwrap()
+        }));
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
@@ -102,29 +119,59 @@ async fn a_database_outage_mid_call_loses_nothing_and_duplicates_nothing() {
     let mut sids = Vec::new();
     for h in handles {
         let report = h.await.unwrap();
-        assert!(report.greeting_latency.is_some(), "{}", report.timeline_text());
+        assert!(
+            report.greeting_latency.is_some(),
+            "{}",
+            report.timeline_text()
+        );
         assert!(report.problems.is_empty(), "{:?}", report.problems);
         sids.push(report.call_sid);
     }
     let stats = rig.running.recorder_stats.clone();
     assert!(
-        stats.write_failures.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        stats
+            .write_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
         "the outage was never felt; the test proves nothing"
     );
-    assert!(rig.running.recorder.send(Flush { timeout: Duration::from_secs(90) }).await.unwrap(), "backlog not written");
+    assert!(
+        rig.running
+            .recorder
+            .send(Flush {
+                timeout: Duration::from_secs(90)
+            })
+            .await
+            .unwrap(),
+        "backlog not written"
+    );
 
     let mut tools = 0;
     for sid in &sids {
-        let detail = rig.running.store.call_detail(sid).await.unwrap().expect("call recorded");
+        let detail = rig
+            .running
+            .store
+            .call_detail(sid)
+            .await
+            .unwrap()
+            .expect("call recorded");
         let detail = serde_json::to_value(&detail).unwrap();
         let timeline = detail["timeline"].as_array().unwrap();
-        let seqs: Vec<i64> = timeline.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        let seqs: Vec<i64> = timeline
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect();
         // Gap-free from 1, nothing twice, first to last.
         assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "{sid}");
         assert_eq!(timeline.first().unwrap()["kind"], "started", "{sid}");
         assert_eq!(timeline.last().unwrap()["kind"], "ended", "{sid}");
         assert_eq!(detail["outcome"], "caller_hung_up", "{sid}");
-        let turns: Vec<i64> = detail["transcript"].as_array().unwrap().iter().map(|t| t["seq"].as_i64().unwrap()).collect();
+        let turns: Vec<i64> = detail["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["seq"].as_i64().unwrap())
+            .collect();
         assert_eq!(turns, (1..=turns.len() as i64).collect::<Vec<_>>(), "{sid}");
         // greeting, question, answer, thanks, reply
         assert!(turns.len() >= 5, "{sid}: {detail:#}");

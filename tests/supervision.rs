@@ -22,43 +22,90 @@ async fn model_drop_mid_answer_resumes_with_the_conversation() {
     let rig = rig(script, |_| {}).await;
     let steps = vec![
         wait_for_reply(),
-        CallerStep::Say { label: "billing".into(), audio: synth_speech(1100, 5) },
-        CallerStep::WaitForSilence { quiet_ms: 1500, timeout_ms: 15_000 },
+        CallerStep::Say {
+            label: "billing".into(),
+            audio: synth_speech(1100, 5),
+        },
+        CallerStep::WaitForSilence {
+            quiet_ms: 1500,
+            timeout_ms: 15_000,
+        },
         CallerStep::HangUp,
     ];
     let report = place_call(&rig.base, caller(steps)).await.unwrap();
     let t = report.timeline_text();
     let rec = rig.model.record();
-    assert_eq!(rec.connections.len(), 2, "expected exactly one reconnect\n{t}");
+    assert_eq!(
+        rec.connections.len(),
+        2,
+        "expected exactly one reconnect\n{t}"
+    );
     let second = &rec.connections[1];
     // The fresh session got the instructions and tools again...
-    assert!(second.session_updates[0]["instructions"].as_str().unwrap().contains("Harbor Dental"));
-    assert!(!second.session_updates[0]["tools"].as_array().unwrap().is_empty());
+    assert!(second.session_updates[0]["instructions"]
+        .as_str()
+        .unwrap()
+        .contains("Harbor Dental"));
+    assert!(!second.session_updates[0]["tools"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     // ...and the conversation so far, the caller's question included.
     let replayed: Vec<String> = second
         .items_created
         .iter()
-        .map(|i| format!("{}: {}", i["role"].as_str().unwrap_or(""), i["content"][0]["text"].as_str().unwrap_or("")))
+        .map(|i| {
+            format!(
+                "{}: {}",
+                i["role"].as_str().unwrap_or(""),
+                i["content"][0]["text"].as_str().unwrap_or("")
+            )
+        })
         .collect();
-    assert!(replayed.iter().any(|r| r == "assistant: Harbor Dental, how can I help?"), "{replayed:?}");
-    assert!(replayed.iter().any(|r| r == "user: Can I talk to billing?"), "{replayed:?}");
+    assert!(
+        replayed
+            .iter()
+            .any(|r| r == "assistant: Harbor Dental, how can I help?"),
+        "{replayed:?}"
+    );
+    assert!(
+        replayed.iter().any(|r| r == "user: Can I talk to billing?"),
+        "{replayed:?}"
+    );
     // The resumed model answered the question the caller is still owed.
     assert!(
-        rec.transcript.iter().any(|(w, s)| w == "model" && s.starts_with("Of course. Billing is open")),
+        rec.transcript
+            .iter()
+            .any(|(w, s)| w == "model" && s.starts_with("Of course. Billing is open")),
         "{:?}",
         rec.transcript
     );
     // No greeting twice.
-    let greetings = rec.transcript.iter().filter(|(_, s)| s == "Harbor Dental, how can I help?").count();
+    let greetings = rec
+        .transcript
+        .iter()
+        .filter(|(_, s)| s == "Harbor Dental, how can I help?")
+        .count();
     assert_eq!(greetings, 1, "{:?}", rec.transcript);
     assert_client_events_valid(&rec);
-    let metrics = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("frontdesk_model_restarts_total 1"), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", rig.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("frontdesk_model_restarts_total 1"),
+        "{metrics}"
+    );
 }
 
 #[actix_rt::test]
 async fn a_dead_model_ends_in_the_menu_and_the_menu_works() {
-    let script = ModelScript { then: ConnectionBehavior::RejectHandshake { status: 503 }, ..ModelScript::default() };
+    let script = ModelScript {
+        then: ConnectionBehavior::RejectHandshake { status: 503 },
+        ..ModelScript::default()
+    };
     let rig = rig(script, |_| {}).await;
     let mut c = caller(vec![CallerStep::WaitForClose { timeout_ms: 15_000 }]);
     c.menu_input = vec![MenuInput::Digits("1".into()), MenuInput::Digits("0".into())];
@@ -67,16 +114,50 @@ async fn a_dead_model_ends_in_the_menu_and_the_menu_works() {
     let t = report.timeline_text();
     // Budget 2 restarts: three attempts, then the menu.
     assert_eq!(rig.model.record().connections.len(), 3, "{t}");
-    let urls: Vec<&str> = report.followups.iter().map(|f| f.url.rsplit('/').next().unwrap()).collect();
+    let urls: Vec<&str> = report
+        .followups
+        .iter()
+        .map(|f| f.url.rsplit('/').next().unwrap())
+        .collect();
     assert_eq!(urls, ["after-stream", "menu", "menu", "dial-status"], "{t}");
-    assert!(report.followups[0].twiml.contains("<Gather"), "{}", report.followups[0].twiml);
-    assert!(report.followups[1].twiml.contains("Our opening hours are"), "{}", report.followups[1].twiml);
-    assert!(report.followups[2].twiml.contains("<Number>+15551230100</Number>"), "{}", report.followups[2].twiml);
+    assert!(
+        report.followups[0].twiml.contains("<Gather"),
+        "{}",
+        report.followups[0].twiml
+    );
+    assert!(
+        report.followups[1].twiml.contains("Our opening hours are"),
+        "{}",
+        report.followups[1].twiml
+    );
+    assert!(
+        report.followups[2]
+            .twiml
+            .contains("<Number>+15551230100</Number>"),
+        "{}",
+        report.followups[2].twiml
+    );
     // The transfer was not answered: voicemail for that department.
-    assert!(report.followups[3].twiml.contains("<Record"), "{}", report.followups[3].twiml);
-    assert!(report.followups[3].twiml.contains("Front desk"), "{}", report.followups[3].twiml);
-    let metrics = reqwest::get(format!("{}/metrics", rig.base)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("frontdesk_menu_fallbacks_total 1"), "{metrics}");
+    assert!(
+        report.followups[3].twiml.contains("<Record"),
+        "{}",
+        report.followups[3].twiml
+    );
+    assert!(
+        report.followups[3].twiml.contains("Front desk"),
+        "{}",
+        report.followups[3].twiml
+    );
+    let metrics = reqwest::get(format!("{}/metrics", rig.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("frontdesk_menu_fallbacks_total 1"),
+        "{metrics}"
+    );
 }
 
 #[actix_rt::test]
@@ -87,7 +168,11 @@ async fn a_model_that_never_acknowledges_the_session_is_replaced() {
         ..ModelScript::default()
     };
     let rig = rig(script, |c| c.realtime.session_ready_timeout_ms = 500).await;
-    let steps = vec![CallerStep::WaitForAudio { timeout_ms: 10_000 }, wait_for_reply(), CallerStep::HangUp];
+    let steps = vec![
+        CallerStep::WaitForAudio { timeout_ms: 10_000 },
+        wait_for_reply(),
+        CallerStep::HangUp,
+    ];
     let report = place_call(&rig.base, caller(steps)).await.unwrap();
     let t = report.timeline_text();
     let rec = rig.model.record();
@@ -100,14 +185,19 @@ async fn a_model_that_never_acknowledges_the_session_is_replaced() {
 async fn a_hung_response_counts_as_a_failure_and_is_answered_after_restart() {
     let script = ModelScript {
         greeting: "Hi.".into(),
-        turns: vec![ScriptTurn::Silent { caller: "Hello?".into() }],
+        turns: vec![ScriptTurn::Silent {
+            caller: "Hello?".into(),
+        }],
         resume_reply: "Sorry about that, how can I help?".into(),
         ..ModelScript::default()
     };
     let rig = rig(script, |c| c.realtime.response_timeout_ms = 1000).await;
     let steps = vec![
         wait_for_reply(),
-        CallerStep::Say { label: "hello".into(), audio: synth_speech(900, 9) },
+        CallerStep::Say {
+            label: "hello".into(),
+            audio: synth_speech(900, 9),
+        },
         CallerStep::WaitForAudio { timeout_ms: 10_000 },
         wait_for_reply(),
         CallerStep::HangUp,
@@ -117,7 +207,11 @@ async fn a_hung_response_counts_as_a_failure_and_is_answered_after_restart() {
     let rec = rig.model.record();
     assert_eq!(rec.connections.len(), 2, "{t}");
     // The resumed model answers (the silent turn is owed an answer).
-    assert!(rec.transcript.iter().filter(|(w, _)| w == "model").count() >= 2, "{:?}", rec.transcript);
+    assert!(
+        rec.transcript.iter().filter(|(w, _)| w == "model").count() >= 2,
+        "{:?}",
+        rec.transcript
+    );
     assert_client_events_valid(&rec);
 }
 
@@ -126,22 +220,39 @@ async fn error_events_are_not_fatal() {
     let script = ModelScript {
         greeting: "Hi.".into(),
         turns: vec![
-            ScriptTurn::Error { caller: "One".into(), code: "rate_limit_exceeded".into(), message: "slow down".into() },
-            ScriptTurn::Reply { caller: "Two".into(), reply: "Still here.".into() },
+            ScriptTurn::Error {
+                caller: "One".into(),
+                code: "rate_limit_exceeded".into(),
+                message: "slow down".into(),
+            },
+            ScriptTurn::Reply {
+                caller: "Two".into(),
+                reply: "Still here.".into(),
+            },
         ],
         ..ModelScript::default()
     };
     let rig = rig(script, |c| c.realtime.response_timeout_ms = 60_000).await;
     let steps = vec![
         wait_for_reply(),
-        CallerStep::Say { label: "one".into(), audio: synth_speech(800, 1) },
+        CallerStep::Say {
+            label: "one".into(),
+            audio: synth_speech(800, 1),
+        },
         CallerStep::Pause { ms: 1200 },
-        CallerStep::Say { label: "two".into(), audio: synth_speech(800, 2) },
+        CallerStep::Say {
+            label: "two".into(),
+            audio: synth_speech(800, 2),
+        },
         wait_for_reply(),
         CallerStep::HangUp,
     ];
     let report = place_call(&rig.base, caller(steps)).await.unwrap();
     let rec = rig.model.record();
     assert_eq!(rec.connections.len(), 1, "{}", report.timeline_text());
-    assert!(rec.transcript.iter().any(|(_, s)| s == "Still here."), "{:?}", rec.transcript);
+    assert!(
+        rec.transcript.iter().any(|(_, s)| s == "Still here."),
+        "{:?}",
+        rec.transcript
+    );
 }

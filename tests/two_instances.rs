@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use common::*;
 use frontdesk::sim::caller::{place_call, CallerStep};
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 use frontdesk::sim::model::ModelScript;
 use frontdesk::simulate::SIM_AUTH_TOKEN;
 use frontdesk::twilio::signature::{compute, Algorithm};
+use futures_util::{SinkExt, StreamExt};
 use store_support::TestDb;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
 
 fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -27,7 +27,13 @@ fn redis_url() -> String {
 async fn signed_post(base: &str, path: &str, params: &[(String, String)]) -> (u16, String) {
     let url = format!("{base}{path}");
     let sig = compute(SIM_AUTH_TOKEN, &url, params, Algorithm::HmacSha1);
-    let resp = reqwest::Client::new().post(&url).header("X-Twilio-Signature", sig).form(params).send().await.unwrap();
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .header("X-Twilio-Signature", sig)
+        .form(params)
+        .send()
+        .await
+        .unwrap();
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
@@ -67,7 +73,12 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     assert_eq!(status, 200, "{twiml}");
     let ws_url = a.base.replacen("http://", "ws://", 1) + "/twilio/stream";
     let mut req = ws_url.as_str().into_client_request().unwrap();
-    req.headers_mut().insert("X-Twilio-Signature", compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1).parse().unwrap());
+    req.headers_mut().insert(
+        "X-Twilio-Signature",
+        compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1)
+            .parse()
+            .unwrap(),
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let stream_sid = "MZ0123456789abcdef0123456789abcdef";
     ws.send(Message::text(format!(
@@ -92,32 +103,69 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     .await
     .unwrap_or(false);
     assert!(closed, "A did not leave the stream");
-    assert_eq!(a.running.engine.sessions.owner(&sid).await.as_deref(), Some(a.running.engine.sessions.instance_id()));
+    assert_eq!(
+        a.running.engine.sessions.owner(&sid).await.as_deref(),
+        Some(a.running.engine.sessions.instance_id())
+    );
     assert!(b.running.engine.registry.get(&sid).is_none());
 
     // Twilio asks the Connect action — at B. Only A knows the decision.
     let (_, twiml) = signed_post(&b.base, "/twilio/after-stream", &params(&sid, &[])).await;
-    assert!(twiml.contains("<Number>+15551230100</Number>"), "B answered without A: {twiml}");
+    assert!(
+        twiml.contains("<Number>+15551230100</Number>"),
+        "B answered without A: {twiml}"
+    );
 
     // The dial outcome arrives at B too. Only A knows the call went to the
     // front desk: its voicemail prompt names the department; B alone would not.
-    let (status, twiml) = signed_post(&b.base, "/twilio/dial-status", &params(&sid, &[("DialCallStatus", "busy")])).await;
+    let (status, twiml) = signed_post(
+        &b.base,
+        "/twilio/dial-status",
+        &params(&sid, &[("DialCallStatus", "busy")]),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(twiml.contains("Please leave a message for Front desk"), "B answered without A: {twiml}");
+    assert!(
+        twiml.contains("Please leave a message for Front desk"),
+        "B answered without A: {twiml}"
+    );
 
     // Twilio retries the same webhook on A: same answer, and the call's
     // state did not move twice (a second dial outcome would be unexpected).
-    let (_, again) = signed_post(&a.base, "/twilio/dial-status", &params(&sid, &[("DialCallStatus", "busy")])).await;
+    let (_, again) = signed_post(
+        &a.base,
+        "/twilio/dial-status",
+        &params(&sid, &[("DialCallStatus", "busy")]),
+    )
+    .await;
     assert_eq!(again, twiml);
-    let metrics = reqwest::get(format!("{}/metrics", a.base)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("frontdesk_unexpected_events_total 0"), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", a.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("frontdesk_unexpected_events_total 0"),
+        "{metrics}"
+    );
 
     // The recording finishes, reported to B again: the call ends on A.
-    let (_, bye) = signed_post(&b.base, "/twilio/voicemail", &params(&sid, &[("RecordingSid", "RE1"), ("RecordingDuration", "7")])).await;
+    let (_, bye) = signed_post(
+        &b.base,
+        "/twilio/voicemail",
+        &params(&sid, &[("RecordingSid", "RE1"), ("RecordingDuration", "7")]),
+    )
+    .await;
     assert!(bye.contains("your message has been recorded"), "{bye}");
     let mut ended = false;
     for _ in 0..50 {
-        let m = reqwest::get(format!("{}/metrics", a.base)).await.unwrap().text().await.unwrap();
+        let m = reqwest::get(format!("{}/metrics", a.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if m.contains("frontdesk_calls_total{outcome=\"voicemail\"} 1") {
             ended = true;
             break;
@@ -127,35 +175,83 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     assert!(ended, "the call on A did not end as a voicemail");
 
     // Both instances wrote to the one database: the call's record is whole.
-    assert!(a.running.recorder.send(frontdesk::recorder::Flush { timeout: Duration::from_secs(5) }).await.unwrap());
-    let detail = b.running.store.call_detail(&sid).await.unwrap().expect("recorded");
-    assert_eq!(serde_json::to_value(&detail).unwrap()["outcome"], "voicemail");
+    assert!(a
+        .running
+        .recorder
+        .send(frontdesk::recorder::Flush {
+            timeout: Duration::from_secs(5)
+        })
+        .await
+        .unwrap());
+    let detail = b
+        .running
+        .store
+        .call_detail(&sid)
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(
+        serde_json::to_value(&detail).unwrap()["outcome"],
+        "voicemail"
+    );
 }
 
 #[actix_rt::test]
 async fn with_redis_unreachable_calls_are_still_answered_and_readiness_says_degraded() {
     let rig = rig(
-        ModelScript { greeting: "Hello.".into(), ..ModelScript::default() },
+        ModelScript {
+            greeting: "Hello.".into(),
+            ..ModelScript::default()
+        },
         |c| c.storage.redis_url = "redis://127.0.0.1:1".into(),
     )
     .await;
-    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", rig.base)).await.unwrap().json().await.unwrap();
-    assert_eq!(ready["status"], "ready");
-    assert!(ready["sessions"].as_str().unwrap().starts_with("degraded"), "{ready}");
-    let report = place_call(&rig.base, caller(vec![CallerStep::WaitForAudio { timeout_ms: 10_000 }, wait_for_reply(), CallerStep::HangUp]))
+    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", rig.base))
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert!(
+        ready["sessions"].as_str().unwrap().starts_with("degraded"),
+        "{ready}"
+    );
+    let report = place_call(
+        &rig.base,
+        caller(vec![
+            CallerStep::WaitForAudio { timeout_ms: 10_000 },
+            wait_for_reply(),
+            CallerStep::HangUp,
+        ]),
+    )
+    .await
+    .unwrap();
     assert!(report.heard.len() > 1000, "{}", report.timeline_text());
 }
 
 #[actix_rt::test]
 async fn a_caller_over_the_hourly_limit_is_turned_away() {
-    let rig = rig(ModelScript::default(), |c| c.limits.calls_per_caller_per_hour = 2).await;
+    let rig = rig(ModelScript::default(), |c| {
+        c.limits.calls_per_caller_per_hour = 2
+    })
+    .await;
     let mut answers = Vec::new();
     for i in 0..3 {
         let sid = format!("CA{:032x}", 0xabc0 + i);
-        answers.push(signed_post(&rig.base, "/twilio/voice", &params(&sid, &[])).await.1);
+        answers.push(
+            signed_post(&rig.base, "/twilio/voice", &params(&sid, &[]))
+                .await
+                .1,
+        );
     }
-    assert!(answers[0].contains("<Connect") && answers[1].contains("<Connect"), "{answers:?}");
-    assert!(answers[2].contains("<Reject reason=\"busy\" />"), "{}", answers[2]);
+    assert!(
+        answers[0].contains("<Connect") && answers[1].contains("<Connect"),
+        "{answers:?}"
+    );
+    assert!(
+        answers[2].contains("<Reject reason=\"busy\" />"),
+        "{}",
+        answers[2]
+    );
 }

@@ -17,7 +17,9 @@ use super::transcript::{Speaker, Turn};
 use crate::codec::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
 use crate::engine::{CallInfo, Engine};
 use crate::logmask::mask_phone;
-use crate::realtime::actor::{CallerAudio, FromModel, ModelLinkSpec, ModelSignal, RealtimeActor, Shutdown, ToModel};
+use crate::realtime::actor::{
+    CallerAudio, FromModel, ModelLinkSpec, ModelSignal, RealtimeActor, Shutdown, ToModel,
+};
 use crate::realtime::events::{self as rt, ServerEvent};
 use crate::recorder::RecordCall;
 use crate::tools::ToolContext;
@@ -139,16 +141,23 @@ impl CallActor {
                     addr.do_send(Shutdown);
                 }
             }
-            Command::Model(cmd) => self.to_model(cmd),
-            Command::Twilio(cmd) => self.to_twilio(cmd),
+            Command::Model(cmd) => self.send_to_model(cmd),
+            Command::Twilio(cmd) => self.send_to_twilio(cmd),
             Command::PlayHoldMessage => {
                 if let Some(stream) = &self.stream {
                     if !self.engine.hold_clip.is_empty() {
-                        stream.do_send(ToTwilio::Media { payload: self.engine.hold_clip.clone(), relayed_from: None });
+                        stream.do_send(ToTwilio::Media {
+                            payload: self.engine.hold_clip.clone(),
+                            relayed_from: None,
+                        });
                     }
                 }
             }
-            Command::RunTool { call_id, name, arguments } => self.run_tool(call_id, name, arguments, ctx),
+            Command::RunTool {
+                call_id,
+                name,
+                arguments,
+            } => self.run_tool(call_id, name, arguments, ctx),
             Command::Arm { timer, at } => {
                 if let Some(h) = self.timers.remove(&timer) {
                     ctx.cancel_future(h);
@@ -178,10 +187,11 @@ impl CallActor {
                     CallRecord::ModelRestart { .. } => {
                         self.engine.metrics.model_restarts.inc();
                     }
-                    CallRecord::Transition { to, cause, .. } if *to == StateName::Menu.as_str() => {
-                        if cause.starts_with("model") {
-                            self.engine.metrics.menu_fallbacks.inc();
-                        }
+                    // A menu reached because the model is unavailable.
+                    CallRecord::Transition { to, cause, .. }
+                        if *to == StateName::Menu.as_str() && cause.starts_with("model") =>
+                    {
+                        self.engine.metrics.menu_fallbacks.inc();
                     }
                     _ => {}
                 }
@@ -242,25 +252,34 @@ impl CallActor {
         self.model = Some((conn, actor.start()));
     }
 
-    fn to_model(&mut self, cmd: ModelCommand) {
+    fn send_to_model(&mut self, cmd: ModelCommand) {
         let Some((_, model)) = &self.model else {
             return;
         };
         let text = match cmd {
             ModelCommand::Greet => rt::response_create_json(
-                Some(&crate::instructions::greeting_instructions(&self.engine.config)),
+                Some(&crate::instructions::greeting_instructions(
+                    &self.engine.config,
+                )),
                 Some(&[("purpose", "greeting")]),
             ),
-            ModelCommand::CreateResponse { instructions } => rt::response_create_json(instructions.as_deref(), None),
-            ModelCommand::Truncate { item_id, audio_end_ms } => rt::truncate_json(&item_id, 0, audio_end_ms),
+            ModelCommand::CreateResponse { instructions } => {
+                rt::response_create_json(instructions.as_deref(), None)
+            }
+            ModelCommand::Truncate {
+                item_id,
+                audio_end_ms,
+            } => rt::truncate_json(&item_id, 0, audio_end_ms),
             ModelCommand::Cancel => rt::response_cancel_json(),
-            ModelCommand::FunctionOutput { call_id, output } => rt::function_call_output_json(&call_id, &output),
+            ModelCommand::FunctionOutput { call_id, output } => {
+                rt::function_call_output_json(&call_id, &output)
+            }
             ModelCommand::SystemNote { text } => rt::system_text_item_json(&text),
         };
         model.do_send(ToModel(text));
     }
 
-    fn to_twilio(&mut self, cmd: TwilioCommand) {
+    fn send_to_twilio(&mut self, cmd: TwilioCommand) {
         let Some(stream) = &self.stream else {
             return;
         };
@@ -269,10 +288,16 @@ impl CallActor {
                 if !self.greeting_measured {
                     if let Some(t0) = self.stream_started_at {
                         self.greeting_measured = true;
-                        self.engine.metrics.greeting_latency.observe(t0.elapsed().as_secs_f64());
+                        self.engine
+                            .metrics
+                            .greeting_latency
+                            .observe(t0.elapsed().as_secs_f64());
                     }
                 }
-                ToTwilio::Media { payload, relayed_from: self.relay_stamp }
+                ToTwilio::Media {
+                    payload,
+                    relayed_from: self.relay_stamp,
+                }
             }
             TwilioCommand::Mark(name) => ToTwilio::Mark(name),
             TwilioCommand::Clear => ToTwilio::Clear,
@@ -280,7 +305,13 @@ impl CallActor {
         stream.do_send(msg);
     }
 
-    fn run_tool(&mut self, call_id: String, name: String, arguments: String, ctx: &mut Context<Self>) {
+    fn run_tool(
+        &mut self,
+        call_id: String,
+        name: String,
+        arguments: String,
+        ctx: &mut Context<Self>,
+    ) {
         let toolbox = self.engine.toolbox.clone();
         let tctx = ToolContext {
             call_sid: self.info.call_sid.clone(),
@@ -293,7 +324,13 @@ impl CallActor {
             let t0 = Instant::now();
             let (output, effect) = toolbox.run(&name, &arguments, tctx).await;
             let latency_ms = t0.elapsed().as_millis() as u64;
-            me.do_send(ToolDone(Event::ToolFinished { call_id, name, output, effect, latency_ms }));
+            me.do_send(ToolDone(Event::ToolFinished {
+                call_id,
+                name,
+                output,
+                effect,
+                latency_ms,
+            }));
         });
     }
 
@@ -302,32 +339,82 @@ impl CallActor {
             ServerEvent::SessionUpdated => Event::ModelReady,
             ServerEvent::SpeechStarted { .. } => Event::SpeechStarted,
             ServerEvent::Committed { item_id } => Event::Committed { item_id },
-            ServerEvent::InputTranscript { item_id, transcript } => {
-                Event::Transcript { speaker: Speaker::Caller, item_id, text: transcript }
-            }
+            ServerEvent::InputTranscript {
+                item_id,
+                transcript,
+            } => Event::Transcript {
+                speaker: Speaker::Caller,
+                item_id,
+                text: transcript,
+            },
             ServerEvent::ResponseCreated { response_id } => Event::ResponseCreated { response_id },
-            ServerEvent::AudioDelta { response_id, item_id, delta } => {
+            ServerEvent::AudioDelta {
+                response_id,
+                item_id,
+                delta,
+            } => {
                 if self.codec_mode == CodecMode::Pcm24k {
                     if let Some(codec) = &self.codec {
-                        let tag = AudioTag { response_id, item_id, received };
-                        codec.do_send(ModelAudio { payload: delta, tag });
+                        let tag = AudioTag {
+                            response_id,
+                            item_id,
+                            received,
+                        };
+                        codec.do_send(ModelAudio {
+                            payload: delta,
+                            tag,
+                        });
                     }
                     return;
                 }
                 self.relay_stamp = Some(received);
-                self.apply(Event::AudioDelta { response_id, item_id, payload: delta }, ctx);
+                self.apply(
+                    Event::AudioDelta {
+                        response_id,
+                        item_id,
+                        payload: delta,
+                    },
+                    ctx,
+                );
                 self.relay_stamp = None;
                 return;
             }
-            ServerEvent::AudioTranscriptDone { item_id, transcript, .. } => {
-                Event::Transcript { speaker: Speaker::Assistant, item_id, text: transcript }
-            }
-            ServerEvent::FunctionCallArgumentsDone { call_id, name, arguments, .. } => {
-                Event::FunctionCall { call_id, name, arguments }
-            }
-            ServerEvent::ResponseDone { response_id, status, function_calls, usage, error, .. } => {
+            ServerEvent::AudioTranscriptDone {
+                item_id,
+                transcript,
+                ..
+            } => Event::Transcript {
+                speaker: Speaker::Assistant,
+                item_id,
+                text: transcript,
+            },
+            ServerEvent::FunctionCallArgumentsDone {
+                call_id,
+                name,
+                arguments,
+                ..
+            } => Event::FunctionCall {
+                call_id,
+                name,
+                arguments,
+            },
+            ServerEvent::ResponseDone {
+                response_id,
+                status,
+                function_calls,
+                usage,
+                error,
+                ..
+            } => {
                 for f in function_calls {
-                    self.apply(Event::FunctionCall { call_id: f.call_id, name: f.name, arguments: f.arguments }, ctx);
+                    self.apply(
+                        Event::FunctionCall {
+                            call_id: f.call_id,
+                            name: f.name,
+                            arguments: f.arguments,
+                        },
+                        ctx,
+                    );
                 }
                 if let Some(u) = usage {
                     self.record(CallRecord::Usage(ModelUsage {
@@ -348,9 +435,17 @@ impl CallActor {
                     rt::ResponseStatus::Failed => ResponseStatus::Failed,
                     rt::ResponseStatus::Incomplete => ResponseStatus::Incomplete,
                 };
-                Event::ResponseDone { response_id, status }
+                Event::ResponseDone {
+                    response_id,
+                    status,
+                }
             }
-            ServerEvent::Error { code, message, kind, .. } => {
+            ServerEvent::Error {
+                code,
+                message,
+                kind,
+                ..
+            } => {
                 tracing::warn!(call_sid = %self.info.call_sid, %kind, code = ?code, %message, "model error event");
                 Event::ModelError { code, message }
             }
@@ -381,9 +476,16 @@ impl Actor for CallActor {
             to = %mask_phone(&self.info.to),
             "call started"
         );
-        let codec = CodecActor::new(self.info.call_sid.clone(), self.codec_mode, ctx.address().recipient());
+        let codec = CodecActor::new(
+            self.info.call_sid.clone(),
+            self.codec_mode,
+            ctx.address().recipient(),
+        );
         self.codec = Some(codec.start());
-        self.record(CallRecord::Started { from: self.info.from.clone(), to: self.info.to.clone() });
+        self.record(CallRecord::Started {
+            from: self.info.from.clone(),
+            to: self.info.to.clone(),
+        });
         for c in std::mem::take(&mut self.pending_start) {
             self.execute(c, ctx);
         }
@@ -395,7 +497,9 @@ impl Actor for CallActor {
             self.finished = true;
             self.engine.metrics.active_calls.dec();
         }
-        self.engine.registry.remove(&self.info.call_sid, &ctx.address());
+        self.engine
+            .registry
+            .remove(&self.info.call_sid, &ctx.address());
         let sessions = self.engine.sessions.clone();
         let sid = self.info.call_sid.clone();
         actix::spawn(async move { sessions.release(&sid).await });
@@ -408,7 +512,12 @@ impl Handler<StreamAttached> for CallActor {
         self.stream = Some(msg.stream);
         self.stream_started_at = Some(Instant::now());
         tracing::info!(call_sid = %self.info.call_sid, stream_sid = %msg.stream_sid, "stream started");
-        self.apply(Event::StreamStarted { stream_sid: msg.stream_sid }, ctx);
+        self.apply(
+            Event::StreamStarted {
+                stream_sid: msg.stream_sid,
+            },
+            ctx,
+        );
         if matches!(self.machine.state().name(), StateName::Ended) {
             // A stream for a call that is already over: close it.
             if let Some(stream) = self.stream.take() {
@@ -428,10 +537,17 @@ impl Handler<CallerMedia> for CallActor {
         match (self.codec_mode, forward, &self.model) {
             (CodecMode::Passthrough, true, Some((_, model))) => {
                 // Passthrough: the same base64 string goes to the model.
-                codec.do_send(CallerFrame { payload: msg.payload.clone() });
-                model.do_send(CallerAudio { payload: msg.payload, received: msg.received });
+                codec.do_send(CallerFrame {
+                    payload: msg.payload.clone(),
+                });
+                model.do_send(CallerAudio {
+                    payload: msg.payload,
+                    received: msg.received,
+                });
             }
-            _ => codec.do_send(CallerFrame { payload: msg.payload }),
+            _ => codec.do_send(CallerFrame {
+                payload: msg.payload,
+            }),
         }
     }
 }
@@ -480,13 +596,23 @@ impl Handler<CodecEvent> for CallActor {
             CodecEvent::ToModel(payload) => {
                 if self.machine.forwards_caller_audio() {
                     if let Some((_, model)) = &self.model {
-                        model.do_send(CallerAudio { payload, received: Instant::now() });
+                        model.do_send(CallerAudio {
+                            payload,
+                            received: Instant::now(),
+                        });
                     }
                 }
             }
             CodecEvent::ToCaller { payload, tag } => {
                 self.relay_stamp = Some(tag.received);
-                self.apply(Event::AudioDelta { response_id: tag.response_id, item_id: tag.item_id, payload }, ctx);
+                self.apply(
+                    Event::AudioDelta {
+                        response_id: tag.response_id,
+                        item_id: tag.item_id,
+                        payload,
+                    },
+                    ctx,
+                );
                 self.relay_stamp = None;
             }
             CodecEvent::BadAudio(reason) => {

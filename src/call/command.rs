@@ -11,12 +11,22 @@ use super::transcript::Turn;
 pub enum ModelCommand {
     /// The greeting response (instructions come from the business config).
     Greet,
-    CreateResponse { instructions: Option<String> },
-    Truncate { item_id: String, audio_end_ms: u64 },
+    CreateResponse {
+        instructions: Option<String>,
+    },
+    Truncate {
+        item_id: String,
+        audio_end_ms: u64,
+    },
     Cancel,
-    FunctionOutput { call_id: String, output: String },
+    FunctionOutput {
+        call_id: String,
+        output: String,
+    },
     /// Context the model should know (e.g. a key the caller pressed).
-    SystemNote { text: String },
+    SystemNote {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,16 +64,37 @@ pub enum Outcome {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CallRecord {
     /// The call arrived (numbers as Twilio gave them).
-    Started { from: String, to: String },
-    Transition { from: &'static str, to: &'static str, cause: String },
+    Started {
+        from: String,
+        to: String,
+    },
+    Transition {
+        from: &'static str,
+        to: &'static str,
+        cause: String,
+    },
     Turn(Turn),
-    Tool { call_id: String, name: String, arguments: String, output: String, latency_ms: u64 },
-    ModelRestart { reason: String, attempt: usize },
-    ModelError { code: Option<String>, message: String },
+    Tool {
+        call_id: String,
+        name: String,
+        arguments: String,
+        output: String,
+        latency_ms: u64,
+    },
+    ModelRestart {
+        reason: String,
+        attempt: usize,
+    },
+    ModelError {
+        code: Option<String>,
+        message: String,
+    },
     Decision(Decision),
     /// Token usage of one model response (from `response.done`).
     Usage(ModelUsage),
-    Ended { outcome: Outcome },
+    Ended {
+        outcome: Outcome,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,14 +111,23 @@ pub struct ModelUsage {
 pub enum Command {
     /// Build a fresh model connection. `resume` carries the conversation to
     /// replay; `None` is the first connection.
-    StartModel { resume: Option<Vec<Turn>> },
+    StartModel {
+        resume: Option<Vec<Turn>>,
+    },
     StopModel,
     Model(ModelCommand),
     Twilio(TwilioCommand),
     /// Play the short "one moment, please" clip.
     PlayHoldMessage,
-    RunTool { call_id: String, name: String, arguments: String },
-    Arm { timer: Timer, at: Millis },
+    RunTool {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    Arm {
+        timer: Timer,
+        at: Millis,
+    },
     Disarm(Timer),
     /// Record the decision and close the stream; Twilio will ask for TwiML.
     LeaveStream(Decision),

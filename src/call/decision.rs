@@ -39,10 +39,16 @@ pub enum MenuPrompt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Decision {
-    Menu { prompt: MenuPrompt },
-    Voicemail { department: Option<String> },
+    Menu {
+        prompt: MenuPrompt,
+    },
+    Voicemail {
+        department: Option<String>,
+    },
     Transfer(Transfer),
-    Hangup { farewell: Farewell },
+    Hangup {
+        farewell: Farewell,
+    },
     /// The stream dropped without a decision: open a fresh one.
     Reconnect,
 }

@@ -51,46 +51,93 @@ pub enum ToolEffect {
     EndCall,
     /// Put the call through once the announcement has played.
     Transfer(Transfer),
-    Voicemail { department: Option<String> },
+    Voicemail {
+        department: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     // From the Twilio stream.
-    StreamStarted { stream_sid: String },
+    StreamStarted {
+        stream_sid: String,
+    },
     /// Twilio sent `stop`: the caller hung up or the call was taken elsewhere.
     StreamStopped,
     /// The socket closed without a `stop`.
     StreamLost,
-    Dtmf { digit: char },
-    Mark { name: String },
+    Dtmf {
+        digit: char,
+    },
+    Mark {
+        name: String,
+    },
     /// From the codec's meter: the caller started/stopped making sound.
-    CallerVoice { speaking: bool },
+    CallerVoice {
+        speaking: bool,
+    },
 
     // From the model connection.
     ModelReady,
-    ModelFailed { reason: String },
+    ModelFailed {
+        reason: String,
+    },
     SpeechStarted,
-    Committed { item_id: String },
-    ResponseCreated { response_id: String },
-    AudioDelta { response_id: String, item_id: String, payload: String },
-    Transcript { speaker: Speaker, item_id: String, text: String },
-    FunctionCall { call_id: String, name: String, arguments: String },
-    ResponseDone { response_id: String, status: ResponseStatus },
-    ModelError { code: Option<String>, message: String },
+    Committed {
+        item_id: String,
+    },
+    ResponseCreated {
+        response_id: String,
+    },
+    AudioDelta {
+        response_id: String,
+        item_id: String,
+        payload: String,
+    },
+    Transcript {
+        speaker: Speaker,
+        item_id: String,
+        text: String,
+    },
+    FunctionCall {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    ResponseDone {
+        response_id: String,
+        status: ResponseStatus,
+    },
+    ModelError {
+        code: Option<String>,
+        message: String,
+    },
 
     // From tools.
-    ToolFinished { call_id: String, name: String, output: String, effect: ToolEffect, latency_ms: u64 },
+    ToolFinished {
+        call_id: String,
+        name: String,
+        output: String,
+        effect: ToolEffect,
+        latency_ms: u64,
+    },
 
     Timer(Timer),
 
     // From Twilio webhooks after the stream was left.
     AfterStream,
-    MenuInput { digits: Option<String>, speech: Option<String> },
-    DialFinished { status: String },
+    MenuInput {
+        digits: Option<String>,
+        speech: Option<String>,
+    },
+    DialFinished {
+        status: String,
+    },
     RecordingFinished,
     /// Operator or shutdown asks the call to end now.
-    Hangup { reason: String },
+    Hangup {
+        reason: String,
+    },
 }
 
 impl Event {

@@ -14,9 +14,9 @@ use super::decision::{Decision, Farewell, MenuPrompt, Transfer};
 use super::event::{Event, ResponseStatus, Timer, ToolEffect};
 use super::playback::{Millis, Outbound, Playback};
 use super::supervision::{Budget, RestartBudget, Verdict};
-use super::transcript::Transcript;
 #[cfg(test)]
 use super::transcript::Speaker;
+use super::transcript::Transcript;
 
 /// The knobs the machine needs, already in milliseconds.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,19 +95,31 @@ impl StateName {
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
     /// Waiting for both the Twilio stream and the model session.
-    Connecting { stream: bool },
+    Connecting {
+        stream: bool,
+    },
     /// The greeting is playing.
     Greeting,
     Conversing,
     /// Tools are running (the model may keep talking meanwhile).
-    ToolWait { pending: Vec<String> },
+    ToolWait {
+        pending: Vec<String>,
+    },
     /// The call left the stream for a `<Dial>`; waiting for its outcome.
-    Transferring { target: Transfer },
+    Transferring {
+        target: Transfer,
+    },
     /// The caller is recording a message.
-    Voicemail { department: Option<String> },
+    Voicemail {
+        department: Option<String>,
+    },
     /// The DTMF/speech menu; waiting for the caller's choice.
-    Menu { attempts: u32 },
-    Ended { outcome: Outcome },
+    Menu {
+        attempts: u32,
+    },
+    Ended {
+        outcome: Outcome,
+    },
 }
 
 impl State {
@@ -197,11 +209,19 @@ pub struct Context {
 
 impl Context {
     fn arguments_of(&self, call_id: &str) -> String {
-        self.tool_calls.iter().find(|(c, _, _)| c == call_id).map(|(_, _, a)| a.clone()).unwrap_or_default()
+        self.tool_calls
+            .iter()
+            .find(|(c, _, _)| c == call_id)
+            .map(|(_, _, a)| a.clone())
+            .unwrap_or_default()
     }
 
     fn name_of(&self, call_id: &str) -> String {
-        self.tool_calls.iter().find(|(c, _, _)| c == call_id).map(|(_, n, _)| n.clone()).unwrap_or_default()
+        self.tool_calls
+            .iter()
+            .find(|(c, _, _)| c == call_id)
+            .map(|(_, n, _)| n.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -229,9 +249,18 @@ impl Call {
     pub fn start(cfg: MachineConfig, now: Millis) -> (Call, Vec<Command>) {
         let commands = vec![
             Command::StartModel { resume: None },
-            Command::Arm { timer: Timer::SessionReady, at: now + cfg.session_ready_timeout_ms },
-            Command::Arm { timer: Timer::StreamStart, at: now + cfg.stream_start_timeout_ms },
-            Command::Arm { timer: Timer::MaxDuration, at: now + cfg.max_call_ms },
+            Command::Arm {
+                timer: Timer::SessionReady,
+                at: now + cfg.session_ready_timeout_ms,
+            },
+            Command::Arm {
+                timer: Timer::StreamStart,
+                at: now + cfg.stream_start_timeout_ms,
+            },
+            Command::Arm {
+                timer: Timer::MaxDuration,
+                at: now + cfg.max_call_ms,
+            },
         ];
         let call = Call {
             state: State::Connecting { stream: false },
@@ -270,7 +299,9 @@ impl Call {
 
     /// Feed one event. On `Err` nothing changed.
     pub fn step(&mut self, event: Event, now: Millis) -> Result<Vec<Command>, Unexpected> {
-        let placeholder = State::Ended { outcome: Outcome::Hangup };
+        let placeholder = State::Ended {
+            outcome: Outcome::Hangup,
+        };
         let old = std::mem::replace(&mut self.state, placeholder);
         let from = old.name();
         let mut out = Vec::new();
@@ -332,30 +363,41 @@ fn transition(
     match (state, event) {
         // ---- Ended ----
         (State::Ended { outcome }, Event::AfterStream) => {
-            let decision = ctx
-                .left_with
-                .clone()
-                .unwrap_or(Decision::Hangup { farewell: Farewell::None });
+            let decision = ctx.left_with.clone().unwrap_or(Decision::Hangup {
+                farewell: Farewell::None,
+            });
             out.push(Command::Reply(decision));
             stay(State::Ended { outcome })
         }
         (s @ State::Ended { .. }, Event::StreamStopped | Event::StreamLost) => stay(s),
 
         // ---- After the stream: a pending webhook asks what next ----
-        (s @ (State::Transferring { .. } | State::Voicemail { .. } | State::Menu { .. }), Event::AfterStream) => {
+        (
+            s @ (State::Transferring { .. } | State::Voicemail { .. } | State::Menu { .. }),
+            Event::AfterStream,
+        ) => {
             let decision = match &s {
                 State::Transferring { target } => Decision::Transfer(target.clone()),
-                State::Voicemail { department } => Decision::Voicemail { department: department.clone() },
-                _ => ctx.left_with.clone().unwrap_or(Decision::Menu { prompt: MenuPrompt::Welcome }),
+                State::Voicemail { department } => Decision::Voicemail {
+                    department: department.clone(),
+                },
+                _ => ctx.left_with.clone().unwrap_or(Decision::Menu {
+                    prompt: MenuPrompt::Welcome,
+                }),
             };
             out.push(Command::Reply(decision));
             stay(s)
         }
         // The stream closing is what leaving it means.
-        (s @ (State::Transferring { .. } | State::Voicemail { .. } | State::Menu { .. }), Event::StreamStopped | Event::StreamLost) => stay(s),
+        (
+            s @ (State::Transferring { .. } | State::Voicemail { .. } | State::Menu { .. }),
+            Event::StreamStopped | Event::StreamLost,
+        ) => stay(s),
         // A model-gave-up menu decided before the stream existed.
         (State::Menu { attempts }, Event::StreamStarted { .. }) => {
-            let d = Decision::Menu { prompt: MenuPrompt::Welcome };
+            let d = Decision::Menu {
+                prompt: MenuPrompt::Welcome,
+            };
             ctx.left_with = Some(d.clone());
             out.push(Command::LeaveStream(d));
             stay(State::Menu { attempts })
@@ -364,15 +406,26 @@ fn transition(
         // ---- Transferring ----
         (State::Transferring { target }, Event::DialFinished { status }) => match status.as_str() {
             "completed" | "answered" => {
-                out.push(Command::Reply(Decision::Hangup { farewell: Farewell::None }));
-                go(State::Ended { outcome: Outcome::Transferred }, format!("dial {status}"))
+                out.push(Command::Reply(Decision::Hangup {
+                    farewell: Farewell::None,
+                }));
+                go(
+                    State::Ended {
+                        outcome: Outcome::Transferred,
+                    },
+                    format!("dial {status}"),
+                )
             }
             _ => {
-                let d = Decision::Voicemail { department: Some(target.department.clone()) };
+                let d = Decision::Voicemail {
+                    department: Some(target.department.clone()),
+                };
                 out.push(Command::Record(CallRecord::Decision(d.clone())));
                 out.push(Command::Reply(d));
                 go(
-                    State::Voicemail { department: Some(target.department) },
+                    State::Voicemail {
+                        department: Some(target.department),
+                    },
                     format!("dial {status}"),
                 )
             }
@@ -380,8 +433,15 @@ fn transition(
 
         // ---- Voicemail ----
         (State::Voicemail { .. }, Event::RecordingFinished) => {
-            out.push(Command::Reply(Decision::Hangup { farewell: Farewell::MessageTaken }));
-            go(State::Ended { outcome: Outcome::Voicemail }, "recording finished")
+            out.push(Command::Reply(Decision::Hangup {
+                farewell: Farewell::MessageTaken,
+            }));
+            go(
+                State::Ended {
+                    outcome: Outcome::Voicemail,
+                },
+                "recording finished",
+            )
         }
 
         // ---- Menu ----
@@ -391,13 +451,23 @@ fn transition(
 
         // Anyone can be hung up on.
         (s, Event::Hangup { reason }) => {
-            out.push(Command::Reply(Decision::Hangup { farewell: Farewell::Goodbye }));
+            out.push(Command::Reply(Decision::Hangup {
+                farewell: Farewell::Goodbye,
+            }));
             drop(s);
-            go(State::Ended { outcome: Outcome::Hangup }, reason)
+            go(
+                State::Ended {
+                    outcome: Outcome::Hangup,
+                },
+                reason,
+            )
         }
-        (s, Event::Timer(Timer::MaxDuration)) if !matches!(s, State::Ended { .. }) => {
-            go(State::Ended { outcome: Outcome::MaxDuration }, "max call duration")
-        }
+        (s, Event::Timer(Timer::MaxDuration)) if !matches!(s, State::Ended { .. }) => go(
+            State::Ended {
+                outcome: Outcome::MaxDuration,
+            },
+            "max call duration",
+        ),
         // Stale timers of the conversation are harmless after leaving it.
         (s, Event::Timer(_)) => stay(s),
         (s, event) => unexpected(s, &event),
@@ -419,7 +489,9 @@ pub fn read_menu_input(digits: Option<&str>, speech: Option<&str>) -> MenuChoice
     let speech = speech.unwrap_or_default().to_lowercase();
     let digits = digits.unwrap_or_default().trim();
     let said = |words: &[&str]| words.iter().any(|w| speech.contains(w));
-    if digits == MENU_OPERATOR || said(&["operator", "person", "someone", "human", "representative"]) {
+    if digits == MENU_OPERATOR
+        || said(&["operator", "person", "someone", "human", "representative"])
+    {
         MenuChoice::Operator
     } else if digits == MENU_MESSAGE || said(&["message", "voicemail"]) {
         MenuChoice::Message
@@ -453,34 +525,52 @@ fn menu_choice(
             go(State::Voicemail { department: None }, "menu: message")
         }
         (MenuChoice::Hours, _) => {
-            out.push(Command::Reply(Decision::Menu { prompt: MenuPrompt::Hours }));
+            out.push(Command::Reply(Decision::Menu {
+                prompt: MenuPrompt::Hours,
+            }));
             stay(State::Menu { attempts })
         }
         (MenuChoice::Unclear, _) => {
             let attempts = attempts + 1;
             if attempts >= MENU_MAX_ATTEMPTS {
                 out.push(Command::Reply(Decision::Voicemail { department: None }));
-                return go(State::Voicemail { department: None }, "menu: no usable input");
+                return go(
+                    State::Voicemail { department: None },
+                    "menu: no usable input",
+                );
             }
-            out.push(Command::Reply(Decision::Menu { prompt: MenuPrompt::Retry }));
+            out.push(Command::Reply(Decision::Menu {
+                prompt: MenuPrompt::Retry,
+            }));
             stay(State::Menu { attempts })
         }
     }
 }
 
 /// The AI conversation: Connecting, Greeting, Conversing, ToolWait.
-fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Vec<Command>) -> Step {
+fn live(
+    state: State,
+    ctx: &mut Context,
+    event: Event,
+    now: Millis,
+    out: &mut Vec<Command>,
+) -> Step {
     match event {
         Event::StreamStarted { .. } => {
             ctx.stream_up = true;
             ctx.last_activity = now;
             out.push(Command::Disarm(Timer::StreamStart));
             out.push(Command::Disarm(Timer::StreamLost));
-            out.push(Command::Arm { timer: Timer::Silence, at: now + ctx.cfg.silence_timeout_ms });
+            out.push(Command::Arm {
+                timer: Timer::Silence,
+                at: now + ctx.cfg.silence_timeout_ms,
+            });
             let sent = ctx.playback.stream_started(now);
             emit_outbound(ctx, sent, out);
             match state {
-                State::Connecting { .. } if ctx.link == Link::Ready => go(State::Greeting, "stream started"),
+                State::Connecting { .. } if ctx.link == Link::Ready => {
+                    go(State::Greeting, "stream started")
+                }
                 State::Connecting { .. } => {
                     out.push(Command::Arm {
                         timer: Timer::ModelReadyDeadline,
@@ -494,14 +584,22 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
         }
         Event::StreamStopped => {
             out.push(Command::StopModel);
-            go(State::Ended { outcome: Outcome::CallerHungUp }, "caller hung up")
+            go(
+                State::Ended {
+                    outcome: Outcome::CallerHungUp,
+                },
+                "caller hung up",
+            )
         }
         Event::StreamLost => {
             // Twilio will ask the Connect action what next; we answer with a
             // fresh stream. If nothing comes back, the call is gone.
             ctx.stream_up = false;
             ctx.playback.reset();
-            out.push(Command::Arm { timer: Timer::StreamLost, at: now + ctx.cfg.stream_start_timeout_ms });
+            out.push(Command::Arm {
+                timer: Timer::StreamLost,
+                at: now + ctx.cfg.stream_start_timeout_ms,
+            });
             stay(state)
         }
         Event::AfterStream => {
@@ -510,18 +608,44 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
         }
         Event::Timer(Timer::StreamLost) if !ctx.stream_up => {
             out.push(Command::StopModel);
-            go(State::Ended { outcome: Outcome::Lost }, "stream lost")
+            go(
+                State::Ended {
+                    outcome: Outcome::Lost,
+                },
+                "stream lost",
+            )
         }
         Event::Timer(Timer::StreamStart) => {
             if matches!(state, State::Connecting { stream: false }) {
                 out.push(Command::StopModel);
-                go(State::Ended { outcome: Outcome::Abandoned }, "stream never started")
+                go(
+                    State::Ended {
+                        outcome: Outcome::Abandoned,
+                    },
+                    "stream never started",
+                )
             } else {
                 stay(state)
             }
         }
-        Event::Timer(Timer::MaxDuration) => leave(ctx, Decision::Hangup { farewell: Farewell::TimeLimit }, Outcome::MaxDuration, "max call duration", out),
-        Event::Hangup { reason } => leave(ctx, Decision::Hangup { farewell: Farewell::Goodbye }, Outcome::Hangup, &reason, out),
+        Event::Timer(Timer::MaxDuration) => leave(
+            ctx,
+            Decision::Hangup {
+                farewell: Farewell::TimeLimit,
+            },
+            Outcome::MaxDuration,
+            "max call duration",
+            out,
+        ),
+        Event::Hangup { reason } => leave(
+            ctx,
+            Decision::Hangup {
+                farewell: Farewell::Goodbye,
+            },
+            Outcome::Hangup,
+            &reason,
+            out,
+        ),
         Event::Timer(Timer::ModelReadyDeadline) => {
             if matches!(state, State::Connecting { .. }) && ctx.link != Link::Ready {
                 to_menu(ctx, "model not ready in time", now, out)
@@ -533,8 +657,20 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
             ctx.last_activity = now;
             if digit == '0' {
                 return match ctx.cfg.operator.clone() {
-                    Some(op) => leave_to(ctx, Decision::Transfer(op.clone()), State::Transferring { target: op }, "caller pressed 0", out),
-                    None => leave_to(ctx, Decision::Voicemail { department: None }, State::Voicemail { department: None }, "caller pressed 0", out),
+                    Some(op) => leave_to(
+                        ctx,
+                        Decision::Transfer(op.clone()),
+                        State::Transferring { target: op },
+                        "caller pressed 0",
+                        out,
+                    ),
+                    None => leave_to(
+                        ctx,
+                        Decision::Voicemail { department: None },
+                        State::Voicemail { department: None },
+                        "caller pressed 0",
+                        out,
+                    ),
                 };
             }
             if ctx.link == Link::Ready {
@@ -569,7 +705,10 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
         Event::ModelReady => model_ready(state, ctx, now, out),
         Event::ModelFailed { reason } => model_failed(state, ctx, reason, now, out),
         Event::ModelError { code, message } => {
-            out.push(Command::Record(CallRecord::ModelError { code: code.clone(), message: message.clone() }));
+            out.push(Command::Record(CallRecord::ModelError {
+                code: code.clone(),
+                message: message.clone(),
+            }));
             if code.as_deref() == Some("session_expired") {
                 return model_failed(state, ctx, format!("session expired: {message}"), now, out);
             }
@@ -577,14 +716,26 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
         }
         Event::Timer(Timer::SessionReady) => {
             if ctx.link == Link::Starting {
-                model_failed(state, ctx, "session.updated not received in time".into(), now, out)
+                model_failed(
+                    state,
+                    ctx,
+                    "session.updated not received in time".into(),
+                    now,
+                    out,
+                )
             } else {
                 stay(state)
             }
         }
         Event::Timer(Timer::ResponseDeadline) => {
             if ctx.link == Link::Ready && ctx.response_active.is_none() {
-                model_failed(state, ctx, "no response to the caller's turn in time".into(), now, out)
+                model_failed(
+                    state,
+                    ctx,
+                    "no response to the caller's turn in time".into(),
+                    now,
+                    out,
+                )
             } else {
                 stay(state)
             }
@@ -592,8 +743,13 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
         Event::Timer(Timer::ModelRestart) => {
             if ctx.link == Link::Down {
                 ctx.link = Link::Starting;
-                out.push(Command::StartModel { resume: Some(ctx.transcript.replay()) });
-                out.push(Command::Arm { timer: Timer::SessionReady, at: now + ctx.cfg.session_ready_timeout_ms });
+                out.push(Command::StartModel {
+                    resume: Some(ctx.transcript.replay()),
+                });
+                out.push(Command::Arm {
+                    timer: Timer::SessionReady,
+                    at: now + ctx.cfg.session_ready_timeout_ms,
+                });
             }
             stay(state)
         }
@@ -621,7 +777,10 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
             }
             if let Some(t) = cut.truncate {
                 ctx.transcript.truncated(&t.item_id, t.heard_fraction);
-                out.push(Command::Model(ModelCommand::Truncate { item_id: t.item_id, audio_end_ms: t.audio_end_ms }));
+                out.push(Command::Model(ModelCommand::Truncate {
+                    item_id: t.item_id,
+                    audio_end_ms: t.audio_end_ms,
+                }));
             }
             match state {
                 State::Greeting => {
@@ -633,7 +792,10 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
         }
         Event::Committed { .. } => {
             ctx.last_activity = now;
-            out.push(Command::Arm { timer: Timer::ResponseDeadline, at: now + ctx.cfg.response_timeout_ms });
+            out.push(Command::Arm {
+                timer: Timer::ResponseDeadline,
+                at: now + ctx.cfg.response_timeout_ms,
+            });
             match state {
                 State::Greeting => {
                     ctx.greeting_done = true;
@@ -650,7 +812,11 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
             ctx.response_active = Some(response_id);
             stay(state)
         }
-        Event::AudioDelta { response_id, item_id, payload } => {
+        Event::AudioDelta {
+            response_id,
+            item_id,
+            payload,
+        } => {
             if ctx.playback.is_cancelled(&response_id) {
                 return stay(state); // late audio of an interrupted response
             }
@@ -659,13 +825,20 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
             emit_outbound(ctx, sent, out);
             stay(state)
         }
-        Event::Transcript { speaker, item_id, text } => {
+        Event::Transcript {
+            speaker,
+            item_id,
+            text,
+        } => {
             if let Some(turn) = ctx.transcript.add(speaker, &item_id, &text) {
                 out.push(Command::Record(CallRecord::Turn(turn.clone())));
             }
             stay(state)
         }
-        Event::ResponseDone { response_id, status } => {
+        Event::ResponseDone {
+            response_id,
+            status,
+        } => {
             if ctx.response_active.as_deref() == Some(response_id.as_str()) {
                 ctx.response_active = None;
             }
@@ -675,31 +848,60 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
                     message: format!("response {response_id} failed"),
                 }));
             }
-            if ctx.greeting_response.as_deref() == Some(response_id.as_str()) && status != ResponseStatus::Completed {
+            if ctx.greeting_response.as_deref() == Some(response_id.as_str())
+                && status != ResponseStatus::Completed
+            {
                 ctx.greeting_done = true;
             }
             if ctx.response_owed && ctx.link == Link::Ready {
                 ctx.response_owed = false;
-                ask_model(ctx, ModelCommand::CreateResponse { instructions: None }, now, out);
+                ask_model(
+                    ctx,
+                    ModelCommand::CreateResponse { instructions: None },
+                    now,
+                    out,
+                );
             }
-            if ctx.recycle_pending && !matches!(state, State::ToolWait { .. }) && ctx.response_active.is_none() {
+            if ctx.recycle_pending
+                && !matches!(state, State::ToolWait { .. })
+                && ctx.response_active.is_none()
+            {
                 ctx.recycle_pending = false;
                 recycle(ctx, now, out);
             }
             if ctx.pending_exit.is_some() && ctx.response_active.is_none() && !ctx.response_owed {
                 // Give the closing words time to play even if marks never come.
-                let left = ctx.playback.current().map(|i| i.generated_ms.saturating_sub(i.played_ms)).unwrap_or(0);
-                out.push(Command::Arm { timer: Timer::ExitDeadline, at: now + left + 1500 });
+                let left = ctx
+                    .playback
+                    .current()
+                    .map(|i| i.generated_ms.saturating_sub(i.played_ms))
+                    .unwrap_or(0);
+                out.push(Command::Arm {
+                    timer: Timer::ExitDeadline,
+                    at: now + left + 1500,
+                });
             }
             after_playback_progress(state, ctx, now, out)
         }
-        Event::FunctionCall { call_id, name, arguments } => {
+        Event::FunctionCall {
+            call_id,
+            name,
+            arguments,
+        } => {
             if ctx.tool_calls.iter().any(|(c, _, _)| *c == call_id) {
                 return stay(state); // also listed in response.done
             }
-            ctx.tool_calls.push((call_id.clone(), name.clone(), arguments.clone()));
-            out.push(Command::RunTool { call_id: call_id.clone(), name, arguments });
-            out.push(Command::Arm { timer: Timer::Tool(call_id.clone()), at: now + ctx.cfg.tool_timeout_ms });
+            ctx.tool_calls
+                .push((call_id.clone(), name.clone(), arguments.clone()));
+            out.push(Command::RunTool {
+                call_id: call_id.clone(),
+                name,
+                arguments,
+            });
+            out.push(Command::Arm {
+                timer: Timer::Tool(call_id.clone()),
+                at: now + ctx.cfg.tool_timeout_ms,
+            });
             match state {
                 State::ToolWait { mut pending } => {
                     pending.push(call_id);
@@ -707,14 +909,34 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
                 }
                 State::Greeting | State::Conversing | State::Connecting { .. } => {
                     ctx.greeting_done = true;
-                    go(State::ToolWait { pending: vec![call_id] }, "function call")
+                    go(
+                        State::ToolWait {
+                            pending: vec![call_id],
+                        },
+                        "function call",
+                    )
                 }
                 other => stay(other),
             }
         }
-        Event::ToolFinished { call_id, name, output, effect, latency_ms } => {
+        Event::ToolFinished {
+            call_id,
+            name,
+            output,
+            effect,
+            latency_ms,
+        } => {
             let State::ToolWait { mut pending } = state else {
-                return unexpected(state, &Event::ToolFinished { call_id, name, output, effect, latency_ms });
+                return unexpected(
+                    state,
+                    &Event::ToolFinished {
+                        call_id,
+                        name,
+                        output,
+                        effect,
+                        latency_ms,
+                    },
+                );
             };
             let Some(pos) = pending.iter().position(|c| *c == call_id) else {
                 // Already answered by its deadline.
@@ -732,9 +954,15 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
             deliver_tool_output(ctx, &call_id, &name, output, now, out);
             match effect {
                 ToolEffect::None => {}
-                ToolEffect::EndCall => ctx.pending_exit = Some(Decision::Hangup { farewell: Farewell::None }),
+                ToolEffect::EndCall => {
+                    ctx.pending_exit = Some(Decision::Hangup {
+                        farewell: Farewell::None,
+                    })
+                }
                 ToolEffect::Transfer(t) => ctx.pending_exit = Some(Decision::Transfer(t)),
-                ToolEffect::Voicemail { department } => ctx.pending_exit = Some(Decision::Voicemail { department }),
+                ToolEffect::Voicemail { department } => {
+                    ctx.pending_exit = Some(Decision::Voicemail { department })
+                }
             }
             if pending.is_empty() {
                 go(State::Conversing, format!("{name} finished"))
@@ -768,15 +996,25 @@ fn live(state: State, ctx: &mut Context, event: Event, now: Millis, out: &mut Ve
         }
         // A timer of something already over (e.g. StreamLost after a reconnect).
         Event::Timer(_) => stay(state),
-        other @ (Event::MenuInput { .. } | Event::DialFinished { .. } | Event::RecordingFinished) => {
-            unexpected(state, &other)
-        }
+        other @ (Event::MenuInput { .. }
+        | Event::DialFinished { .. }
+        | Event::RecordingFinished) => unexpected(state, &other),
     }
 }
 
-fn deliver_tool_output(ctx: &mut Context, call_id: &str, name: &str, output: String, now: Millis, out: &mut Vec<Command>) {
+fn deliver_tool_output(
+    ctx: &mut Context,
+    call_id: &str,
+    name: &str,
+    output: String,
+    now: Millis,
+    out: &mut Vec<Command>,
+) {
     if ctx.link == Link::Ready {
-        out.push(Command::Model(ModelCommand::FunctionOutput { call_id: call_id.to_string(), output }));
+        out.push(Command::Model(ModelCommand::FunctionOutput {
+            call_id: call_id.to_string(),
+            output,
+        }));
         request_response(ctx, None, now, out);
     } else {
         // The function call lived in the old session; tell the new one in words.
@@ -785,7 +1023,12 @@ fn deliver_tool_output(ctx: &mut Context, call_id: &str, name: &str, output: Str
 }
 
 /// Ask for a response now, or as soon as the active one is done.
-fn request_response(ctx: &mut Context, instructions: Option<String>, now: Millis, out: &mut Vec<Command>) {
+fn request_response(
+    ctx: &mut Context,
+    instructions: Option<String>,
+    now: Millis,
+    out: &mut Vec<Command>,
+) {
     if ctx.response_active.is_some() {
         ctx.response_owed = true;
     } else {
@@ -797,7 +1040,10 @@ fn request_response(ctx: &mut Context, instructions: Option<String>, now: Millis
 /// start one in time is treated as failed.
 fn ask_model(ctx: &Context, cmd: ModelCommand, now: Millis, out: &mut Vec<Command>) {
     out.push(Command::Model(cmd));
-    out.push(Command::Arm { timer: Timer::ResponseDeadline, at: now + ctx.cfg.response_timeout_ms });
+    out.push(Command::Arm {
+        timer: Timer::ResponseDeadline,
+        at: now + ctx.cfg.response_timeout_ms,
+    });
 }
 
 fn emit_outbound(ctx: &Context, sent: Vec<Outbound>, out: &mut Vec<Command>) {
@@ -808,13 +1054,25 @@ fn emit_outbound(ctx: &Context, sent: Vec<Outbound>, out: &mut Vec<Command>) {
         }));
     }
     if let Some(at) = ctx.playback.next_drain_at() {
-        out.push(Command::Arm { timer: Timer::Pace, at });
+        out.push(Command::Arm {
+            timer: Timer::Pace,
+            at,
+        });
     }
 }
 
 /// Marks or a finished response may complete the greeting or a pending exit.
-fn after_playback_progress(state: State, ctx: &mut Context, _now: Millis, out: &mut Vec<Command>) -> Step {
-    if ctx.pending_exit.is_some() && ctx.response_active.is_none() && !ctx.response_owed && !ctx.playback.has_unplayed() {
+fn after_playback_progress(
+    state: State,
+    ctx: &mut Context,
+    _now: Millis,
+    out: &mut Vec<Command>,
+) -> Step {
+    if ctx.pending_exit.is_some()
+        && ctx.response_active.is_none()
+        && !ctx.response_owed
+        && !ctx.playback.has_unplayed()
+    {
         if let Some(d) = ctx.pending_exit.take() {
             out.push(Command::Disarm(Timer::ExitDeadline));
             return exit_with(ctx, d, out);
@@ -836,15 +1094,27 @@ fn after_playback_progress(state: State, ctx: &mut Context, _now: Millis, out: &
 
 fn exit_with(ctx: &mut Context, d: Decision, out: &mut Vec<Command>) -> Step {
     match d.clone() {
-        Decision::Transfer(t) => leave_to(ctx, d, State::Transferring { target: t }, "transfer", out),
-        Decision::Voicemail { department } => leave_to(ctx, d, State::Voicemail { department }, "voicemail", out),
+        Decision::Transfer(t) => {
+            leave_to(ctx, d, State::Transferring { target: t }, "transfer", out)
+        }
+        Decision::Voicemail { department } => {
+            leave_to(ctx, d, State::Voicemail { department }, "voicemail", out)
+        }
         Decision::Menu { .. } => leave_to(ctx, d, State::Menu { attempts: 0 }, "menu", out),
-        Decision::Hangup { .. } | Decision::Reconnect => leave(ctx, d, Outcome::Completed, "assistant ended the call", out),
+        Decision::Hangup { .. } | Decision::Reconnect => {
+            leave(ctx, d, Outcome::Completed, "assistant ended the call", out)
+        }
     }
 }
 
 /// Leave the stream for a state that waits on Twilio (transfer, voicemail, menu).
-fn leave_to(ctx: &mut Context, d: Decision, next: State, cause: &str, out: &mut Vec<Command>) -> Step {
+fn leave_to(
+    ctx: &mut Context,
+    d: Decision,
+    next: State,
+    cause: &str,
+    out: &mut Vec<Command>,
+) -> Step {
     ctx.left_with = Some(d.clone());
     ctx.link = Link::Stopped;
     out.push(Command::Record(CallRecord::Decision(d.clone())));
@@ -854,7 +1124,13 @@ fn leave_to(ctx: &mut Context, d: Decision, next: State, cause: &str, out: &mut 
 }
 
 /// Leave the stream and end the call.
-fn leave(ctx: &mut Context, d: Decision, outcome: Outcome, cause: &str, out: &mut Vec<Command>) -> Step {
+fn leave(
+    ctx: &mut Context,
+    d: Decision,
+    outcome: Outcome,
+    cause: &str,
+    out: &mut Vec<Command>,
+) -> Step {
     ctx.left_with = Some(d.clone());
     out.push(Command::Record(CallRecord::Decision(d.clone())));
     out.push(Command::StopModel);
@@ -863,7 +1139,9 @@ fn leave(ctx: &mut Context, d: Decision, outcome: Outcome, cause: &str, out: &mu
 }
 
 fn to_menu(ctx: &mut Context, cause: &str, _now: Millis, out: &mut Vec<Command>) -> Step {
-    let d = Decision::Menu { prompt: MenuPrompt::Welcome };
+    let d = Decision::Menu {
+        prompt: MenuPrompt::Welcome,
+    };
     ctx.link = Link::Stopped;
     out.push(Command::StopModel);
     out.push(Command::Record(CallRecord::Decision(d.clone())));
@@ -883,7 +1161,10 @@ fn model_ready(state: State, ctx: &mut Context, now: Millis, out: &mut Vec<Comma
     out.push(Command::Disarm(Timer::SessionReady));
     out.push(Command::Disarm(Timer::HoldMessage));
     out.push(Command::Disarm(Timer::ModelReadyDeadline));
-    out.push(Command::Arm { timer: Timer::Recycle, at: now + ctx.cfg.session_cap_ms });
+    out.push(Command::Arm {
+        timer: Timer::Recycle,
+        at: now + ctx.cfg.session_cap_ms,
+    });
     if !ctx.greeted {
         ctx.greeted = true;
         ask_model(ctx, ModelCommand::Greet, now, out);
@@ -891,10 +1172,17 @@ fn model_ready(state: State, ctx: &mut Context, now: Millis, out: &mut Vec<Comma
         for text in ctx.late_results.drain(..) {
             out.push(Command::Model(ModelCommand::SystemNote { text }));
         }
-        let owed = ctx.transcript.caller_spoke_last() || ctx.response_owed || matches!(state, State::ToolWait { .. });
+        let owed = ctx.transcript.caller_spoke_last()
+            || ctx.response_owed
+            || matches!(state, State::ToolWait { .. });
         ctx.response_owed = false;
         if owed {
-            ask_model(ctx, ModelCommand::CreateResponse { instructions: None }, now, out);
+            ask_model(
+                ctx,
+                ModelCommand::CreateResponse { instructions: None },
+                now,
+                out,
+            );
         }
     }
     match state {
@@ -903,7 +1191,13 @@ fn model_ready(state: State, ctx: &mut Context, now: Millis, out: &mut Vec<Comma
     }
 }
 
-fn model_failed(state: State, ctx: &mut Context, reason: String, now: Millis, out: &mut Vec<Command>) -> Step {
+fn model_failed(
+    state: State,
+    ctx: &mut Context,
+    reason: String,
+    now: Millis,
+    out: &mut Vec<Command>,
+) -> Step {
     if matches!(ctx.link, Link::Down | Link::Stopped) {
         return stay(state); // already handling it
     }
@@ -923,9 +1217,18 @@ fn model_failed(state: State, ctx: &mut Context, reason: String, now: Millis, ou
     }
     match ctx.budget.on_failure(now) {
         Verdict::RestartAfter(backoff) => {
-            out.push(Command::Record(CallRecord::ModelRestart { reason, attempt: ctx.budget.spent() }));
-            out.push(Command::Arm { timer: Timer::ModelRestart, at: now + backoff });
-            out.push(Command::Arm { timer: Timer::HoldMessage, at: now + ctx.cfg.hold_message_after_ms });
+            out.push(Command::Record(CallRecord::ModelRestart {
+                reason,
+                attempt: ctx.budget.spent(),
+            }));
+            out.push(Command::Arm {
+                timer: Timer::ModelRestart,
+                at: now + backoff,
+            });
+            out.push(Command::Arm {
+                timer: Timer::HoldMessage,
+                at: now + ctx.cfg.hold_message_after_ms,
+            });
             stay(state)
         }
         Verdict::GiveUp => to_menu(ctx, &format!("model unavailable: {reason}"), now, out),
@@ -936,27 +1239,52 @@ fn model_failed(state: State, ctx: &mut Context, reason: String, now: Millis, ou
 fn recycle(ctx: &mut Context, now: Millis, out: &mut Vec<Command>) {
     ctx.link = Link::Starting;
     out.push(Command::StopModel);
-    out.push(Command::StartModel { resume: Some(ctx.transcript.replay()) });
-    out.push(Command::Arm { timer: Timer::SessionReady, at: now + ctx.cfg.session_ready_timeout_ms });
+    out.push(Command::StartModel {
+        resume: Some(ctx.transcript.replay()),
+    });
+    out.push(Command::Arm {
+        timer: Timer::SessionReady,
+        at: now + ctx.cfg.session_ready_timeout_ms,
+    });
 }
 
 fn silence(state: State, ctx: &mut Context, now: Millis, out: &mut Vec<Command>) -> Step {
     let quiet_since = ctx.last_activity;
     let timeout = ctx.cfg.silence_timeout_ms;
-    let busy = ctx.playback.has_unplayed() || ctx.response_active.is_some() || matches!(state, State::ToolWait { .. });
+    let busy = ctx.playback.has_unplayed()
+        || ctx.response_active.is_some()
+        || matches!(state, State::ToolWait { .. });
     if busy || now.saturating_sub(quiet_since) < timeout {
-        let at = if busy { now + timeout } else { quiet_since + timeout };
-        out.push(Command::Arm { timer: Timer::Silence, at });
+        let at = if busy {
+            now + timeout
+        } else {
+            quiet_since + timeout
+        };
+        out.push(Command::Arm {
+            timer: Timer::Silence,
+            at,
+        });
         return stay(state);
     }
     if !ctx.silence_nudged && ctx.link == Link::Ready {
         ctx.silence_nudged = true;
         ctx.last_activity = now;
         request_response(ctx, Some(SILENCE_NUDGE.to_string()), now, out);
-        out.push(Command::Arm { timer: Timer::Silence, at: now + timeout });
+        out.push(Command::Arm {
+            timer: Timer::Silence,
+            at: now + timeout,
+        });
         return stay(state);
     }
-    leave(ctx, Decision::Hangup { farewell: Farewell::NoResponse }, Outcome::Silence, "caller silent", out)
+    leave(
+        ctx,
+        Decision::Hangup {
+            farewell: Farewell::NoResponse,
+        },
+        Outcome::Silence,
+        "caller silent",
+        out,
+    )
 }
 
 #[cfg(test)]

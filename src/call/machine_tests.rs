@@ -19,8 +19,16 @@ fn cfg() -> MachineConfig {
         session_ready_timeout_ms: 5000,
         response_timeout_ms: 8000,
         session_cap_ms: 3_300_000,
-        budget: Budget { restarts: 2, window_ms: 30_000, backoff_initial_ms: 100, backoff_max_ms: 2000 },
-        operator: Some(Transfer { department: "Front desk".into(), number: "+15551230100".into() }),
+        budget: Budget {
+            restarts: 2,
+            window_ms: 30_000,
+            backoff_initial_ms: 100,
+            backoff_max_ms: 2000,
+        },
+        operator: Some(Transfer {
+            department: "Front desk".into(),
+            number: "+15551230100".into(),
+        }),
     }
 }
 
@@ -33,11 +41,17 @@ fn step(c: &mut Call, e: Event, now: Millis) -> Vec<Command> {
 }
 
 fn stream() -> Event {
-    Event::StreamStarted { stream_sid: "MZ1".into() }
+    Event::StreamStarted {
+        stream_sid: "MZ1".into(),
+    }
 }
 
 fn delta(resp: &str, item: &str, ms: u64) -> Event {
-    Event::AudioDelta { response_id: resp.into(), item_id: item.into(), payload: audio(ms) }
+    Event::AudioDelta {
+        response_id: resp.into(),
+        item_id: item.into(),
+        payload: audio(ms),
+    }
 }
 
 /// Drives a fresh call into the named state through real events.
@@ -51,12 +65,32 @@ fn call_in(name: StateName) -> Call {
         }
         StateName::Conversing => {
             c = call_in(StateName::Greeting);
-            step(&mut c, Event::Committed { item_id: "u1".into() }, 30);
+            step(
+                &mut c,
+                Event::Committed {
+                    item_id: "u1".into(),
+                },
+                30,
+            );
         }
         StateName::ToolWait => {
             c = call_in(StateName::Conversing);
-            step(&mut c, Event::ResponseCreated { response_id: "r2".into() }, 40);
-            step(&mut c, Event::FunctionCall { call_id: "c1".into(), name: "get_business_hours".into(), arguments: "{}".into() }, 50);
+            step(
+                &mut c,
+                Event::ResponseCreated {
+                    response_id: "r2".into(),
+                },
+                40,
+            );
+            step(
+                &mut c,
+                Event::FunctionCall {
+                    call_id: "c1".into(),
+                    name: "get_business_hours".into(),
+                    arguments: "{}".into(),
+                },
+                50,
+            );
         }
         StateName::Transferring => {
             c = call_in(StateName::Conversing);
@@ -64,7 +98,13 @@ fn call_in(name: StateName) -> Call {
         }
         StateName::Voicemail => {
             c = call_in(StateName::Transferring);
-            step(&mut c, Event::DialFinished { status: "busy".into() }, 70);
+            step(
+                &mut c,
+                Event::DialFinished {
+                    status: "busy".into(),
+                },
+                70,
+            );
         }
         StateName::Menu => {
             step(&mut c, stream(), 10);
@@ -98,7 +138,10 @@ fn replied(cmds: &[Command]) -> Option<&Decision> {
 }
 
 fn op() -> Transfer {
-    Transfer { department: "Front desk".into(), number: "+15551230100".into() }
+    Transfer {
+        department: "Front desk".into(),
+        number: "+15551230100".into(),
+    }
 }
 
 /// (from, event, to, a command that must be among the results)
@@ -107,37 +150,217 @@ type Row = (StateName, Event, StateName, Option<Command>);
 fn transition_table() -> Vec<Row> {
     use StateName::*;
     vec![
-        (Connecting, Event::ModelReady, Connecting, Some(Command::Model(ModelCommand::Greet))),
-        (Connecting, Event::Timer(Timer::StreamStart), Ended, Some(Command::Finish(Outcome::Abandoned))),
-        (Connecting, Event::StreamStopped, Ended, Some(Command::StopModel)),
+        (
+            Connecting,
+            Event::ModelReady,
+            Connecting,
+            Some(Command::Model(ModelCommand::Greet)),
+        ),
+        (
+            Connecting,
+            Event::Timer(Timer::StreamStart),
+            Ended,
+            Some(Command::Finish(Outcome::Abandoned)),
+        ),
+        (
+            Connecting,
+            Event::StreamStopped,
+            Ended,
+            Some(Command::StopModel),
+        ),
         (Greeting, Event::SpeechStarted, Conversing, None),
-        (Greeting, Event::Committed { item_id: "u1".into() }, Conversing, None),
-        (Conversing, Event::FunctionCall { call_id: "c9".into(), name: "end_call".into(), arguments: "{}".into() }, ToolWait,
-            Some(Command::RunTool { call_id: "c9".into(), name: "end_call".into(), arguments: "{}".into() })),
-        (ToolWait, Event::ToolFinished { call_id: "c1".into(), name: "get_business_hours".into(), output: "{\"open\":true}".into(), effect: ToolEffect::None, latency_ms: 3 }, Conversing,
-            Some(Command::Model(ModelCommand::FunctionOutput { call_id: "c1".into(), output: "{\"open\":true}".into() }))),
-        (ToolWait, Event::Timer(Timer::Tool("c1".into())), Conversing, None),
-        (Conversing, Event::Dtmf { digit: '0' }, Transferring, Some(Command::LeaveStream(Decision::Transfer(op())))),
-        (Greeting, Event::Dtmf { digit: '0' }, Transferring, Some(Command::LeaveStream(Decision::Transfer(op())))),
-        (Conversing, Event::StreamStopped, Ended, Some(Command::Finish(Outcome::CallerHungUp))),
-        (Conversing, Event::Timer(Timer::MaxDuration), Ended,
-            Some(Command::LeaveStream(Decision::Hangup { farewell: Farewell::TimeLimit }))),
-        (Conversing, Event::Hangup { reason: "operator".into() }, Ended, Some(Command::Finish(Outcome::Hangup))),
-        (Conversing, Event::AfterStream, Conversing, Some(Command::Reply(Decision::Reconnect))),
-        (Transferring, Event::AfterStream, Transferring, Some(Command::Reply(Decision::Transfer(op())))),
-        (Transferring, Event::DialFinished { status: "completed".into() }, Ended, Some(Command::Finish(Outcome::Transferred))),
-        (Transferring, Event::DialFinished { status: "no-answer".into() }, Voicemail,
-            Some(Command::Reply(Decision::Voicemail { department: Some("Front desk".into()) }))),
-        (Transferring, Event::DialFinished { status: "failed".into() }, Voicemail, None),
-        (Voicemail, Event::RecordingFinished, Ended, Some(Command::Reply(Decision::Hangup { farewell: Farewell::MessageTaken }))),
+        (
+            Greeting,
+            Event::Committed {
+                item_id: "u1".into(),
+            },
+            Conversing,
+            None,
+        ),
+        (
+            Conversing,
+            Event::FunctionCall {
+                call_id: "c9".into(),
+                name: "end_call".into(),
+                arguments: "{}".into(),
+            },
+            ToolWait,
+            Some(Command::RunTool {
+                call_id: "c9".into(),
+                name: "end_call".into(),
+                arguments: "{}".into(),
+            }),
+        ),
+        (
+            ToolWait,
+            Event::ToolFinished {
+                call_id: "c1".into(),
+                name: "get_business_hours".into(),
+                output: "{\"open\":true}".into(),
+                effect: ToolEffect::None,
+                latency_ms: 3,
+            },
+            Conversing,
+            Some(Command::Model(ModelCommand::FunctionOutput {
+                call_id: "c1".into(),
+                output: "{\"open\":true}".into(),
+            })),
+        ),
+        (
+            ToolWait,
+            Event::Timer(Timer::Tool("c1".into())),
+            Conversing,
+            None,
+        ),
+        (
+            Conversing,
+            Event::Dtmf { digit: '0' },
+            Transferring,
+            Some(Command::LeaveStream(Decision::Transfer(op()))),
+        ),
+        (
+            Greeting,
+            Event::Dtmf { digit: '0' },
+            Transferring,
+            Some(Command::LeaveStream(Decision::Transfer(op()))),
+        ),
+        (
+            Conversing,
+            Event::StreamStopped,
+            Ended,
+            Some(Command::Finish(Outcome::CallerHungUp)),
+        ),
+        (
+            Conversing,
+            Event::Timer(Timer::MaxDuration),
+            Ended,
+            Some(Command::LeaveStream(Decision::Hangup {
+                farewell: Farewell::TimeLimit,
+            })),
+        ),
+        (
+            Conversing,
+            Event::Hangup {
+                reason: "operator".into(),
+            },
+            Ended,
+            Some(Command::Finish(Outcome::Hangup)),
+        ),
+        (
+            Conversing,
+            Event::AfterStream,
+            Conversing,
+            Some(Command::Reply(Decision::Reconnect)),
+        ),
+        (
+            Transferring,
+            Event::AfterStream,
+            Transferring,
+            Some(Command::Reply(Decision::Transfer(op()))),
+        ),
+        (
+            Transferring,
+            Event::DialFinished {
+                status: "completed".into(),
+            },
+            Ended,
+            Some(Command::Finish(Outcome::Transferred)),
+        ),
+        (
+            Transferring,
+            Event::DialFinished {
+                status: "no-answer".into(),
+            },
+            Voicemail,
+            Some(Command::Reply(Decision::Voicemail {
+                department: Some("Front desk".into()),
+            })),
+        ),
+        (
+            Transferring,
+            Event::DialFinished {
+                status: "failed".into(),
+            },
+            Voicemail,
+            None,
+        ),
+        (
+            Voicemail,
+            Event::RecordingFinished,
+            Ended,
+            Some(Command::Reply(Decision::Hangup {
+                farewell: Farewell::MessageTaken,
+            })),
+        ),
         (Voicemail, Event::AfterStream, Voicemail, None),
-        (Menu, Event::AfterStream, Menu, Some(Command::Reply(Decision::Menu { prompt: MenuPrompt::Welcome }))),
-        (Menu, Event::MenuInput { digits: Some("1".into()), speech: None }, Menu, Some(Command::Reply(Decision::Menu { prompt: MenuPrompt::Hours }))),
-        (Menu, Event::MenuInput { digits: None, speech: Some("What are your hours?".into()) }, Menu, Some(Command::Reply(Decision::Menu { prompt: MenuPrompt::Hours }))),
-        (Menu, Event::MenuInput { digits: Some("2".into()), speech: None }, Voicemail, Some(Command::Reply(Decision::Voicemail { department: None }))),
-        (Menu, Event::MenuInput { digits: Some("0".into()), speech: None }, Transferring, Some(Command::Reply(Decision::Transfer(op())))),
-        (Menu, Event::MenuInput { digits: None, speech: Some("a real person please".into()) }, Transferring, None),
-        (Menu, Event::MenuInput { digits: Some("7".into()), speech: None }, Menu, Some(Command::Reply(Decision::Menu { prompt: MenuPrompt::Retry }))),
+        (
+            Menu,
+            Event::AfterStream,
+            Menu,
+            Some(Command::Reply(Decision::Menu {
+                prompt: MenuPrompt::Welcome,
+            })),
+        ),
+        (
+            Menu,
+            Event::MenuInput {
+                digits: Some("1".into()),
+                speech: None,
+            },
+            Menu,
+            Some(Command::Reply(Decision::Menu {
+                prompt: MenuPrompt::Hours,
+            })),
+        ),
+        (
+            Menu,
+            Event::MenuInput {
+                digits: None,
+                speech: Some("What are your hours?".into()),
+            },
+            Menu,
+            Some(Command::Reply(Decision::Menu {
+                prompt: MenuPrompt::Hours,
+            })),
+        ),
+        (
+            Menu,
+            Event::MenuInput {
+                digits: Some("2".into()),
+                speech: None,
+            },
+            Voicemail,
+            Some(Command::Reply(Decision::Voicemail { department: None })),
+        ),
+        (
+            Menu,
+            Event::MenuInput {
+                digits: Some("0".into()),
+                speech: None,
+            },
+            Transferring,
+            Some(Command::Reply(Decision::Transfer(op()))),
+        ),
+        (
+            Menu,
+            Event::MenuInput {
+                digits: None,
+                speech: Some("a real person please".into()),
+            },
+            Transferring,
+            None,
+        ),
+        (
+            Menu,
+            Event::MenuInput {
+                digits: Some("7".into()),
+                speech: None,
+            },
+            Menu,
+            Some(Command::Reply(Decision::Menu {
+                prompt: MenuPrompt::Retry,
+            })),
+        ),
         (Ended, Event::AfterStream, Ended, None),
         (Ended, Event::StreamStopped, Ended, None),
     ]
@@ -148,14 +371,17 @@ fn every_transition_of_the_table() {
     for (i, (from, event, to, must)) in transition_table().into_iter().enumerate() {
         let mut c = call_in(from);
         let label = format!("row {i}: {from:?} --{}--> {to:?}", event.name());
-        let cmds = c.step(event, 100_000).unwrap_or_else(|u| panic!("{label}: {u}"));
+        let cmds = c
+            .step(event, 100_000)
+            .unwrap_or_else(|u| panic!("{label}: {u}"));
         assert_eq!(c.state().name(), to, "{label}: {cmds:?}");
         if let Some(want) = must {
             assert!(has(&cmds, &want), "{label}: missing {want:?} in {cmds:?}");
         }
         if from != to {
             assert!(
-                cmds.iter().any(|c| matches!(c, Command::Record(CallRecord::Transition { .. }))),
+                cmds.iter()
+                    .any(|c| matches!(c, Command::Record(CallRecord::Transition { .. }))),
                 "{label}: transition not recorded"
             );
         }
@@ -165,19 +391,41 @@ fn every_transition_of_the_table() {
 #[test]
 fn every_unexpected_pair_is_a_typed_error() {
     use StateName::*;
-    let menu = || Event::MenuInput { digits: Some("1".into()), speech: None };
-    let dial = || Event::DialFinished { status: "completed".into() };
-    let tool = || Event::ToolFinished { call_id: "c1".into(), name: "x".into(), output: "{}".into(), effect: ToolEffect::None, latency_ms: 1 };
+    let menu = || Event::MenuInput {
+        digits: Some("1".into()),
+        speech: None,
+    };
+    let dial = || Event::DialFinished {
+        status: "completed".into(),
+    };
+    let tool = || Event::ToolFinished {
+        call_id: "c1".into(),
+        name: "x".into(),
+        output: "{}".into(),
+        effect: ToolEffect::None,
+        latency_ms: 1,
+    };
     let model_events = || {
         vec![
             Event::ModelReady,
             Event::SpeechStarted,
-            Event::Committed { item_id: "u".into() },
+            Event::Committed {
+                item_id: "u".into(),
+            },
             delta("r", "i", 20),
-            Event::FunctionCall { call_id: "z".into(), name: "x".into(), arguments: "{}".into() },
-            Event::ResponseDone { response_id: "r".into(), status: ResponseStatus::Completed },
+            Event::FunctionCall {
+                call_id: "z".into(),
+                name: "x".into(),
+                arguments: "{}".into(),
+            },
+            Event::ResponseDone {
+                response_id: "r".into(),
+                status: ResponseStatus::Completed,
+            },
             Event::Dtmf { digit: '5' },
-            Event::Mark { name: "1:20".into() },
+            Event::Mark {
+                name: "1:20".into(),
+            },
             Event::CallerVoice { speaking: true },
             stream(),
         ]
@@ -213,7 +461,9 @@ fn every_unexpected_pair_is_a_typed_error() {
         let mut c = call_in(from);
         let before = c.state().clone();
         let name = event.name();
-        let err = c.step(event, 50_000).expect_err(&format!("{from:?} accepted {name}"));
+        let err = c
+            .step(event, 50_000)
+            .expect_err(&format!("{from:?} accepted {name}"));
         assert_eq!(err.state, from.as_str());
         assert_eq!(err.event, name);
         assert_eq!(err.expected, before.expects());
@@ -225,18 +475,48 @@ fn every_unexpected_pair_is_a_typed_error() {
 fn pre_warmed_greeting_waits_for_the_stream_then_plays_at_once() {
     let (mut c, first) = Call::start(cfg(), 0);
     assert!(has(&first, &Command::StartModel { resume: None }));
-    assert!(has(&step(&mut c, Event::ModelReady, 5), &Command::Model(ModelCommand::Greet)));
-    step(&mut c, Event::ResponseCreated { response_id: "r1".into() }, 6);
+    assert!(has(
+        &step(&mut c, Event::ModelReady, 5),
+        &Command::Model(ModelCommand::Greet)
+    ));
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r1".into(),
+        },
+        6,
+    );
     // Audio before the stream exists is held, not lost.
-    assert!(step(&mut c, delta("r1", "a1", 100), 7).iter().all(|c| !matches!(c, Command::Twilio(_))));
+    assert!(step(&mut c, delta("r1", "a1", 100), 7)
+        .iter()
+        .all(|c| !matches!(c, Command::Twilio(_))));
     let cmds = step(&mut c, stream(), 50);
     assert_eq!(c.state().name(), StateName::Greeting);
-    assert!(has(&cmds, &Command::Twilio(TwilioCommand::Media(audio(100)))));
-    assert!(has(&cmds, &Command::Twilio(TwilioCommand::Mark("1:100".into()))));
+    assert!(has(
+        &cmds,
+        &Command::Twilio(TwilioCommand::Media(audio(100)))
+    ));
+    assert!(has(
+        &cmds,
+        &Command::Twilio(TwilioCommand::Mark("1:100".into()))
+    ));
     // Played out: the greeting is over.
-    step(&mut c, Event::ResponseDone { response_id: "r1".into(), status: ResponseStatus::Completed }, 60);
+    step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r1".into(),
+            status: ResponseStatus::Completed,
+        },
+        60,
+    );
     assert_eq!(c.state().name(), StateName::Greeting);
-    step(&mut c, Event::Mark { name: "1:100".into() }, 150);
+    step(
+        &mut c,
+        Event::Mark {
+            name: "1:100".into(),
+        },
+        150,
+    );
     assert_eq!(c.state().name(), StateName::Conversing);
 }
 
@@ -244,7 +524,13 @@ fn pre_warmed_greeting_waits_for_the_stream_then_plays_at_once() {
 fn stream_first_then_model_greets_on_ready() {
     let (mut c, _) = Call::start(cfg(), 0);
     let cmds = step(&mut c, stream(), 5);
-    assert!(has(&cmds, &Command::Arm { timer: Timer::ModelReadyDeadline, at: 4005 }));
+    assert!(has(
+        &cmds,
+        &Command::Arm {
+            timer: Timer::ModelReadyDeadline,
+            at: 4005
+        }
+    ));
     let cmds = step(&mut c, Event::ModelReady, 30);
     assert_eq!(c.state().name(), StateName::Greeting);
     assert!(has(&cmds, &Command::Model(ModelCommand::Greet)));
@@ -253,81 +539,259 @@ fn stream_first_then_model_greets_on_ready() {
 #[test]
 fn barge_in_clears_truncates_and_drops_late_audio() {
     let mut c = call_in(StateName::Conversing);
-    step(&mut c, Event::ResponseCreated { response_id: "r2".into() }, 1000);
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r2".into(),
+        },
+        1000,
+    );
     for _ in 0..5 {
         step(&mut c, delta("r2", "a2", 100), 1000);
     }
-    step(&mut c, Event::Mark { name: "1:100".into() }, 1100);
+    step(
+        &mut c,
+        Event::Mark {
+            name: "1:100".into(),
+        },
+        1100,
+    );
     let cmds = step(&mut c, Event::SpeechStarted, 1130);
-    let clear = cmds.iter().position(|c| *c == Command::Twilio(TwilioCommand::Clear));
-    let trunc = cmds.iter().position(|c| matches!(c, Command::Model(ModelCommand::Truncate { .. })));
-    assert!(clear.is_some() && trunc.is_some() && clear < trunc, "{cmds:?}");
-    assert!(has(&cmds, &Command::Model(ModelCommand::Truncate { item_id: "a2".into(), audio_end_ms: 130 })));
+    let clear = cmds
+        .iter()
+        .position(|c| *c == Command::Twilio(TwilioCommand::Clear));
+    let trunc = cmds
+        .iter()
+        .position(|c| matches!(c, Command::Model(ModelCommand::Truncate { .. })));
+    assert!(
+        clear.is_some() && trunc.is_some() && clear < trunc,
+        "{cmds:?}"
+    );
+    assert!(has(
+        &cmds,
+        &Command::Model(ModelCommand::Truncate {
+            item_id: "a2".into(),
+            audio_end_ms: 130
+        })
+    ));
     // Late audio of the cancelled response is dropped.
     let late = step(&mut c, delta("r2", "a2", 100), 1160);
     assert!(late.iter().all(|c| !matches!(c, Command::Twilio(_))));
     // Echoes of cleared marks are not "played".
-    step(&mut c, Event::Mark { name: "1:200".into() }, 1170);
+    step(
+        &mut c,
+        Event::Mark {
+            name: "1:200".into(),
+        },
+        1170,
+    );
     assert!(!c.ctx.playback.has_unplayed());
     // The next response plays normally, with a new generation.
-    step(&mut c, Event::ResponseDone { response_id: "r2".into(), status: ResponseStatus::Cancelled }, 1180);
-    step(&mut c, Event::ResponseCreated { response_id: "r3".into() }, 1200);
+    step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r2".into(),
+            status: ResponseStatus::Cancelled,
+        },
+        1180,
+    );
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r3".into(),
+        },
+        1200,
+    );
     let cmds = step(&mut c, delta("r3", "a3", 100), 1210);
-    assert!(has(&cmds, &Command::Twilio(TwilioCommand::Mark("2:100".into()))));
+    assert!(has(
+        &cmds,
+        &Command::Twilio(TwilioCommand::Mark("2:100".into()))
+    ));
 }
 
 #[test]
 fn barge_in_with_nothing_played_skips_the_truncate() {
     let mut c = call_in(StateName::Conversing);
-    step(&mut c, Event::ResponseCreated { response_id: "r2".into() }, 1000);
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r2".into(),
+        },
+        1000,
+    );
     step(&mut c, delta("r2", "a2", 100), 1000);
     let cmds = step(&mut c, Event::SpeechStarted, 1010);
     assert!(has(&cmds, &Command::Twilio(TwilioCommand::Clear)));
-    assert!(!cmds.iter().any(|c| matches!(c, Command::Model(ModelCommand::Truncate { .. }))));
+    assert!(!cmds
+        .iter()
+        .any(|c| matches!(c, Command::Model(ModelCommand::Truncate { .. }))));
 }
 
 #[test]
 fn tool_result_waits_for_the_active_response_before_response_create() {
     let mut c = call_in(StateName::ToolWait);
-    let cmds = step(&mut c, Event::ToolFinished { call_id: "c1".into(), name: "get_business_hours".into(), output: "{}".into(), effect: ToolEffect::None, latency_ms: 2 }, 100);
-    assert!(has(&cmds, &Command::Model(ModelCommand::FunctionOutput { call_id: "c1".into(), output: "{}".into() })));
-    assert!(!cmds.iter().any(|c| matches!(c, Command::Model(ModelCommand::CreateResponse { .. }))));
-    let cmds = step(&mut c, Event::ResponseDone { response_id: "r2".into(), status: ResponseStatus::Completed }, 110);
-    assert!(has(&cmds, &Command::Model(ModelCommand::CreateResponse { instructions: None })));
+    let cmds = step(
+        &mut c,
+        Event::ToolFinished {
+            call_id: "c1".into(),
+            name: "get_business_hours".into(),
+            output: "{}".into(),
+            effect: ToolEffect::None,
+            latency_ms: 2,
+        },
+        100,
+    );
+    assert!(has(
+        &cmds,
+        &Command::Model(ModelCommand::FunctionOutput {
+            call_id: "c1".into(),
+            output: "{}".into()
+        })
+    ));
+    assert!(!cmds
+        .iter()
+        .any(|c| matches!(c, Command::Model(ModelCommand::CreateResponse { .. }))));
+    let cmds = step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r2".into(),
+            status: ResponseStatus::Completed,
+        },
+        110,
+    );
+    assert!(has(
+        &cmds,
+        &Command::Model(ModelCommand::CreateResponse { instructions: None })
+    ));
 }
 
 #[test]
 fn tool_call_listed_again_in_response_done_runs_once() {
     let mut c = call_in(StateName::ToolWait);
-    let cmds = step(&mut c, Event::FunctionCall { call_id: "c1".into(), name: "get_business_hours".into(), arguments: "{}".into() }, 60);
+    let cmds = step(
+        &mut c,
+        Event::FunctionCall {
+            call_id: "c1".into(),
+            name: "get_business_hours".into(),
+            arguments: "{}".into(),
+        },
+        60,
+    );
     assert!(!cmds.iter().any(|c| matches!(c, Command::RunTool { .. })));
 }
 
 #[test]
 fn end_call_leaves_after_the_goodbye_has_played() {
     let mut c = call_in(StateName::ToolWait);
-    step(&mut c, Event::ResponseDone { response_id: "r2".into(), status: ResponseStatus::Completed }, 60);
-    step(&mut c, Event::ToolFinished { call_id: "c1".into(), name: "end_call".into(), output: "{}".into(), effect: ToolEffect::EndCall, latency_ms: 1 }, 70);
-    step(&mut c, Event::ResponseCreated { response_id: "r3".into() }, 80);
+    step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r2".into(),
+            status: ResponseStatus::Completed,
+        },
+        60,
+    );
+    step(
+        &mut c,
+        Event::ToolFinished {
+            call_id: "c1".into(),
+            name: "end_call".into(),
+            output: "{}".into(),
+            effect: ToolEffect::EndCall,
+            latency_ms: 1,
+        },
+        70,
+    );
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r3".into(),
+        },
+        80,
+    );
     step(&mut c, delta("r3", "bye", 100), 90);
-    let cmds = step(&mut c, Event::ResponseDone { response_id: "r3".into(), status: ResponseStatus::Completed }, 100);
+    let cmds = step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r3".into(),
+            status: ResponseStatus::Completed,
+        },
+        100,
+    );
     assert!(left_with(&cmds).is_none(), "left before the goodbye played");
     assert_eq!(c.state().name(), StateName::Conversing);
-    let cmds = step(&mut c, Event::Mark { name: "1:100".into() }, 200);
-    assert_eq!(left_with(&cmds), Some(&Decision::Hangup { farewell: Farewell::None }));
-    assert_eq!(c.state(), &State::Ended { outcome: Outcome::Completed });
-    assert_eq!(replied(&step(&mut c, Event::AfterStream, 300)), Some(&Decision::Hangup { farewell: Farewell::None }));
+    let cmds = step(
+        &mut c,
+        Event::Mark {
+            name: "1:100".into(),
+        },
+        200,
+    );
+    assert_eq!(
+        left_with(&cmds),
+        Some(&Decision::Hangup {
+            farewell: Farewell::None
+        })
+    );
+    assert_eq!(
+        c.state(),
+        &State::Ended {
+            outcome: Outcome::Completed
+        }
+    );
+    assert_eq!(
+        replied(&step(&mut c, Event::AfterStream, 300)),
+        Some(&Decision::Hangup {
+            farewell: Farewell::None
+        })
+    );
 }
 
 #[test]
 fn end_call_leaves_by_deadline_when_marks_never_come() {
     let mut c = call_in(StateName::ToolWait);
-    step(&mut c, Event::ResponseDone { response_id: "r2".into(), status: ResponseStatus::Completed }, 60);
-    step(&mut c, Event::ToolFinished { call_id: "c1".into(), name: "end_call".into(), output: "{}".into(), effect: ToolEffect::EndCall, latency_ms: 1 }, 70);
-    step(&mut c, Event::ResponseCreated { response_id: "r3".into() }, 80);
+    step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r2".into(),
+            status: ResponseStatus::Completed,
+        },
+        60,
+    );
+    step(
+        &mut c,
+        Event::ToolFinished {
+            call_id: "c1".into(),
+            name: "end_call".into(),
+            output: "{}".into(),
+            effect: ToolEffect::EndCall,
+            latency_ms: 1,
+        },
+        70,
+    );
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r3".into(),
+        },
+        80,
+    );
     step(&mut c, delta("r3", "bye", 100), 90);
-    let cmds = step(&mut c, Event::ResponseDone { response_id: "r3".into(), status: ResponseStatus::Completed }, 100);
-    assert!(has(&cmds, &Command::Arm { timer: Timer::ExitDeadline, at: 100 + 100 + 1500 }));
+    let cmds = step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r3".into(),
+            status: ResponseStatus::Completed,
+        },
+        100,
+    );
+    assert!(has(
+        &cmds,
+        &Command::Arm {
+            timer: Timer::ExitDeadline,
+            at: 100 + 100 + 1500
+        }
+    ));
     let cmds = step(&mut c, Event::Timer(Timer::ExitDeadline), 1700);
     assert!(left_with(&cmds).is_some());
 }
@@ -335,11 +799,37 @@ fn end_call_leaves_by_deadline_when_marks_never_come() {
 #[test]
 fn model_failure_restarts_with_backoff_and_resumes_with_the_transcript() {
     let mut c = call_in(StateName::Conversing);
-    step(&mut c, Event::Transcript { speaker: Speaker::Caller, item_id: "u1".into(), text: "Are you open Friday?".into() }, 100);
-    let cmds = step(&mut c, Event::ModelFailed { reason: "socket closed".into() }, 200);
+    step(
+        &mut c,
+        Event::Transcript {
+            speaker: Speaker::Caller,
+            item_id: "u1".into(),
+            text: "Are you open Friday?".into(),
+        },
+        100,
+    );
+    let cmds = step(
+        &mut c,
+        Event::ModelFailed {
+            reason: "socket closed".into(),
+        },
+        200,
+    );
     assert!(has(&cmds, &Command::StopModel));
-    assert!(has(&cmds, &Command::Arm { timer: Timer::ModelRestart, at: 300 }));
-    assert!(has(&cmds, &Command::Arm { timer: Timer::HoldMessage, at: 1400 }));
+    assert!(has(
+        &cmds,
+        &Command::Arm {
+            timer: Timer::ModelRestart,
+            at: 300
+        }
+    ));
+    assert!(has(
+        &cmds,
+        &Command::Arm {
+            timer: Timer::HoldMessage,
+            at: 1400
+        }
+    ));
     assert!(!c.forwards_caller_audio());
     let cmds = step(&mut c, Event::Timer(Timer::ModelRestart), 300);
     let resume = cmds.iter().find_map(|c| match c {
@@ -351,7 +841,10 @@ fn model_failure_restarts_with_backoff_and_resumes_with_the_transcript() {
     let cmds = step(&mut c, Event::ModelReady, 500);
     assert!(has(&cmds, &Command::Disarm(Timer::HoldMessage)));
     // The caller spoke last, so the resumed model answers.
-    assert!(has(&cmds, &Command::Model(ModelCommand::CreateResponse { instructions: None })));
+    assert!(has(
+        &cmds,
+        &Command::Model(ModelCommand::CreateResponse { instructions: None })
+    ));
     assert!(!cmds.contains(&Command::Model(ModelCommand::Greet)));
     assert!(c.forwards_caller_audio());
     assert_eq!(c.state().name(), StateName::Conversing);
@@ -361,30 +854,55 @@ fn model_failure_restarts_with_backoff_and_resumes_with_the_transcript() {
 fn a_long_gap_plays_the_hold_message() {
     let mut c = call_in(StateName::Conversing);
     step(&mut c, Event::ModelFailed { reason: "x".into() }, 100);
-    assert!(has(&step(&mut c, Event::Timer(Timer::HoldMessage), 1300), &Command::PlayHoldMessage));
+    assert!(has(
+        &step(&mut c, Event::Timer(Timer::HoldMessage), 1300),
+        &Command::PlayHoldMessage
+    ));
 }
 
 #[test]
 fn past_the_restart_budget_the_call_goes_to_the_menu() {
     let mut c = call_in(StateName::Conversing);
     for t in [100, 400, 700] {
-        let cmds = step(&mut c, Event::ModelFailed { reason: "refused".into() }, t);
+        let cmds = step(
+            &mut c,
+            Event::ModelFailed {
+                reason: "refused".into(),
+            },
+            t,
+        );
         if t < 700 {
             step(&mut c, Event::Timer(Timer::ModelRestart), t + 200);
         } else {
-            assert_eq!(left_with(&cmds), Some(&Decision::Menu { prompt: MenuPrompt::Welcome }));
+            assert_eq!(
+                left_with(&cmds),
+                Some(&Decision::Menu {
+                    prompt: MenuPrompt::Welcome
+                })
+            );
         }
     }
     assert_eq!(c.state().name(), StateName::Menu);
     let cmds = step(&mut c, Event::AfterStream, 800);
-    assert_eq!(replied(&cmds), Some(&Decision::Menu { prompt: MenuPrompt::Welcome }));
+    assert_eq!(
+        replied(&cmds),
+        Some(&Decision::Menu {
+            prompt: MenuPrompt::Welcome
+        })
+    );
 }
 
 #[test]
 fn silent_model_deadlines_count_as_failures() {
     let (mut c, _) = Call::start(cfg(), 0);
     let cmds = step(&mut c, Event::Timer(Timer::SessionReady), 5000);
-    assert!(has(&cmds, &Command::Arm { timer: Timer::ModelRestart, at: 5100 }));
+    assert!(has(
+        &cmds,
+        &Command::Arm {
+            timer: Timer::ModelRestart,
+            at: 5100
+        }
+    ));
     let mut c = call_in(StateName::Conversing);
     let cmds = step(&mut c, Event::Timer(Timer::ResponseDeadline), 8030);
     assert!(has(&cmds, &Command::StopModel));
@@ -394,22 +912,48 @@ fn silent_model_deadlines_count_as_failures() {
 fn model_gone_before_the_stream_means_menu_when_it_starts() {
     let (mut c, _) = Call::start(cfg(), 0);
     for t in [10, 200, 600] {
-        step(&mut c, Event::ModelFailed { reason: "refused".into() }, t);
+        step(
+            &mut c,
+            Event::ModelFailed {
+                reason: "refused".into(),
+            },
+            t,
+        );
         step(&mut c, Event::Timer(Timer::ModelRestart), t + 150);
     }
     assert_eq!(c.state().name(), StateName::Menu);
     let cmds = step(&mut c, stream(), 700);
-    assert_eq!(left_with(&cmds), Some(&Decision::Menu { prompt: MenuPrompt::Welcome }));
+    assert_eq!(
+        left_with(&cmds),
+        Some(&Decision::Menu {
+            prompt: MenuPrompt::Welcome
+        })
+    );
 }
 
 #[test]
 fn silence_nudges_once_then_says_goodbye() {
     let mut c = call_in(StateName::Conversing);
     let cmds = step(&mut c, Event::Timer(Timer::Silence), 20_030);
-    assert!(has(&cmds, &Command::Model(ModelCommand::CreateResponse { instructions: Some(SILENCE_NUDGE.into()) })));
+    assert!(has(
+        &cmds,
+        &Command::Model(ModelCommand::CreateResponse {
+            instructions: Some(SILENCE_NUDGE.into())
+        })
+    ));
     let cmds = step(&mut c, Event::Timer(Timer::Silence), 40_030);
-    assert_eq!(left_with(&cmds), Some(&Decision::Hangup { farewell: Farewell::NoResponse }));
-    assert_eq!(c.state(), &State::Ended { outcome: Outcome::Silence });
+    assert_eq!(
+        left_with(&cmds),
+        Some(&Decision::Hangup {
+            farewell: Farewell::NoResponse
+        })
+    );
+    assert_eq!(
+        c.state(),
+        &State::Ended {
+            outcome: Outcome::Silence
+        }
+    );
 }
 
 #[test]
@@ -417,17 +961,38 @@ fn caller_activity_postpones_the_silence_timer() {
     let mut c = call_in(StateName::Conversing);
     step(&mut c, Event::CallerVoice { speaking: true }, 15_000);
     let cmds = step(&mut c, Event::Timer(Timer::Silence), 20_030);
-    assert!(has(&cmds, &Command::Arm { timer: Timer::Silence, at: 35_000 }));
+    assert!(has(
+        &cmds,
+        &Command::Arm {
+            timer: Timer::Silence,
+            at: 35_000
+        }
+    ));
 }
 
 #[test]
 fn recycle_waits_for_a_quiet_moment() {
     let mut c = call_in(StateName::Conversing);
-    step(&mut c, Event::ResponseCreated { response_id: "r2".into() }, 100);
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r2".into(),
+        },
+        100,
+    );
     let cmds = step(&mut c, Event::Timer(Timer::Recycle), 200);
     assert!(!cmds.iter().any(|c| matches!(c, Command::StartModel { .. })));
-    let cmds = step(&mut c, Event::ResponseDone { response_id: "r2".into(), status: ResponseStatus::Completed }, 300);
-    assert!(cmds.iter().any(|c| matches!(c, Command::StartModel { resume: Some(_) })));
+    let cmds = step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r2".into(),
+            status: ResponseStatus::Completed,
+        },
+        300,
+    );
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::StartModel { resume: Some(_) })));
     // A planned recycle spends no restart budget.
     assert_eq!(c.ctx.budget.spent(), 0);
 }
@@ -436,42 +1001,89 @@ fn recycle_waits_for_a_quiet_moment() {
 fn other_digits_are_told_to_the_model() {
     let mut c = call_in(StateName::Conversing);
     let cmds = step(&mut c, Event::Dtmf { digit: '3' }, 100);
-    assert!(has(&cmds, &Command::Model(ModelCommand::SystemNote { text: "The caller pressed 3 on the keypad.".into() })));
+    assert!(has(
+        &cmds,
+        &Command::Model(ModelCommand::SystemNote {
+            text: "The caller pressed 3 on the keypad.".into()
+        })
+    ));
 }
 
 #[test]
 fn a_dropped_stream_is_reconnected_or_given_up() {
     let mut c = call_in(StateName::Conversing);
     step(&mut c, Event::StreamLost, 100);
-    assert_eq!(replied(&step(&mut c, Event::AfterStream, 150)), Some(&Decision::Reconnect));
+    assert_eq!(
+        replied(&step(&mut c, Event::AfterStream, 150)),
+        Some(&Decision::Reconnect)
+    );
     step(&mut c, stream(), 300);
     assert_eq!(c.state().name(), StateName::Conversing);
     step(&mut c, Event::StreamLost, 400);
     step(&mut c, Event::Timer(Timer::StreamLost), 15_400);
-    assert_eq!(c.state(), &State::Ended { outcome: Outcome::Lost });
+    assert_eq!(
+        c.state(),
+        &State::Ended {
+            outcome: Outcome::Lost
+        }
+    );
 }
 
 #[test]
 fn menu_gives_up_to_voicemail_after_repeated_nonsense() {
     let mut c = call_in(StateName::Menu);
     for _ in 0..2 {
-        step(&mut c, Event::MenuInput { digits: Some("9".into()), speech: None }, 100);
+        step(
+            &mut c,
+            Event::MenuInput {
+                digits: Some("9".into()),
+                speech: None,
+            },
+            100,
+        );
         assert_eq!(c.state().name(), StateName::Menu);
     }
-    step(&mut c, Event::MenuInput { digits: None, speech: None }, 200);
+    step(
+        &mut c,
+        Event::MenuInput {
+            digits: None,
+            speech: None,
+        },
+        200,
+    );
     assert_eq!(c.state().name(), StateName::Voicemail);
 }
 
 #[test]
 fn transcripts_are_recorded_and_cut_after_barge_in() {
     let mut c = call_in(StateName::Conversing);
-    step(&mut c, Event::ResponseCreated { response_id: "r2".into() }, 100);
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r2".into(),
+        },
+        100,
+    );
     for _ in 0..4 {
         step(&mut c, delta("r2", "a2", 100), 100);
     }
-    step(&mut c, Event::Mark { name: "1:100".into() }, 200);
+    step(
+        &mut c,
+        Event::Mark {
+            name: "1:100".into(),
+        },
+        200,
+    );
     step(&mut c, Event::SpeechStarted, 260);
-    let cmds = step(&mut c, Event::Transcript { speaker: Speaker::Assistant, item_id: "a2".into(), text: "one two three four five six seven eight nine ten".into() }, 220);
+    let cmds = step(
+        &mut c,
+        Event::Transcript {
+            speaker: Speaker::Assistant,
+            item_id: "a2".into(),
+            text: "one two three four five six seven eight nine ten".into(),
+        },
+        220,
+    );
     let turn = cmds.iter().find_map(|c| match c {
         Command::Record(CallRecord::Turn(t)) => Some(t.clone()),
         _ => None,

@@ -134,7 +134,13 @@ impl Playback {
     }
 
     /// Audio from the model. Returns what may be sent now (pacing permitting).
-    pub fn push(&mut self, response_id: &str, item_id: &str, payload: String, now: Millis) -> Vec<Outbound> {
+    pub fn push(
+        &mut self,
+        response_id: &str,
+        item_id: &str,
+        payload: String,
+        now: Millis,
+    ) -> Vec<Outbound> {
         if self.is_cancelled(response_id) {
             return Vec::new();
         }
@@ -159,12 +165,13 @@ impl Playback {
                 generation
             }
         };
-        let end_ms = self
-            .items
-            .back()
-            .map(|i| i.generated_ms)
-            .unwrap_or(ms);
-        self.queue.push_back(Chunk { generation, payload, end_ms, ms });
+        let end_ms = self.items.back().map(|i| i.generated_ms).unwrap_or(ms);
+        self.queue.push_back(Chunk {
+            generation,
+            payload,
+            end_ms,
+            ms,
+        });
         self.drain(now)
     }
 
@@ -175,13 +182,22 @@ impl Playback {
             return out;
         }
         while self.play_until.saturating_sub(now) < self.lead_ms {
-            let Some(chunk) = self.queue.pop_front() else { break };
+            let Some(chunk) = self.queue.pop_front() else {
+                break;
+            };
             self.play_until = self.play_until.max(now) + chunk.ms;
-            if let Some(item) = self.items.iter_mut().find(|i| i.generation == chunk.generation) {
+            if let Some(item) = self
+                .items
+                .iter_mut()
+                .find(|i| i.generation == chunk.generation)
+            {
                 item.sent_ms = chunk.end_ms;
             }
             out.push(Outbound::Media(chunk.payload));
-            out.push(Outbound::Mark(format!("{}:{}", chunk.generation, chunk.end_ms)));
+            out.push(Outbound::Mark(format!(
+                "{}:{}",
+                chunk.generation, chunk.end_ms
+            )));
         }
         out
     }
@@ -225,7 +241,10 @@ impl Playback {
 
     /// The item the caller is hearing (or will hear next).
     pub fn current(&self) -> Option<&ItemPlayback> {
-        self.items.iter().find(|i| i.unplayed()).or(self.items.back())
+        self.items
+            .iter()
+            .find(|i| i.unplayed())
+            .or(self.items.back())
     }
 
     /// The caller started speaking over the assistant at `now`.
@@ -301,7 +320,9 @@ mod tests {
     }
 
     fn medias(out: &[Outbound]) -> usize {
-        out.iter().filter(|o| matches!(o, Outbound::Media(_))).count()
+        out.iter()
+            .filter(|o| matches!(o, Outbound::Media(_)))
+            .count()
     }
 
     #[test]
@@ -318,7 +339,10 @@ mod tests {
         let mut p = Playback::new(200, 60);
         assert!(p.push("r1", "i1", audio(100), 0).is_empty());
         let out = p.stream_started(10);
-        assert_eq!(out, vec![Outbound::Media(audio(100)), Outbound::Mark("1:100".into())]);
+        assert_eq!(
+            out,
+            vec![Outbound::Media(audio(100)), Outbound::Mark("1:100".into())]
+        );
     }
 
     #[test]

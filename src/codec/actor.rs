@@ -185,8 +185,10 @@ impl CodecActor {
         }
         self.encoded.clear();
         mulaw::encode_into(&self.pcm_out, &mut self.encoded);
-        self.sink
-            .do_send(CodecEvent::ToCaller { payload: STANDARD.encode(&self.encoded), tag });
+        self.sink.do_send(CodecEvent::ToCaller {
+            payload: STANDARD.encode(&self.encoded),
+            tag,
+        });
     }
 }
 

@@ -63,7 +63,12 @@ impl FromStr for Span {
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.open.format("%H:%M"), self.close.format("%H:%M"))
+        write!(
+            f,
+            "{}-{}",
+            self.open.format("%H:%M"),
+            self.close.format("%H:%M")
+        )
     }
 }
 
@@ -124,7 +129,10 @@ impl WeeklyHours {
 fn check_spans(spans: &[Span], owner: &str) -> Result<(), String> {
     for pair in spans.windows(2) {
         if pair[1].open < pair[0].close {
-            return Err(format!("{owner}: spans {} and {} overlap or are out of order", pair[0], pair[1]));
+            return Err(format!(
+                "{owner}: spans {} and {} overlap or are out of order",
+                pair[0], pair[1]
+            ));
         }
     }
     Ok(())
@@ -185,7 +193,12 @@ impl BusinessConfig {
         self.business
             .timezone
             .parse::<chrono_tz::Tz>()
-            .map_err(|_| format!("business.timezone {:?} is not an IANA timezone", self.business.timezone))
+            .map_err(|_| {
+                format!(
+                    "business.timezone {:?} is not an IANA timezone",
+                    self.business.timezone
+                )
+            })
     }
 
     pub fn department(&self, name: &str) -> Option<&Department> {
@@ -224,7 +237,8 @@ impl BusinessConfig {
                 h.check(&format!("department {:?}", d.name))?;
             }
         }
-        if !self.business.operator.is_empty() && self.department(&self.business.operator).is_none() {
+        if !self.business.operator.is_empty() && self.department(&self.business.operator).is_none()
+        {
             return Err(format!(
                 "business.operator {:?} names no department",
                 self.business.operator
@@ -271,7 +285,10 @@ mod tests {
     #[test]
     fn overlapping_spans_rejected() {
         let mut b = BusinessConfig::sample();
-        b.hours.monday = vec!["08:00-12:00".parse().unwrap(), "11:00-13:00".parse().unwrap()];
+        b.hours.monday = vec![
+            "08:00-12:00".parse().unwrap(),
+            "11:00-13:00".parse().unwrap(),
+        ];
         assert!(b.validate().unwrap_err().contains("overlap"));
     }
 

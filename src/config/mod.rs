@@ -170,7 +170,9 @@ pub struct LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig { calls_per_caller_per_hour: 20 }
+        LimitsConfig {
+            calls_per_caller_per_hour: 20,
+        }
     }
 }
 
@@ -390,7 +392,10 @@ impl Config {
             ));
         }
         if url::Url::parse(&self.realtime.base_url).is_err() {
-            return bad(format!("realtime.base_url is not a URL: {:?}", self.realtime.base_url));
+            return bad(format!(
+                "realtime.base_url is not a URL: {:?}",
+                self.realtime.base_url
+            ));
         }
         if url::Url::parse(&self.twilio.rest_base_url).is_err() {
             return bad(format!(
@@ -417,7 +422,10 @@ impl Config {
             return bad("realtime.session_cap_secs must be at least 60".into());
         }
         let db = &self.storage.database_url;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
             return bad(format!(
                 "storage.database_url (DATABASE_URL) must be sqlite://PATH or postgres://…, got {:?}",
                 crate::logmask::mask_url_password(db)
@@ -446,9 +454,9 @@ impl Config {
 
 fn value_for(key: &str, raw: &str) -> Result<figment::value::Value, ConfigError> {
     if key == "server.port" {
-        let port: u16 = raw
-            .parse()
-            .map_err(|_| ConfigError::Invalid(format!("PORT must be a port number, got {raw:?}")))?;
+        let port: u16 = raw.parse().map_err(|_| {
+            ConfigError::Invalid(format!("PORT must be a port number, got {raw:?}"))
+        })?;
         return Ok(port.into());
     }
     Ok(raw.to_string().into())
@@ -459,10 +467,12 @@ fn check_no_secrets(path: &Path) -> Result<(), ConfigError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let value: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let value: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     for (section, key) in SECRETS {
         let found = value
             .get(*section)

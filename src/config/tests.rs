@@ -6,7 +6,10 @@ fn repo_sources() -> ConfigSources {
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A temp config dir holding the repo's files with `extra` appended to one.
@@ -47,7 +50,10 @@ fn unknown_key_is_an_error_naming_it() {
     let dir = dir_with("\n[call]\nmax_cal_secs = 5\n", "");
     let err = Config::load_with_env(&ConfigSources::in_dir(dir.path()), &[]).unwrap_err();
     // The duplicate [call] table is itself a TOML error; either way it is reported.
-    assert!(err.to_string().contains("call") || err.to_string().contains("max_cal_secs"), "{err}");
+    assert!(
+        err.to_string().contains("call") || err.to_string().contains("max_cal_secs"),
+        "{err}"
+    );
 
     let dir = dir_with("\n[bogus]\nx = 1\n", "");
     let err = Config::load_with_env(&ConfigSources::in_dir(dir.path()), &[]).unwrap_err();
@@ -56,8 +62,11 @@ fn unknown_key_is_an_error_naming_it() {
 
 #[test]
 fn unknown_env_key_is_an_error() {
-    let err = Config::load_with_env(&repo_sources(), &env(&[("FRONTDESK__CALL__MAX_CAL_SECS", "5")]))
-        .unwrap_err();
+    let err = Config::load_with_env(
+        &repo_sources(),
+        &env(&[("FRONTDESK__CALL__MAX_CAL_SECS", "5")]),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("max_cal_secs"), "{err}");
 }
 
@@ -105,9 +114,15 @@ fn secrets_in_files_are_rejected() {
 fn bad_values_are_clear_errors() {
     let err = Config::load_with_env(&repo_sources(), &env(&[("PORT", "eighty")])).unwrap_err();
     assert!(err.to_string().contains("PORT"), "{err}");
-    let err = Config::load_with_env(&repo_sources(), &env(&[("DATABASE_URL", "mysql://u:secret@h/db")]))
-        .unwrap_err();
-    assert!(err.to_string().contains("DATABASE_URL") && !err.to_string().contains("secret"), "{err}");
+    let err = Config::load_with_env(
+        &repo_sources(),
+        &env(&[("DATABASE_URL", "mysql://u:secret@h/db")]),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("DATABASE_URL") && !err.to_string().contains("secret"),
+        "{err}"
+    );
     let err = Config::load_with_env(&repo_sources(), &env(&[("PUBLIC_URL", "desk.example.com")]))
         .unwrap_err();
     assert!(err.to_string().contains("public_url"), "{err}");
@@ -116,12 +131,18 @@ fn bad_values_are_clear_errors() {
         &env(&[("FRONTDESK__REALTIME__AUDIO_FORMAT", "opus")]),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("audio_format") || err.to_string().contains("opus"), "{err}");
+    assert!(
+        err.to_string().contains("audio_format") || err.to_string().contains("opus"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_file_is_named() {
-    let err = Config::load_with_env(&ConfigSources::in_dir(Path::new("/nonexistent")), &[])
-        .unwrap_err();
-    assert!(err.to_string().contains("/nonexistent/default.toml"), "{err}");
+    let err =
+        Config::load_with_env(&ConfigSources::in_dir(Path::new("/nonexistent")), &[]).unwrap_err();
+    assert!(
+        err.to_string().contains("/nonexistent/default.toml"),
+        "{err}"
+    );
 }

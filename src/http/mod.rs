@@ -21,7 +21,10 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
         .route("/twilio/voice", web::post().to(webhooks::voice))
-        .route("/twilio/after-stream", web::post().to(webhooks::after_stream))
+        .route(
+            "/twilio/after-stream",
+            web::post().to(webhooks::after_stream),
+        )
         .route("/twilio/menu", web::post().to(webhooks::menu))
         .route("/twilio/dial-status", web::post().to(webhooks::dial_status))
         .route("/twilio/voicemail", web::post().to(webhooks::voicemail))
@@ -32,7 +35,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Starts serving on an already bound listener (tests bind port 0).
-pub fn serve(engine: Arc<Engine>, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+pub fn serve(
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<Server> {
     let data = web::Data::new(engine);
     let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes))
         .workers(workers.max(1))

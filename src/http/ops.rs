@@ -16,11 +16,12 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(engine: web::Data<Arc<Engine>>) -> HttpResponse {
     // Degraded dependencies do not make the engine unready: calls go on
     // (records are buffered, sessions are tracked locally); they are reported.
-    let database = match tokio::time::timeout(std::time::Duration::from_secs(1), engine.store.ping()).await {
-        Ok(Ok(())) => "ok".to_string(),
-        Ok(Err(e)) => format!("degraded: {e}"),
-        Err(_) => "degraded: no answer within 1 s".to_string(),
-    };
+    let database =
+        match tokio::time::timeout(std::time::Duration::from_secs(1), engine.store.ping()).await {
+            Ok(Ok(())) => "ok".to_string(),
+            Ok(Err(e)) => format!("degraded: {e}"),
+            Err(_) => "degraded: no answer within 1 s".to_string(),
+        };
     let sessions = match engine.sessions.health() {
         crate::session::Health::Ok if engine.sessions.is_shared() => "ok (redis)".to_string(),
         crate::session::Health::Ok => "ok (in memory, single instance)".to_string(),

@@ -23,8 +23,13 @@ pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RemoteEvent {
     AfterStream,
-    MenuInput { digits: Option<String>, speech: Option<String> },
-    DialFinished { status: String },
+    MenuInput {
+        digits: Option<String>,
+        speech: Option<String>,
+    },
+    DialFinished {
+        status: String,
+    },
     RecordingFinished,
 }
 
@@ -32,8 +37,13 @@ impl RemoteEvent {
     pub fn from_event(e: &Event) -> Option<RemoteEvent> {
         Some(match e {
             Event::AfterStream => RemoteEvent::AfterStream,
-            Event::MenuInput { digits, speech } => RemoteEvent::MenuInput { digits: digits.clone(), speech: speech.clone() },
-            Event::DialFinished { status } => RemoteEvent::DialFinished { status: status.clone() },
+            Event::MenuInput { digits, speech } => RemoteEvent::MenuInput {
+                digits: digits.clone(),
+                speech: speech.clone(),
+            },
+            Event::DialFinished { status } => RemoteEvent::DialFinished {
+                status: status.clone(),
+            },
             Event::RecordingFinished => RemoteEvent::RecordingFinished,
             _ => return None,
         })
@@ -56,7 +66,11 @@ pub async fn ask_owner(engine: &Engine, call_sid: &str, event: &Event) -> Option
         return None; // ours, but the actor is gone
     }
     let payload = serde_json::to_value(RemoteEvent::from_event(event)?).ok()?;
-    match engine.sessions.forward(&owner, call_sid, payload, FORWARD_TIMEOUT).await {
+    match engine
+        .sessions
+        .forward(&owner, call_sid, payload, FORWARD_TIMEOUT)
+        .await
+    {
         Ok(Some(answer)) => match serde_json::from_value::<Option<Decision>>(answer) {
             Ok(d) => d,
             Err(e) => {
@@ -105,8 +119,13 @@ mod tests {
     fn events_round_trip_between_instances() {
         for e in [
             Event::AfterStream,
-            Event::MenuInput { digits: Some("1".into()), speech: None },
-            Event::DialFinished { status: "busy".into() },
+            Event::MenuInput {
+                digits: Some("1".into()),
+                speech: None,
+            },
+            Event::DialFinished {
+                status: "busy".into(),
+            },
             Event::RecordingFinished,
         ] {
             let wire = serde_json::to_string(&RemoteEvent::from_event(&e).unwrap()).unwrap();

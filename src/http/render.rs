@@ -4,7 +4,9 @@
 use crate::call::{Decision, Farewell, MenuPrompt};
 use crate::engine::Engine;
 use crate::tools::hours::Schedule;
-use crate::twilio::twiml::{Connect, Dial, Gather, HttpMethod, Prompt, Record, Response, Say, Stream};
+use crate::twilio::twiml::{
+    Connect, Dial, Gather, HttpMethod, Prompt, Record, Response, Say, Stream,
+};
 
 /// Twilio's own voice for the menu and announcements (the model's voice is
 /// not available once the stream is closed).
@@ -16,14 +18,22 @@ const DIAL_TIMEOUT_SECS: u32 = 20;
 const VOICEMAIL_MAX_SECS: u32 = 120;
 
 fn say(text: impl Into<String>) -> Say {
-    Say { text: text.into(), voice: Some(SAY_VOICE.into()), language: Some(SAY_LANGUAGE.into()), loop_count: None }
+    Say {
+        text: text.into(),
+        voice: Some(SAY_VOICE.into()),
+        language: Some(SAY_LANGUAGE.into()),
+        loop_count: None,
+    }
 }
 
 /// The TwiML that opens (or reopens) the media stream.
 pub fn connect_stream(engine: &Engine, from: &str, to: &str) -> String {
     Response::new()
         .connect(
-            Connect { action: Some(engine.public("/twilio/after-stream")), method: Some(HttpMethod::Post) },
+            Connect {
+                action: Some(engine.public("/twilio/after-stream")),
+                method: Some(HttpMethod::Post),
+            },
             Stream {
                 url: engine.stream_url(),
                 parameters: vec![("from".into(), from.into()), ("to".into(), to.into())],
@@ -33,7 +43,8 @@ pub fn connect_stream(engine: &Engine, from: &str, to: &str) -> String {
         .to_xml()
 }
 
-const MENU_OPTIONS: &str = "For our opening hours, press 1 or say hours. To leave a message, press 2 or say message. \
+const MENU_OPTIONS: &str =
+    "For our opening hours, press 1 or say hours. To leave a message, press 2 or say message. \
      To speak with someone, press 0 or say operator.";
 
 fn menu(engine: &Engine, prompt: MenuPrompt) -> Response {
@@ -46,20 +57,19 @@ fn menu(engine: &Engine, prompt: MenuPrompt) -> Response {
         MenuPrompt::Hours => format!("Our opening hours are: {}. ", spoken_hours(engine)),
         MenuPrompt::Retry => "Sorry, I didn't catch that. ".to_string(),
     };
-    Response::new()
-        .gather(Gather {
-            action: Some(engine.public("/twilio/menu")),
-            method: Some(HttpMethod::Post),
-            input: Some("dtmf speech".into()),
-            num_digits: Some(1),
-            timeout: Some(6),
-            speech_timeout: Some("auto".into()),
-            action_on_empty_result: Some(true),
-            hints: Some("hours, message, operator".into()),
-            language: Some(SAY_LANGUAGE.into()),
-            children: vec![Prompt::Say(say(format!("{intro}{MENU_OPTIONS}")))],
-            ..Gather::default()
-        })
+    Response::new().gather(Gather {
+        action: Some(engine.public("/twilio/menu")),
+        method: Some(HttpMethod::Post),
+        input: Some("dtmf speech".into()),
+        num_digits: Some(1),
+        timeout: Some(6),
+        speech_timeout: Some("auto".into()),
+        action_on_empty_result: Some(true),
+        hints: Some("hours, message, operator".into()),
+        language: Some(SAY_LANGUAGE.into()),
+        children: vec![Prompt::Say(say(format!("{intro}{MENU_OPTIONS}")))],
+        ..Gather::default()
+    })
 }
 
 fn spoken_hours(engine: &Engine) -> String {
@@ -75,7 +85,10 @@ pub fn decision(engine: &Engine, d: &Decision, from: &str, to: &str) -> String {
     let r = match d {
         Decision::Menu { prompt } => menu(engine, *prompt),
         Decision::Voicemail { department } => {
-            let who = department.as_deref().map(|d| format!(" for {d}")).unwrap_or_default();
+            let who = department
+                .as_deref()
+                .map(|d| format!(" for {d}"))
+                .unwrap_or_default();
             Response::new()
                 .say(say(format!(
                     "Please leave a message{who} after the tone, with your name and number. Press the pound key when you are done."
@@ -101,7 +114,9 @@ pub fn decision(engine: &Engine, d: &Decision, from: &str, to: &str) -> String {
             if !b.business.phone.is_empty() {
                 dial.caller_id = Some(b.business.phone.clone());
             }
-            Response::new().say(say(format!("Connecting you to {}.", t.department))).dial(dial)
+            Response::new()
+                .say(say(format!("Connecting you to {}.", t.department)))
+                .dial(dial)
         }
         Decision::Hangup { farewell } => {
             let words = match farewell {
@@ -148,7 +163,9 @@ mod tests {
         let mut c = Config::default();
         c.server.public_url = "https://desk.example.com".into();
         c.twilio.auth_token = Some("t".into());
-        let store = crate::store::Store::connect("sqlite::memory:").await.unwrap();
+        let store = crate::store::Store::connect("sqlite::memory:")
+            .await
+            .unwrap();
         let sessions = crate::session::SessionStore::memory("test".into());
         Engine::new(c, Discard.start().recipient(), store, sessions).unwrap()
     }
@@ -157,22 +174,61 @@ mod tests {
     async fn stream_twiml_has_action_url_and_parameters() {
         let e = engine().await;
         let xml = connect_stream(&e, "+15550001111", "+15551230000");
-        assert!(xml.contains(r#"<Connect action="https://desk.example.com/twilio/after-stream" method="POST">"#), "{xml}");
-        assert!(xml.contains(r#"url="wss://desk.example.com/twilio/stream""#), "{xml}");
-        assert!(xml.contains(r#"<Parameter name="from" value="+15550001111" />"#), "{xml}");
+        assert!(
+            xml.contains(
+                r#"<Connect action="https://desk.example.com/twilio/after-stream" method="POST">"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"url="wss://desk.example.com/twilio/stream""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<Parameter name="from" value="+15550001111" />"#),
+            "{xml}"
+        );
     }
 
     #[actix_rt::test]
     async fn decisions_render() {
         let e = engine().await;
-        let xml = decision(&e, &Decision::Menu { prompt: MenuPrompt::Hours }, "", "");
-        assert!(xml.contains("<Gather action=\"https://desk.example.com/twilio/menu\""), "{xml}");
+        let xml = decision(
+            &e,
+            &Decision::Menu {
+                prompt: MenuPrompt::Hours,
+            },
+            "",
+            "",
+        );
+        assert!(
+            xml.contains("<Gather action=\"https://desk.example.com/twilio/menu\""),
+            "{xml}"
+        );
         assert!(xml.contains("Monday: 09:00 to 17:00"), "{xml}");
-        let xml = decision(&e, &Decision::Transfer(Transfer { department: "Front desk".into(), number: "+15551230100".into() }), "", "");
+        let xml = decision(
+            &e,
+            &Decision::Transfer(Transfer {
+                department: "Front desk".into(),
+                number: "+15551230100".into(),
+            }),
+            "",
+            "",
+        );
         assert!(xml.contains("<Dial action=\"https://desk.example.com/twilio/dial-status\" answerOnBridge=\"true\" callerId=\"+15551230000\" method=\"POST\" timeout=\"20\"><Number>+15551230100</Number></Dial>"), "{xml}");
         let xml = decision(&e, &Decision::Voicemail { department: None }, "", "");
-        assert!(xml.contains("<Record action=\"https://desk.example.com/twilio/voicemail\""), "{xml}");
-        let xml = decision(&e, &Decision::Hangup { farewell: Farewell::None }, "", "");
+        assert!(
+            xml.contains("<Record action=\"https://desk.example.com/twilio/voicemail\""),
+            "{xml}"
+        );
+        let xml = decision(
+            &e,
+            &Decision::Hangup {
+                farewell: Farewell::None,
+            },
+            "",
+            "",
+        );
         assert!(xml.ends_with("<Response><Hangup /></Response>"), "{xml}");
     }
 }

@@ -8,24 +8,28 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use super::render;
-use super::twilio_auth::{verify_form, verify_websocket};
+use super::twilio_auth::{verify_form, verify_websocket, Rejected};
 use crate::call::actor::Webhook;
 use crate::call::{read_menu_input, Decision, Event, Farewell, MenuChoice, MenuPrompt, Transfer};
 use crate::engine::{CallInfo, Engine};
 use crate::logmask::mask_phone;
+use actix_web::ResponseError;
 
 /// Form parameters of a webhook, in order.
 pub struct Form(Vec<(String, String)>);
 
 impl Form {
-    fn parse(body: &[u8]) -> Result<Self, HttpResponse> {
+    fn parse(body: &[u8]) -> Result<Self, Rejected> {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
             .map(Form)
-            .map_err(|e| HttpResponse::BadRequest().content_type("text/plain").body(format!("bad form body: {e}")))
+            .map_err(|e| Rejected::BadRequest(format!("bad form body: {e}")))
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     fn call_sid(&self) -> &str {
@@ -60,7 +64,12 @@ where
         h.update(v.as_bytes());
         h.update([0]);
     }
-    let key = format!("webhook:{}:{}:{:x}", req.path(), form.call_sid(), h.finalize());
+    let key = format!(
+        "webhook:{}:{}:{:x}",
+        req.path(),
+        form.call_sid(),
+        h.finalize()
+    );
     let sessions = &engine.sessions;
     if let Some(body) = sessions.recall_response(&key).await {
         tracing::info!(call_sid = %form.call_sid(), path = %req.path(), "retried webhook answered from memory");
@@ -78,18 +87,20 @@ where
         return HttpResponse::ServiceUnavailable().finish();
     }
     let body = answer().await;
-    sessions.remember_response(&key, &body, IDEMPOTENCY_TTL).await;
+    sessions
+        .remember_response(&key, &body, IDEMPOTENCY_TTL)
+        .await;
     xml(body)
 }
 
 /// Parses and authenticates; a CallSid is required on every voice webhook.
-fn accept(engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<Form, HttpResponse> {
+fn accept(engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<Form, Rejected> {
     let form = Form::parse(body)?;
     verify_form(engine, req, &form.0, form.call_sid())?;
     let sid = form.call_sid();
     if sid.len() < 3 || !sid.starts_with("CA") || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
         tracing::warn!(path = %req.path(), call_sid = %sid, "webhook without a valid CallSid");
-        return Err(HttpResponse::BadRequest().content_type("text/plain").body("missing or invalid CallSid"));
+        return Err(Rejected::BadRequest("missing or invalid CallSid".into()));
     }
     Ok(form)
 }
@@ -97,10 +108,14 @@ fn accept(engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<Form, HttpR
 /// `POST /twilio/voice`: a call is coming in. Start its actor now (the model
 /// session opens while Twilio sets up the stream) and answer with the
 /// stream TwiML. A retried webhook finds the same actor.
-pub async fn voice(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn voice(
+    engine: web::Data<Arc<Engine>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let form = match accept(&engine, &req, &body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.error_response(),
     };
     if engine.is_draining() {
         // The load balancer should already have stopped sending us calls;
@@ -131,7 +146,13 @@ pub async fn voice(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: web::
 
 /// Asks the call for its decision; `fallback` when the call is not here
 /// (ended and gone, or this instance restarted).
-async fn ask(engine: &Arc<Engine>, req: &HttpRequest, form: &Form, event: Event, fallback: Decision) -> HttpResponse {
+async fn ask(
+    engine: &Arc<Engine>,
+    req: &HttpRequest,
+    form: &Form,
+    event: Event,
+    fallback: Decision,
+) -> HttpResponse {
     once(engine, req, form, || async {
         let sid = form.call_sid();
         let decision = match engine.registry.get(sid) {
@@ -142,62 +163,108 @@ async fn ask(engine: &Arc<Engine>, req: &HttpRequest, form: &Form, event: Event,
             tracing::info!(call_sid = %sid, "no call state for this webhook; answering without it");
             fallback
         });
-        render::decision(engine, &decision, form.get("From").unwrap_or(""), form.get("To").unwrap_or(""))
+        render::decision(
+            engine,
+            &decision,
+            form.get("From").unwrap_or(""),
+            form.get("To").unwrap_or(""),
+        )
     })
     .await
 }
 
 /// `POST /twilio/after-stream`: the stream closed; what now?
-pub async fn after_stream(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn after_stream(
+    engine: web::Data<Arc<Engine>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let form = match accept(&engine, &req, &body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.error_response(),
     };
     // Without the call's state, the menu still serves the caller.
-    let fallback = Decision::Menu { prompt: MenuPrompt::Welcome };
+    let fallback = Decision::Menu {
+        prompt: MenuPrompt::Welcome,
+    };
     ask(&engine, &req, &form, Event::AfterStream, fallback).await
 }
 
 /// `POST /twilio/menu`: the caller pressed a key or said something.
-pub async fn menu(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn menu(
+    engine: web::Data<Arc<Engine>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let form = match accept(&engine, &req, &body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.error_response(),
     };
     let digits = form.get("Digits").map(str::to_string);
     let speech = form.get("SpeechResult").map(str::to_string);
     let fallback = match read_menu_input(digits.as_deref(), speech.as_deref()) {
-        MenuChoice::Hours => Decision::Menu { prompt: MenuPrompt::Hours },
+        MenuChoice::Hours => Decision::Menu {
+            prompt: MenuPrompt::Hours,
+        },
         MenuChoice::Message => Decision::Voicemail { department: None },
         MenuChoice::Operator => match engine.config.business.operator() {
-            Some(d) => Decision::Transfer(Transfer { department: d.name.clone(), number: d.phone.clone() }),
+            Some(d) => Decision::Transfer(Transfer {
+                department: d.name.clone(),
+                number: d.phone.clone(),
+            }),
             None => Decision::Voicemail { department: None },
         },
-        MenuChoice::Unclear => Decision::Menu { prompt: MenuPrompt::Retry },
+        MenuChoice::Unclear => Decision::Menu {
+            prompt: MenuPrompt::Retry,
+        },
     };
-    ask(&engine, &req, &form, Event::MenuInput { digits, speech }, fallback).await
+    ask(
+        &engine,
+        &req,
+        &form,
+        Event::MenuInput { digits, speech },
+        fallback,
+    )
+    .await
 }
 
 /// `POST /twilio/dial-status`: the `<Dial>` action with `DialCallStatus`.
-pub async fn dial_status(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn dial_status(
+    engine: web::Data<Arc<Engine>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let form = match accept(&engine, &req, &body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.error_response(),
     };
     let status = form.get("DialCallStatus").unwrap_or("failed").to_string();
     tracing::info!(call_sid = %form.call_sid(), %status, "transfer finished");
     let fallback = match status.as_str() {
-        "completed" | "answered" => Decision::Hangup { farewell: Farewell::None },
+        "completed" | "answered" => Decision::Hangup {
+            farewell: Farewell::None,
+        },
         _ => Decision::Voicemail { department: None },
     };
-    ask(&engine, &req, &form, Event::DialFinished { status }, fallback).await
+    ask(
+        &engine,
+        &req,
+        &form,
+        Event::DialFinished { status },
+        fallback,
+    )
+    .await
 }
 
 /// `POST /twilio/voicemail`: the `<Record>` action.
-pub async fn voicemail(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn voicemail(
+    engine: web::Data<Arc<Engine>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let form = match accept(&engine, &req, &body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.error_response(),
     };
     tracing::info!(
         call_sid = %form.call_sid(),
@@ -205,7 +272,9 @@ pub async fn voicemail(engine: web::Data<Arc<Engine>>, req: HttpRequest, body: w
         duration = %form.get("RecordingDuration").unwrap_or(""),
         "voicemail recorded"
     );
-    let fallback = Decision::Hangup { farewell: Farewell::MessageTaken };
+    let fallback = Decision::Hangup {
+        farewell: Farewell::MessageTaken,
+    };
     ask(&engine, &req, &form, Event::RecordingFinished, fallback).await
 }
 
@@ -215,8 +284,8 @@ pub async fn stream(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    if let Err(resp) = verify_websocket(&engine, &req) {
-        return Ok(resp);
+    if let Err(rejected) = verify_websocket(&engine, &req) {
+        return Ok(rejected.error_response());
     }
     crate::twilio::stream::start(engine.get_ref().clone(), &req, payload)
 }

@@ -48,11 +48,17 @@ pub struct Flush {
 
 /// Where batches go. The store in production; tests may wrap it.
 pub trait BatchSink: Send + Sync + 'static {
-    fn write(&self, rows: Vec<RecordRow>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+    fn write(
+        &self,
+        rows: Vec<RecordRow>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 }
 
 impl BatchSink for Store {
-    fn write(&self, rows: Vec<RecordRow>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+    fn write(
+        &self,
+        rows: Vec<RecordRow>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
         let store = self.clone();
         Box::pin(async move { store.write_batch(&rows).await.map_err(|e| e.to_string()) })
     }
@@ -90,7 +96,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(sink: Arc<dyn BatchSink>, spill_path: &Path, stats: Arc<RecorderStats>) -> std::io::Result<Self> {
+    pub fn new(
+        sink: Arc<dyn BatchSink>,
+        spill_path: &Path,
+        stats: Arc<RecorderStats>,
+    ) -> std::io::Result<Self> {
         let spill = Spill::open(spill_path)?;
         if spill.pending() > 0 {
             tracing::info!(rows = spill.pending(), path = %spill_path.display(), "replaying rows spilled by an earlier run");

@@ -30,12 +30,23 @@ fn outcome_name(o: Outcome) -> String {
 
 impl Numbering {
     /// The rows for one record, in the order they must be written.
-    pub fn rows(&mut self, call_sid: &str, at: DateTime<Utc>, record: CallRecord) -> Vec<RecordRow> {
+    pub fn rows(
+        &mut self,
+        call_sid: &str,
+        at: DateTime<Utc>,
+        record: CallRecord,
+    ) -> Vec<RecordRow> {
         let seqs = self.calls.entry(call_sid.to_string()).or_default();
         let call_sid = call_sid.to_string();
         let mut event = |kind: &str, payload: String| {
             seqs.event += 1;
-            RecordRow::Event { call_sid: call_sid.clone(), seq: seqs.event, kind: kind.to_string(), payload, at }
+            RecordRow::Event {
+                call_sid: call_sid.clone(),
+                seq: seqs.event,
+                kind: kind.to_string(),
+                payload,
+                at,
+            }
         };
         let json = |v: &CallRecord| serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
         let rows = match &record {
@@ -76,7 +87,13 @@ impl Numbering {
                     at,
                 }]
             }
-            CallRecord::Tool { call_id, name, arguments, output, latency_ms } => vec![RecordRow::Tool {
+            CallRecord::Tool {
+                call_id,
+                name,
+                arguments,
+                output,
+                latency_ms,
+            } => vec![RecordRow::Tool {
                 call_sid: call_sid.clone(),
                 tool_call_id: call_id.clone(),
                 name: name.clone(),
@@ -117,19 +134,59 @@ mod tests {
     fn events_and_turns_are_numbered_per_call_without_gaps() {
         let mut n = Numbering::default();
         let at = Utc::now();
-        let started = n.rows("CA1", at, CallRecord::Started { from: "+1".into(), to: "+2".into() });
+        let started = n.rows(
+            "CA1",
+            at,
+            CallRecord::Started {
+                from: "+1".into(),
+                to: "+2".into(),
+            },
+        );
         assert!(matches!(started[0], RecordRow::CallStarted { .. }));
         assert!(matches!(started[1], RecordRow::Event { seq: 1, .. }));
-        let t = n.rows("CA1", at, CallRecord::Transition { from: "a", to: "b", cause: "x".into() });
+        let t = n.rows(
+            "CA1",
+            at,
+            CallRecord::Transition {
+                from: "a",
+                to: "b",
+                cause: "x".into(),
+            },
+        );
         assert!(matches!(t[0], RecordRow::Event { seq: 2, .. }));
-        let other = n.rows("CA2", at, CallRecord::Transition { from: "a", to: "b", cause: "x".into() });
+        let other = n.rows(
+            "CA2",
+            at,
+            CallRecord::Transition {
+                from: "a",
+                to: "b",
+                cause: "x".into(),
+            },
+        );
         assert!(matches!(other[0], RecordRow::Event { seq: 1, .. }));
-        let turn = Turn { speaker: Speaker::Caller, text: "hi".into(), item_id: "i".into() };
-        assert!(matches!(&n.rows("CA1", at, CallRecord::Turn(turn.clone()))[0], RecordRow::Turn { seq: 1, speaker, .. } if speaker == "caller"));
-        assert!(matches!(n.rows("CA1", at, CallRecord::Turn(turn))[0], RecordRow::Turn { seq: 2, .. }));
-        let end = n.rows("CA1", at, CallRecord::Ended { outcome: Outcome::CallerHungUp });
+        let turn = Turn {
+            speaker: Speaker::Caller,
+            text: "hi".into(),
+            item_id: "i".into(),
+        };
+        assert!(
+            matches!(&n.rows("CA1", at, CallRecord::Turn(turn.clone()))[0], RecordRow::Turn { seq: 1, speaker, .. } if speaker == "caller")
+        );
+        assert!(matches!(
+            n.rows("CA1", at, CallRecord::Turn(turn))[0],
+            RecordRow::Turn { seq: 2, .. }
+        ));
+        let end = n.rows(
+            "CA1",
+            at,
+            CallRecord::Ended {
+                outcome: Outcome::CallerHungUp,
+            },
+        );
         assert!(matches!(end[0], RecordRow::Event { seq: 3, .. }));
-        assert!(matches!(&end[1], RecordRow::CallEnded { outcome, .. } if outcome == "caller_hung_up"));
+        assert!(
+            matches!(&end[1], RecordRow::CallEnded { outcome, .. } if outcome == "caller_hung_up")
+        );
         assert_eq!(n.open_calls(), 1);
     }
 }

@@ -25,10 +25,18 @@ impl Spill {
             std::fs::create_dir_all(dir)?;
         }
         let pending = match File::open(path) {
-            Ok(f) => BufReader::new(f).lines().map_while(Result::ok).filter(|l| !l.trim().is_empty()).count() as u64,
+            Ok(f) => BufReader::new(f)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|l| !l.trim().is_empty())
+                .count() as u64,
             Err(_) => 0,
         };
-        Ok(Spill { path: path.to_path_buf(), read_at: 0, pending })
+        Ok(Spill {
+            path: path.to_path_buf(),
+            read_at: 0,
+            pending,
+        })
     }
 
     pub fn pending(&self) -> u64 {
@@ -36,7 +44,10 @@ impl Spill {
     }
 
     pub fn append(&mut self, rows: &[RecordRow]) -> std::io::Result<()> {
-        let mut f = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         let mut buf = String::new();
         for row in rows {
             buf.push_str(&serde_json::to_string(row).map_err(std::io::Error::other)?);
@@ -71,7 +82,9 @@ impl Spill {
             }
             match serde_json::from_str::<RecordRow>(line.trim()) {
                 Ok(row) => rows.push(row),
-                Err(e) => tracing::warn!(path = %self.path.display(), error = %e, "unreadable spilled row skipped"),
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "unreadable spilled row skipped")
+                }
             }
             self.pending = self.pending.saturating_sub(1);
         }
@@ -97,7 +110,13 @@ mod tests {
     use chrono::Utc;
 
     fn row(seq: i64) -> RecordRow {
-        RecordRow::Event { call_sid: "CA1".into(), seq, kind: "k".into(), payload: "{}".into(), at: Utc::now() }
+        RecordRow::Event {
+            call_sid: "CA1".into(),
+            seq,
+            kind: "k".into(),
+            payload: "{}".into(),
+            at: Utc::now(),
+        }
     }
 
     #[test]
@@ -124,7 +143,12 @@ mod tests {
         let path = dir.path().join("spill.jsonl");
         let mut s = Spill::open(&path).unwrap();
         s.append(&[row(1)]).unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"Event\":{\"call_si").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"Event\":{\"call_si")
+            .unwrap();
         let mut s = Spill::open(&path).unwrap();
         assert_eq!(s.take(10).unwrap().len(), 1);
     }

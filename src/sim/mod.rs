@@ -7,7 +7,7 @@
 //! protocol types (it builds and reads raw JSON), so a bug in the engine's
 //! types cannot hide behind the same bug in its simulator.
 
-pub mod model;
 pub mod audio;
 pub mod caller;
+pub mod model;
 pub mod twilio_rest;

@@ -29,7 +29,8 @@ impl Tool for EndCall {
     }
 
     fn run(&self, args: Value, _ctx: ToolContext) -> ToolFuture {
-        let reason = opt_str(&args, "reason").map(|r| r.unwrap_or("conversation finished").to_string());
+        let reason =
+            opt_str(&args, "reason").map(|r| r.unwrap_or("conversation finished").to_string());
         Box::pin(async move {
             let reason = reason?;
             Ok(ToolOutput {
@@ -50,8 +51,15 @@ mod tests {
 
     #[tokio::test]
     async fn asks_for_the_hang_up() {
-        let ctx = ToolContext { call_sid: "CA1".into(), caller: "+1".into(), now: chrono::Utc::now() };
-        let out = EndCall.run(json!({"reason": "done"}), ctx.clone()).await.unwrap();
+        let ctx = ToolContext {
+            call_sid: "CA1".into(),
+            caller: "+1".into(),
+            now: chrono::Utc::now(),
+        };
+        let out = EndCall
+            .run(json!({"reason": "done"}), ctx.clone())
+            .await
+            .unwrap();
         assert_eq!(out.effect, ToolEffect::EndCall);
         assert_eq!(out.output["reason"], "done");
         assert!(EndCall.run(json!({"reason": 5}), ctx).await.is_err());

@@ -29,7 +29,10 @@ pub struct DayHours {
 
 impl<'a> Schedule<'a> {
     pub fn of_business(business: &'a BusinessConfig) -> Self {
-        Schedule { weekly: &business.hours, business }
+        Schedule {
+            weekly: &business.hours,
+            business,
+        }
     }
 
     pub fn of_department(business: &'a BusinessConfig, department: &str) -> Option<Self> {
@@ -43,9 +46,17 @@ impl<'a> Schedule<'a> {
     pub fn day(&self, date: NaiveDate) -> DayHours {
         // Holidays close (or shorten) every department alike.
         if let Some(h) = self.business.holidays.iter().find(|h| h.date == date) {
-            return DayHours { date, spans: h.hours.clone(), holiday: Some(h.name.clone()) };
+            return DayHours {
+                date,
+                spans: h.hours.clone(),
+                holiday: Some(h.name.clone()),
+            };
         }
-        DayHours { date, spans: self.weekly.day(date.weekday()).to_vec(), holiday: None }
+        DayHours {
+            date,
+            spans: self.weekly.day(date.weekday()).to_vec(),
+            holiday: None,
+        }
     }
 
     /// The span open at this local time, if any.
@@ -77,7 +88,11 @@ impl<'a> Schedule<'a> {
                 let text = if spans.is_empty() {
                     "closed".to_string()
                 } else {
-                    spans.iter().map(Span::to_string).collect::<Vec<_>>().join(", ")
+                    spans
+                        .iter()
+                        .map(Span::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 format!("{}: {}", weekday_name(d), text)
             })
@@ -110,12 +125,10 @@ pub fn weekday_name(d: Weekday) -> &'static str {
 
 fn parse_weekday(s: &str) -> Option<Weekday> {
     let s = s.trim_start_matches("next ").trim_start_matches("this ");
-    WEEK.iter()
-        .copied()
-        .find(|&d| {
-            let name = weekday_name(d).to_ascii_lowercase();
-            s == name || (s.len() >= 3 && name.starts_with(s))
-        })
+    WEEK.iter().copied().find(|&d| {
+        let name = weekday_name(d).to_ascii_lowercase();
+        s == name || (s.len() >= 3 && name.starts_with(s))
+    })
 }
 
 /// The date a `when` argument names, relative to the local `today`.
@@ -127,7 +140,8 @@ pub fn resolve_day(when: &str, today: NaiveDate) -> Result<NaiveDate, ToolError>
         _ => {}
     }
     if let Some(day) = parse_weekday(&w) {
-        let ahead = (day.num_days_from_monday() as i64 - today.weekday().num_days_from_monday() as i64)
+        let ahead = (day.num_days_from_monday() as i64
+            - today.weekday().num_days_from_monday() as i64)
             .rem_euclid(7);
         return Ok(today + Duration::days(ahead));
     }
@@ -137,10 +151,14 @@ pub fn resolve_day(when: &str, today: NaiveDate) -> Result<NaiveDate, ToolError>
         ))
     })?;
     if date < today {
-        return Err(ToolError::InvalidArguments(format!("{date} is in the past (today is {today})")));
+        return Err(ToolError::InvalidArguments(format!(
+            "{date} is in the past (today is {today})"
+        )));
     }
     if date > today + Duration::days(366) {
-        return Err(ToolError::InvalidArguments(format!("{date} is more than a year away")));
+        return Err(ToolError::InvalidArguments(format!(
+            "{date} is more than a year away"
+        )));
     }
     Ok(date)
 }
@@ -157,14 +175,26 @@ impl BusinessHours {
     }
 
     /// The tool's answer, at a given instant (tests pass a fixed clock).
-    pub fn answer(&self, args: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<Value, ToolError> {
+    pub fn answer(
+        &self,
+        args: &Value,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Value, ToolError> {
         let when = opt_str(args, "when")?.unwrap_or("now");
         let department = opt_str(args, "department")?;
         let schedule = match department {
             None => Schedule::of_business(&self.business),
             Some(name) => Schedule::of_department(&self.business, name).ok_or_else(|| {
-                let known: Vec<&str> = self.business.departments.iter().map(|d| d.name.as_str()).collect();
-                ToolError::NotFound(format!("no department {name:?}; departments: {}", known.join(", ")))
+                let known: Vec<&str> = self
+                    .business
+                    .departments
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect();
+                ToolError::NotFound(format!(
+                    "no department {name:?}; departments: {}",
+                    known.join(", ")
+                ))
             })?,
         };
         let local = self.tz.from_utc_datetime(&now.naive_utc()).naive_local();
@@ -186,7 +216,11 @@ impl BusinessHours {
             out["open_now"] = json!(open.is_some());
             out["closes_at"] = json!(open.map(|s| s.close.format("%H:%M").to_string()));
         }
-        let from = if date == local.date() { local } else { date.and_hms_opt(0, 0, 0).unwrap_or(local) };
+        let from = if date == local.date() {
+            local
+        } else {
+            date.and_hms_opt(0, 0, 0).unwrap_or(local)
+        };
         out["next_opening"] = json!(schedule
             .next_opening(from)
             .map(|t| t.format("%A %Y-%m-%d %H:%M").to_string()));
@@ -206,7 +240,12 @@ impl Tool for BusinessHours {
     }
 
     fn parameters(&self) -> Value {
-        let departments: Vec<&str> = self.business.departments.iter().map(|d| d.name.as_str()).collect();
+        let departments: Vec<&str> = self
+            .business
+            .departments
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
         json!({
             "type": "object",
             "properties": {
@@ -243,34 +282,48 @@ mod tests {
     }
 
     fn utc(s: &str) -> chrono::DateTime<Utc> {
-        chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn open_now_is_judged_in_the_business_timezone() {
         // 14:30 UTC on Monday 2026-11-23 is 09:30 in New York (EST, UTC-5).
-        let a = tool().answer(&json!({"when": "now"}), utc("2026-11-23T14:30:00Z")).unwrap();
+        let a = tool()
+            .answer(&json!({"when": "now"}), utc("2026-11-23T14:30:00Z"))
+            .unwrap();
         assert_eq!(a["open_now"], true, "{a}");
         assert_eq!(a["closes_at"], "12:00");
         // 12:30 New York: lunch break.
-        let a = tool().answer(&json!({}), utc("2026-11-23T17:30:00Z")).unwrap();
+        let a = tool()
+            .answer(&json!({}), utc("2026-11-23T17:30:00Z"))
+            .unwrap();
         assert_eq!(a["open_now"], false, "{a}");
         assert_eq!(a["next_opening"], "Monday 2026-11-23 13:00");
         // 02:00 UTC Tuesday is still Monday evening in New York.
-        let a = tool().answer(&json!({"when": "today"}), utc("2026-11-24T02:00:00Z")).unwrap();
+        let a = tool()
+            .answer(&json!({"when": "today"}), utc("2026-11-24T02:00:00Z"))
+            .unwrap();
         assert_eq!(a["weekday"], "Monday", "{a}");
     }
 
     #[test]
     fn dst_changes_shift_the_utc_offset() {
         // Summer (EDT, UTC-4): 12:30 UTC is 08:30 local, open.
-        let a = tool().answer(&json!({}), utc("2026-07-06T12:30:00Z")).unwrap();
+        let a = tool()
+            .answer(&json!({}), utc("2026-07-06T12:30:00Z"))
+            .unwrap();
         assert_eq!(a["open_now"], true, "{a}");
         // Winter (EST, UTC-5): 12:30 UTC is 07:30 local, not yet open.
-        let a = tool().answer(&json!({}), utc("2026-11-23T12:30:00Z")).unwrap();
+        let a = tool()
+            .answer(&json!({}), utc("2026-11-23T12:30:00Z"))
+            .unwrap();
         assert_eq!(a["open_now"], false, "{a}");
         // The Monday after the spring-forward Sunday (2026-03-08).
-        let a = tool().answer(&json!({}), utc("2026-03-09T12:30:00Z")).unwrap();
+        let a = tool()
+            .answer(&json!({}), utc("2026-03-09T12:30:00Z"))
+            .unwrap();
         assert_eq!(a["open_now"], true, "{a}");
     }
 
@@ -295,7 +348,9 @@ mod tests {
         assert_eq!(a["date"], "2026-11-23");
         let a = tool().answer(&json!({"when": "tomorrow"}), now).unwrap();
         assert_eq!(a["weekday"], "Tuesday");
-        let a = tool().answer(&json!({"when": "tuesday", "department": "billing"}), now).unwrap();
+        let a = tool()
+            .answer(&json!({"when": "tuesday", "department": "billing"}), now)
+            .unwrap();
         assert_eq!(a["closed_all_day"], true);
         let a = tool().answer(&json!({"when": "saturday"}), now).unwrap();
         assert_eq!(a["next_opening"], "Monday 2026-11-30 08:00");
@@ -305,10 +360,22 @@ mod tests {
     fn bad_arguments_are_typed_errors() {
         let now = utc("2026-11-23T15:00:00Z");
         let t = tool();
-        assert!(matches!(t.answer(&json!({"when": "2026-01-01"}), now), Err(ToolError::InvalidArguments(_))));
-        assert!(matches!(t.answer(&json!({"when": "someday"}), now), Err(ToolError::InvalidArguments(_))));
-        assert!(matches!(t.answer(&json!({"when": 3}), now), Err(ToolError::InvalidArguments(_))));
-        assert!(matches!(t.answer(&json!({"department": "Kitchen"}), now), Err(ToolError::NotFound(_))));
+        assert!(matches!(
+            t.answer(&json!({"when": "2026-01-01"}), now),
+            Err(ToolError::InvalidArguments(_))
+        ));
+        assert!(matches!(
+            t.answer(&json!({"when": "someday"}), now),
+            Err(ToolError::InvalidArguments(_))
+        ));
+        assert!(matches!(
+            t.answer(&json!({"when": 3}), now),
+            Err(ToolError::InvalidArguments(_))
+        ));
+        assert!(matches!(
+            t.answer(&json!({"department": "Kitchen"}), now),
+            Err(ToolError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub struct ToolOutput {
 
 impl ToolOutput {
     pub fn data(output: Value) -> Self {
-        ToolOutput { output, effect: ToolEffect::None }
+        ToolOutput {
+            output,
+            effect: ToolEffect::None,
+        }
     }
 }
 
@@ -147,7 +150,9 @@ fn parse_arguments(arguments: &str) -> Result<Value, ToolError> {
     let v: Value = serde_json::from_str(arguments)
         .map_err(|e| ToolError::InvalidArguments(format!("arguments are not JSON: {e}")))?;
     if !v.is_object() {
-        return Err(ToolError::InvalidArguments("arguments must be a JSON object".into()));
+        return Err(ToolError::InvalidArguments(
+            "arguments must be a JSON object".into(),
+        ));
     }
     Ok(v)
 }
@@ -157,7 +162,9 @@ pub fn opt_str<'a>(args: &'a Value, key: &str) -> Result<Option<&'a str>, ToolEr
     match args.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(other) => Err(ToolError::InvalidArguments(format!("{key} must be a string, got {other}"))),
+        Some(other) => Err(ToolError::InvalidArguments(format!(
+            "{key} must be a string, got {other}"
+        ))),
     }
 }
 
@@ -166,7 +173,11 @@ mod tests {
     use super::*;
 
     fn ctx() -> ToolContext {
-        ToolContext { call_sid: "CA1".into(), caller: "+15550001111".into(), now: chrono::Utc::now() }
+        ToolContext {
+            call_sid: "CA1".into(),
+            caller: "+15550001111".into(),
+            now: chrono::Utc::now(),
+        }
     }
 
     struct Slow;

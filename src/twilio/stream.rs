@@ -61,7 +61,10 @@ impl TwilioStreamActor {
     }
 
     fn call_sid(&self) -> &str {
-        self.call.as_ref().map(|(sid, _)| sid.as_str()).unwrap_or("-")
+        self.call
+            .as_ref()
+            .map(|(sid, _)| sid.as_str())
+            .unwrap_or("-")
     }
 
     fn bad_frame(&self, why: &str) {
@@ -76,11 +79,15 @@ impl TwilioStreamActor {
         };
         match frame {
             Inbound::Connected { .. } => {}
-            Inbound::Start { start, stream_sid, .. } => {
+            Inbound::Start {
+                start, stream_sid, ..
+            } => {
                 if self.call.is_some() {
                     return self.bad_frame("a second start on the same stream");
                 }
-                if start.media_format.encoding != "audio/x-mulaw" || start.media_format.sample_rate != 8000 {
+                if start.media_format.encoding != "audio/x-mulaw"
+                    || start.media_format.sample_rate != 8000
+                {
                     tracing::warn!(
                         call_sid = %start.call_sid,
                         encoding = %start.media_format.encoding,
@@ -95,7 +102,10 @@ impl TwilioStreamActor {
                     to: params.get("to").cloned().unwrap_or_default(),
                 };
                 let call = self.engine.call(info);
-                call.do_send(StreamAttached { stream: ctx.address().recipient(), stream_sid: stream_sid.clone() });
+                call.do_send(StreamAttached {
+                    stream: ctx.address().recipient(),
+                    stream_sid: stream_sid.clone(),
+                });
                 self.stream_sid = stream_sid;
                 self.call = Some((start.call_sid, call));
             }
@@ -105,13 +115,20 @@ impl TwilioStreamActor {
                         return self.bad_frame("media payload is not base64");
                     }
                     if media.track == "inbound" {
-                        call.do_send(CallerMedia { payload: media.payload, received: Instant::now() });
+                        call.do_send(CallerMedia {
+                            payload: media.payload,
+                            received: Instant::now(),
+                        });
                     }
                 }
                 None => self.bad_frame("media before start"),
             },
             Inbound::Dtmf { dtmf, .. } => {
-                let digit = dtmf.digit.chars().next().filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
+                let digit = dtmf
+                    .digit
+                    .chars()
+                    .next()
+                    .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
                 match (&self.call, digit) {
                     (Some((_, call)), Some(digit)) if dtmf.digit.len() == 1 => {
                         call.do_send(StreamEvent(Event::Dtmf { digit }))
@@ -181,7 +198,10 @@ impl Handler<ToTwilio> for TwilioStreamActor {
     type Result = ();
     fn handle(&mut self, msg: ToTwilio, ctx: &mut Self::Context) {
         match msg {
-            ToTwilio::Media { payload, relayed_from } => {
+            ToTwilio::Media {
+                payload,
+                relayed_from,
+            } => {
                 ctx.text(media::media_json(&self.stream_sid, &payload));
                 if let Some(t) = relayed_from {
                     self.engine.metrics.observe_relay("to_caller", t.elapsed());
@@ -191,7 +211,10 @@ impl Handler<ToTwilio> for TwilioStreamActor {
             ToTwilio::Clear => ctx.text(media::clear_json(&self.stream_sid)),
             ToTwilio::Close => {
                 self.ended = true;
-                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Normal, description: None }));
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Normal,
+                    description: None,
+                }));
                 ctx.stop();
             }
         }
@@ -202,11 +225,16 @@ impl Handler<ToTwilio> for TwilioStreamActor {
 /// would answer with an error event). The codec decodes for real.
 fn looks_like_base64(s: &str) -> bool {
     s.len() % 4 == 0
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
 }
 
 /// Upgrades `GET /twilio/stream` (after the signature check).
-pub fn start(engine: Arc<Engine>, req: &HttpRequest, payload: web::Payload) -> Result<HttpResponse, actix_web::Error> {
+pub fn start(
+    engine: Arc<Engine>,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
     ws::WsResponseBuilder::new(TwilioStreamActor::new(engine), req, payload)
         .frame_size(MAX_FRAME_BYTES)
         .start()

@@ -29,7 +29,9 @@ pub fn repo_config() -> Config {
 /// an actix system (`#[actix_rt::test]`).
 pub async fn rig(mut script: ModelScript, tweak: impl FnOnce(&mut Config)) -> Rig {
     script.api_key = Some(SIM_API_KEY.into());
-    let model = ModelSim::start(script).await.expect("model simulator starts");
+    let model = ModelSim::start(script)
+        .await
+        .expect("model simulator starts");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = sim_config(repo_config(), &model.base_url());
@@ -39,7 +41,12 @@ pub async fn rig(mut script: ModelScript, tweak: impl FnOnce(&mut Config)) -> Ri
     config.storage.spill_path = dir.path().join("spill.jsonl").display().to_string();
     tweak(&mut config);
     let running = launch(config, Some(listener)).await.expect("engine starts");
-    Rig { model, running, base: format!("http://{addr}"), dir }
+    Rig {
+        model,
+        running,
+        base: format!("http://{addr}"),
+        dir,
+    }
 }
 
 /// A signed caller with the given steps.
@@ -52,7 +59,10 @@ pub fn caller(steps: Vec<CallerStep>) -> CallerScript {
 }
 
 pub fn wait_for_reply() -> CallerStep {
-    CallerStep::WaitForSilence { quiet_ms: 600, timeout_ms: 15_000 }
+    CallerStep::WaitForSilence {
+        quiet_ms: 600,
+        timeout_ms: 15_000,
+    }
 }
 
 /// The Python with the official SDKs (made by shared/tools/setup.sh).
@@ -92,14 +102,26 @@ pub fn assert_client_events_valid(rec: &SimRecord) {
         .output()
         .expect("checker runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "client events rejected by the SDK schema:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains(&format!("{} valid, 0 invalid", events.len())), "{text}");
+    assert!(
+        out.status.success(),
+        "client events rejected by the SDK schema:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("{} valid, 0 invalid", events.len())),
+        "{text}"
+    );
 }
 
 /// Types of the client events of one connection, in order.
 pub fn event_types(events: &[String]) -> Vec<String> {
     events
         .iter()
-        .map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap()["type"].as_str().unwrap_or("").to_string())
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(e).unwrap()["type"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect()
 }

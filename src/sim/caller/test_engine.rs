@@ -110,6 +110,8 @@ where
     let seen = Arc::clone(&upgrade);
     let ws_task = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.ok()?;
+        // The shape of this callback is tungstenite's, large error included.
+        #[allow(clippy::result_large_err)]
         let callback =
             move |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
                 *seen.lock() = Some(Upgrade {
