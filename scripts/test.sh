@@ -25,4 +25,4 @@ for url in sys.argv[1:]:
         sys.exit(f"error: {u.scheme} at {u.hostname}:{u.port} is not answering ({e}); .ci/run starts it")
 PY
 
-cargo test --all-targets --locked
+cargo test --all-targets --locked --no-fail-fast

@@ -12,6 +12,7 @@ pub mod http;
 pub mod instructions;
 pub mod logmask;
 pub mod metrics;
+pub mod notify;
 pub mod realtime;
 pub mod recorder;
 pub mod session;

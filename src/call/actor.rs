@@ -316,7 +316,10 @@ impl CallActor {
         let tctx = ToolContext {
             call_sid: self.info.call_sid.clone(),
             caller: self.info.from.clone(),
+            called: self.info.to.clone(),
             now: chrono::Utc::now(),
+            store: self.engine.store.clone(),
+            config: self.engine.config.clone(),
         };
         let me = ctx.address();
         tracing::info!(call_sid = %self.info.call_sid, tool = %name, "tool call");

@@ -17,6 +17,59 @@ pub struct BusinessConfig {
     pub holidays: Vec<Holiday>,
     #[serde(default)]
     pub departments: Vec<Department>,
+    /// What can be booked, and how long it takes.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// Callers the receptionist knows (loaded into the database at start).
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+}
+
+/// A bookable service (`[[services]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    pub duration_min: u32,
+    /// Free time kept after each appointment of this kind.
+    #[serde(default)]
+    pub buffer_min: u32,
+}
+
+/// A known caller (`[[contacts]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub phone: String,
+    pub name: String,
+    #[serde(default)]
+    pub vip: bool,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// When calls are announced as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingDisclosure {
+    /// Calls are not recorded; nothing to announce.
+    #[default]
+    Off,
+    /// Announce on every call.
+    Always,
+    /// Announce only to callers from two-party-consent states (by area code).
+    TwoPartyStates,
+}
+
+/// What a department does when a transfer is not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnNoAnswer {
+    /// The caller leaves a voicemail for the department.
+    #[default]
+    Voicemail,
+    /// The caller goes back to the assistant.
+    Assistant,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +87,19 @@ pub struct Business {
     /// Department that DTMF 0 and "a person, please" reach.
     #[serde(default)]
     pub operator: String,
+    /// Whether and to whom calls are announced as recorded.
+    #[serde(default)]
+    pub recording: RecordingDisclosure,
+    /// The announcement itself.
+    #[serde(default = "default_disclosure")]
+    pub recording_disclosure: String,
+    /// How very important callers are treated (added to the instructions).
+    #[serde(default)]
+    pub vip_treatment: String,
+}
+
+fn default_disclosure() -> String {
+    "This call may be recorded.".into()
 }
 
 /// One opening span within a day, `"08:00-12:00"` in the file.
@@ -156,6 +222,9 @@ pub struct Department {
     /// The department's own hours; absent means the business's hours.
     #[serde(default)]
     pub hours: Option<WeeklyHours>,
+    /// What happens when a transfer here is not answered.
+    #[serde(default)]
+    pub on_no_answer: OnNoAnswer,
 }
 
 impl BusinessConfig {
@@ -170,6 +239,9 @@ impl BusinessConfig {
                 greeting: "Thanks for calling Harbor Dental. How can I help you today?".into(),
                 persona: "You are the receptionist of Harbor Dental.".into(),
                 operator: "Front desk".into(),
+                recording: RecordingDisclosure::Off,
+                recording_disclosure: default_disclosure(),
+                vip_treatment: String::new(),
             },
             hours: WeeklyHours {
                 monday: span("09:00-17:00"),
@@ -185,7 +257,14 @@ impl BusinessConfig {
                 name: "Front desk".into(),
                 phone: "+15551230100".into(),
                 hours: None,
+                on_no_answer: OnNoAnswer::Voicemail,
             }],
+            services: vec![Service {
+                name: "Cleaning".into(),
+                duration_min: 60,
+                buffer_min: 10,
+            }],
+            contacts: Vec::new(),
         }
     }
 

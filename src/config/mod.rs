@@ -24,7 +24,7 @@ pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(String),
     #[error("secret `{key}` must come from the environment, not from {path}")]
-    SecretInFile { key: &'static str, path: PathBuf },
+    SecretInFile { key: String, path: PathBuf },
 }
 
 impl From<figment::Error> for ConfigError {
@@ -40,6 +40,9 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
+    pub notifications: NotificationsConfig,
+    pub bookings: BookingsConfig,
+    pub knowledge: KnowledgeConfig,
     pub twilio: TwilioConfig,
     pub realtime: RealtimeConfig,
     pub call: CallConfig,
@@ -53,6 +56,9 @@ impl Default for Config {
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
+            notifications: NotificationsConfig::default(),
+            bookings: BookingsConfig::default(),
+            knowledge: KnowledgeConfig::default(),
             twilio: TwilioConfig::default(),
             realtime: RealtimeConfig::default(),
             call: CallConfig::default(),
@@ -74,6 +80,16 @@ struct RawConfig {
     storage: StorageConfig,
     #[serde(default)]
     limits: LimitsConfig,
+    #[serde(default)]
+    notifications: NotificationsConfig,
+    #[serde(default)]
+    bookings: BookingsConfig,
+    #[serde(default)]
+    knowledge: KnowledgeConfig,
+    #[serde(default)]
+    services: Vec<business::Service>,
+    #[serde(default)]
+    contacts: Vec<business::Contact>,
     #[serde(default)]
     twilio: TwilioConfig,
     #[serde(default)]
@@ -97,6 +113,9 @@ impl From<RawConfig> for Config {
             server: r.server,
             storage: r.storage,
             limits: r.limits,
+            notifications: r.notifications,
+            bookings: r.bookings,
+            knowledge: r.knowledge,
             twilio: r.twilio,
             realtime: r.realtime,
             call: r.call,
@@ -106,6 +125,8 @@ impl From<RawConfig> for Config {
                 hours: r.hours,
                 holidays: r.holidays,
                 departments: r.departments,
+                services: r.services,
+                contacts: r.contacts,
             },
         }
     }
@@ -157,6 +178,84 @@ impl Default for StorageConfig {
             redis_namespace: "frontdesk".into(),
             spill_path: "data/recorder-spill.jsonl".into(),
             retention_days: 90,
+        }
+    }
+}
+
+/// Where notifications go and how they travel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// Who gets messages and voicemails by email.
+    pub email_to: Vec<String>,
+    pub email_from: String,
+    /// `smtp://host:587` (STARTTLS), `smtps://host:465` (TLS) or
+    /// `smtp://host:25?tls=none` (plain, local relays only); empty: no email.
+    pub smtp_url: String,
+    pub smtp_username: String,
+    /// Secret: environment only (`FRONTDESK__NOTIFICATIONS__SMTP_PASSWORD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_password: Option<String>,
+    /// Slack-compatible incoming webhook; secret, environment only
+    /// (`FRONTDESK__NOTIFICATIONS__SLACK_WEBHOOK_URL`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_webhook_url: Option<String>,
+    /// Staff numbers texted about urgent messages.
+    pub sms_to: Vec<String>,
+    /// Attempts before a notification is dead-lettered.
+    pub max_attempts: u32,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig {
+            email_to: Vec::new(),
+            email_from: "Frontdesk <frontdesk@localhost>".into(),
+            smtp_url: String::new(),
+            smtp_username: String::new(),
+            smtp_password: None,
+            slack_webhook_url: None,
+            sms_to: Vec::new(),
+            max_attempts: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingsConfig {
+    /// Text the caller a confirmation of a booking (through Twilio).
+    pub sms_confirmation: bool,
+    /// Appointments start on multiples of this many minutes.
+    pub slot_minutes: u32,
+    /// How far ahead bookings are taken.
+    pub horizon_days: u32,
+}
+
+impl Default for BookingsConfig {
+    fn default() -> Self {
+        BookingsConfig {
+            sms_confirmation: true,
+            slot_minutes: 15,
+            horizon_days: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// Markdown files the FAQ tool answers from.
+    pub dir: String,
+    /// Model of the OpenAI-compatible `/audio/transcriptions` endpoint used for voicemails.
+    pub transcription_model: String,
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        KnowledgeConfig {
+            dir: "config/kb".into(),
+            transcription_model: "gpt-4o-transcribe".into(),
         }
     }
 }
@@ -317,7 +416,12 @@ const ECOSYSTEM_ENV: &[(&str, &str)] = &[
 ];
 
 /// Keys that may only come from the environment.
-const SECRETS: &[(&str, &str)] = &[("twilio", "auth_token"), ("realtime", "api_key")];
+const SECRETS: &[(&str, &str)] = &[
+    ("twilio", "auth_token"),
+    ("realtime", "api_key"),
+    ("notifications", "smtp_password"),
+    ("notifications", "slack_webhook_url"),
+];
 
 /// Where the configuration files live.
 #[derive(Debug, Clone)]
@@ -480,11 +584,7 @@ fn check_no_secrets(path: &Path) -> Result<(), ConfigError> {
             .is_some_and(|t| t.contains_key(*key));
         if found {
             return Err(ConfigError::SecretInFile {
-                key: if *section == "twilio" {
-                    "twilio.auth_token"
-                } else {
-                    "realtime.api_key"
-                },
+                key: format!("{section}.{key}"),
                 path: path.to_path_buf(),
             });
         }

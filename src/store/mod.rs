@@ -101,6 +101,7 @@ mod error;
 mod inbox;
 mod migrate;
 mod model;
+mod outbox;
 mod pool;
 mod record;
 mod rows;

@@ -51,11 +51,7 @@ mod tests {
 
     #[tokio::test]
     async fn asks_for_the_hang_up() {
-        let ctx = ToolContext {
-            call_sid: "CA1".into(),
-            caller: "+1".into(),
-            now: chrono::Utc::now(),
-        };
+        let ctx = crate::tools::test_context().await;
         let out = EndCall
             .run(json!({"reason": "done"}), ctx.clone())
             .await

@@ -64,13 +64,17 @@ impl ToolError {
     }
 }
 
-/// Facts about the call a tool may use.
-#[derive(Debug, Clone)]
+/// Facts about the call, and the services a tool may use.
+#[derive(Clone)]
 pub struct ToolContext {
     pub call_sid: String,
     /// The caller's number (E.164), as Twilio gave it.
     pub caller: String,
+    /// The number the caller dialled (the business's).
+    pub called: String,
     pub now: chrono::DateTime<chrono::Utc>,
+    pub store: crate::store::Store,
+    pub config: std::sync::Arc<Config>,
 }
 
 pub type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
@@ -168,16 +172,28 @@ pub fn opt_str<'a>(args: &'a Value, key: &str) -> Result<Option<&'a str>, ToolEr
     }
 }
 
+/// A context over an in-memory SQLite store and the default configuration,
+/// for tool unit tests.
+#[cfg(test)]
+pub async fn test_context() -> ToolContext {
+    ToolContext {
+        call_sid: "CA00000000000000000000000000000001".into(),
+        caller: "+15550001111".into(),
+        called: "+15551230000".into(),
+        now: chrono::Utc::now(),
+        store: crate::store::Store::connect("sqlite::memory:")
+            .await
+            .expect("in-memory store"),
+        config: std::sync::Arc::new(Config::default()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ctx() -> ToolContext {
-        ToolContext {
-            call_sid: "CA1".into(),
-            caller: "+15550001111".into(),
-            now: chrono::Utc::now(),
-        }
+    async fn ctx() -> ToolContext {
+        test_context().await
     }
 
     struct Slow;
@@ -205,18 +221,18 @@ mod tests {
     #[tokio::test]
     async fn errors_become_json_for_the_model() {
         let tb = Toolbox::standard(&Config::default()).unwrap();
-        let (out, _) = tb.run("no_such_tool", "{}", ctx()).await;
+        let (out, _) = tb.run("no_such_tool", "{}", ctx().await).await;
         assert!(out.contains("unknown_tool"), "{out}");
-        let (out, _) = tb.run("get_business_hours", "{not json", ctx()).await;
+        let (out, _) = tb.run("get_business_hours", "{not json", ctx().await).await;
         assert!(out.contains("invalid_arguments"), "{out}");
-        let (out, _) = tb.run("get_business_hours", "[1,2]", ctx()).await;
+        let (out, _) = tb.run("get_business_hours", "[1,2]", ctx().await).await;
         assert!(out.contains("must be a JSON object"), "{out}");
     }
 
     #[tokio::test]
     async fn deadline_is_enforced() {
         let tb = Toolbox::new(vec![Arc::new(Slow)]);
-        let (out, effect) = tb.run("slow", "", ctx()).await;
+        let (out, effect) = tb.run("slow", "", ctx().await).await;
         assert!(out.contains("timeout"), "{out}");
         assert_eq!(effect, ToolEffect::None);
     }

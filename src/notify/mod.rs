@@ -1,0 +1,231 @@
+//! Notifications: what the business hears about (messages, voicemails,
+//! bookings) and how. Events are turned into notifications per channel and
+//! put in the durable outbox (a table); the notifier worker drains it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+/// One notification on one channel, as stored in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "snake_case")]
+pub enum Notification {
+    Email {
+        to: Vec<String>,
+        subject: String,
+        body: String,
+    },
+    /// A Slack-compatible incoming webhook (`{"text": …}`).
+    Slack { text: String },
+    /// A text message through Twilio Messages.
+    Sms { to: String, body: String },
+}
+
+impl Notification {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notification::Email { .. } => "email",
+            Notification::Slack { .. } => "slack",
+            Notification::Sms { .. } => "sms",
+        }
+    }
+}
+
+/// Something the business should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyEvent {
+    MessageTaken {
+        call_sid: Option<String>,
+        caller_name: String,
+        callback_number: String,
+        subject: String,
+        body: String,
+        /// `normal` or `urgent`.
+        urgency: String,
+    },
+    Voicemail {
+        call_sid: String,
+        from: String,
+        department: Option<String>,
+        duration_secs: i32,
+        transcript: Option<String>,
+        recording_url: String,
+    },
+    /// A confirmation to the caller.
+    AppointmentBooked {
+        to: String,
+        name: String,
+        service: String,
+        when: String,
+    },
+    AppointmentCancelled {
+        to: String,
+        name: String,
+        when: String,
+    },
+}
+
+/// The notifications an event calls for, by configuration.
+pub fn route(config: &Config, event: &NotifyEvent) -> Vec<Notification> {
+    let n = &config.notifications;
+    let business = &config.business.business.name;
+    let staff_email = |subject: String, body: String| {
+        (!n.smtp_url.is_empty() && !n.email_to.is_empty()).then(|| Notification::Email {
+            to: n.email_to.clone(),
+            subject,
+            body,
+        })
+    };
+    let slack = |text: String| {
+        n.slack_webhook_url
+            .as_ref()
+            .map(|_| Notification::Slack { text })
+    };
+    let mut out = Vec::new();
+    match event {
+        NotifyEvent::MessageTaken {
+            caller_name,
+            callback_number,
+            subject,
+            body,
+            urgency,
+            ..
+        } => {
+            let urgent = urgency.eq_ignore_ascii_case("urgent");
+            let tag = if urgent { "URGENT message" } else { "Message" };
+            let text = format!(
+                "{tag} for {business} from {caller_name} ({callback_number})\nSubject: {subject}\n\n{body}"
+            );
+            out.extend(staff_email(
+                format!("{tag} from {caller_name}: {subject}"),
+                text.clone(),
+            ));
+            out.extend(slack(text));
+            if urgent {
+                let sms = format!("{tag} from {caller_name} {callback_number}: {subject}");
+                out.extend(n.sms_to.iter().map(|to| Notification::Sms {
+                    to: to.clone(),
+                    body: sms.clone(),
+                }));
+            }
+        }
+        NotifyEvent::Voicemail {
+            from,
+            department,
+            duration_secs,
+            transcript,
+            recording_url,
+            ..
+        } => {
+            let for_whom = department
+                .as_deref()
+                .map(|d| format!(" for {d}"))
+                .unwrap_or_default();
+            let text = format!(
+                "Voicemail{for_whom} from {from} ({duration_secs} s)\n\n{}\n\nRecording: {recording_url}",
+                transcript.as_deref().unwrap_or("(no transcript)")
+            );
+            out.extend(staff_email(
+                format!("Voicemail{for_whom} from {from}"),
+                text.clone(),
+            ));
+            out.extend(slack(text));
+        }
+        NotifyEvent::AppointmentBooked {
+            to,
+            name,
+            service,
+            when,
+        } => {
+            if config.bookings.sms_confirmation {
+                out.push(Notification::Sms {
+                    to: to.clone(),
+                    body: format!("{business}: {name}, your {service} is booked for {when}. Reply or call us to change it."),
+                });
+            }
+        }
+        NotifyEvent::AppointmentCancelled { to, name, when } => {
+            if config.bookings.sms_confirmation {
+                out.push(Notification::Sms {
+                    to: to.clone(),
+                    body: format!("{business}: {name}, your appointment on {when} is cancelled."),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Routes `event` and puts its notifications in the outbox. `key` makes it
+/// idempotent: the same key never queues the same channel twice (a retried
+/// webhook or tool). Returns how many were queued.
+pub async fn notify(
+    store: &Store,
+    config: &Config,
+    event: &NotifyEvent,
+    key: &str,
+) -> Result<usize, StoreError> {
+    let mut queued = 0;
+    for (i, n) in route(config, event).into_iter().enumerate() {
+        let k = format!("{key}:{}:{i}", n.kind());
+        if store.enqueue_notification(&n, Some(&k)).await?.is_some() {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let mut c = Config::default();
+        c.notifications.smtp_url = "smtp://127.0.0.1:2525?tls=none".into();
+        c.notifications.email_to = vec!["desk@example.com".into()];
+        c.notifications.slack_webhook_url = Some("http://127.0.0.1:9/hook".into());
+        c.notifications.sms_to = vec!["+15551239999".into()];
+        c
+    }
+
+    #[test]
+    fn urgent_messages_go_everywhere_normal_ones_skip_sms() {
+        let msg = |urgency: &str| NotifyEvent::MessageTaken {
+            call_sid: None,
+            caller_name: "Dana".into(),
+            callback_number: "+15005550006".into(),
+            subject: "Crown".into(),
+            body: "It fell out".into(),
+            urgency: urgency.into(),
+        };
+        let kinds: Vec<_> = route(&config(), &msg("urgent"))
+            .iter()
+            .map(Notification::kind)
+            .collect();
+        assert_eq!(kinds, ["email", "slack", "sms"]);
+        let kinds: Vec<_> = route(&config(), &msg("normal"))
+            .iter()
+            .map(Notification::kind)
+            .collect();
+        assert_eq!(kinds, ["email", "slack"]);
+        assert!(
+            route(&Config::default(), &msg("urgent")).is_empty(),
+            "nothing configured, nothing sent"
+        );
+    }
+
+    #[test]
+    fn booking_confirmations_follow_the_setting() {
+        let e = NotifyEvent::AppointmentBooked {
+            to: "+1".into(),
+            name: "Dana".into(),
+            service: "Cleaning".into(),
+            when: "Mon".into(),
+        };
+        let mut c = config();
+        assert_eq!(route(&c, &e).len(), 1);
+        c.bookings.sms_confirmation = false;
+        assert!(route(&c, &e).is_empty());
+    }
+}
