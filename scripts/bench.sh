@@ -14,7 +14,8 @@
 # LOAD_ARGS (extra frontdesk-load flags, e.g. "--model-delta-ms 100"),
 # ENGINE_LOG (RUST_LOG for the engine, default info), WAIT_QUIET=1 (before
 # each step, wait up to 15 minutes for both cores to be under 10% busy: the
-# numbers mean nothing while other processes compete for the pinned cores).
+# numbers mean nothing while other processes compete for the pinned cores;
+# QUIET_WAIT_SECS changes the 15 minutes), ENGINE_BIN (another engine build).
 # Uses the loopback interface only; every process it starts is stopped on exit.
 set -euo pipefail
 
@@ -36,7 +37,7 @@ GEN_CORE=${GEN_CORE:-1}
 TOKEN=bench-auth-token
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=${OUT:-$TARGET_DIR/bench/$(date +%Y%m%d-%H%M%S)}
-ENGINE_BIN=$TARGET_DIR/release/frontdesk
+ENGINE_BIN=${ENGINE_BIN:-$TARGET_DIR/release/frontdesk}
 LOAD_BIN=$TARGET_DIR/release/frontdesk-load
 
 command -v taskset >/dev/null || { echo "bench.sh needs taskset (util-linux)" >&2; exit 1; }
@@ -60,7 +61,7 @@ busy_pct() {
 }
 
 wait_quiet() {
-    local deadline=$((SECONDS + 900)) busy
+    local deadline=$((SECONDS + ${QUIET_WAIT_SECS:-900})) busy
     while :; do
         busy=$(busy_pct)
         [ "$busy" -lt 10 ] && return 0
@@ -73,7 +74,16 @@ wait_quiet() {
     done
 }
 
+LOAD_PID=
 ENGINE_PID=
+stop_all() {
+    if [ -n "$LOAD_PID" ]; then
+        kill -TERM "$LOAD_PID" 2>/dev/null || true
+        wait "$LOAD_PID" 2>/dev/null || true
+        LOAD_PID=
+    fi
+    stop_engine
+}
 stop_engine() {
     if [ -n "$ENGINE_PID" ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
         # The engine drains calls on SIGTERM; the benchmark has nothing to drain.
@@ -87,8 +97,8 @@ stop_engine() {
     fi
     ENGINE_PID=
 }
-trap stop_engine EXIT
-trap 'stop_engine; exit 130' INT TERM
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT TERM
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -117,13 +127,18 @@ run_step() {
         return 1
     fi
     local status=0
+    # shellcheck disable=SC2086 # LOAD_ARGS is a list of flags
     taskset -c "$GEN_CORE" "$LOAD_BIN" \
         --engine "http://127.0.0.1:$PORT" \
         --model-listen "127.0.0.1:$MODEL_PORT" \
         --calls "$n" --ramp-secs "$RAMP" --settle-secs "$SETTLE" --steady-secs "$STEADY" \
         --barge-ins "$BARGE_INS" ${LOAD_ARGS:-} \
         --auth-token "$TOKEN" --engine-pid "$ENGINE_PID" \
-        --json-out "$OUT/calls-$n.json" | tee "$OUT/calls-$n.txt" || status=$?
+        --json-out "$OUT/calls-$n.json" >"$OUT/calls-$n.txt" &
+    LOAD_PID=$!
+    wait "$LOAD_PID" || status=$?
+    LOAD_PID=
+    cat "$OUT/calls-$n.txt"
     stop_engine
     if [ "$status" != 0 ]; then
         echo "load generator failed at $n calls (exit $status); engine log: $OUT/engine-$n.log" >&2

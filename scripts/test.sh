@@ -12,6 +12,7 @@ if [ ! -f "$shared/tools/setup.sh" ]; then
 fi
 python=$(bash "$shared/tools/setup.sh" "$PWD/target/pytools" | tail -n 1)
 export FRONTDESK_PYTHON="$python" FRONTDESK_SHARED_DIR="$shared"
+"$python" -m pip install -q --disable-pip-version-check aiosmtpd==1.4.6
 
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}

@@ -61,6 +61,7 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
     install_crypto();
     let store =
         Store::connect_with_retry(&config.storage.database_url, Some(DATABASE_WAIT)).await?;
+    crate::tools::caller::seed_contacts(&store, &config.business).await;
     let stats = Arc::new(RecorderStats::default());
     let spill = std::path::PathBuf::from(&config.storage.spill_path);
     let recorder = Recorder::new(Arc::new(store.clone()), &spill, stats.clone())
@@ -113,6 +114,8 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
     })?;
     let handle = server.handle();
     actix_rt::spawn(server);
+    // Detached: it lives as long as the runtime; a send cut off by shutdown is retried.
+    crate::notify::worker::spawn(store.clone(), &engine.config);
     if engine.config.storage.retention_days > 0 {
         actix_rt::spawn(purge_periodically(
             store.clone(),

@@ -47,7 +47,13 @@ pub struct CallInfo {
     pub call_sid: String,
     pub from: String,
     pub to: String,
+    /// The contact matching `from`, looked up when the call comes in.
+    pub known: Option<crate::store::KnownCaller>,
 }
+
+/// How long the incoming-call webhook waits for the contacts lookup: a slow
+/// database must not hold up the answer, it only costs the greeting by name.
+pub const RECOGNISE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(150);
 
 pub struct Engine {
     pub config: Arc<Config>,
@@ -133,6 +139,7 @@ impl Engine {
                 &CallerContext {
                     from: info.from.clone(),
                     now: chrono::Utc::now(),
+                    known: info.known.clone(),
                 },
             ),
             voice: r.voice.clone(),
@@ -156,6 +163,41 @@ impl Engine {
             noise_reduction: Some(r.noise_reduction.clone()).filter(|n| n != "off"),
             tools: self.toolbox.specs(),
             max_output_tokens: Some(r.max_output_tokens),
+        }
+    }
+
+    /// Is the operator's department open right now (business timezone,
+    /// department or business hours, holidays)? No operator: false.
+    pub fn operator_open_now(&self) -> bool {
+        let b = &self.config.business;
+        let (Some(op), Ok(tz)) = (b.operator(), b.timezone()) else {
+            return false;
+        };
+        let Some(schedule) = crate::tools::hours::Schedule::of_department(b, &op.name) else {
+            return false;
+        };
+        let local = chrono::Utc::now().with_timezone(&tz).naive_local();
+        schedule.open_span(local).is_some()
+    }
+
+    /// The contact calling from `from`, if the directory knows them and the
+    /// database answers within [`RECOGNISE_TIMEOUT`].
+    pub async fn recognise(&self, from: &str) -> Option<crate::store::KnownCaller> {
+        let nanp = crate::tools::caller::business_is_nanp(&self.config);
+        let phone = crate::tools::caller::normalize_phone(from, nanp)?;
+        let lookup = self
+            .store
+            .find_contact(&self.config.business.business.phone, &phone);
+        match tokio::time::timeout(RECOGNISE_TIMEOUT, lookup).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "contacts lookup failed; caller not recognised");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("contacts lookup too slow; caller not recognised");
+                None
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 //! here so the end-to-end tests can drive the real engine in-process.
 
 pub mod app;
+pub mod calendar;
 pub mod call;
 pub mod codec;
 pub mod config;
@@ -21,3 +22,4 @@ pub mod simulate;
 pub mod store;
 pub mod tools;
 pub mod twilio;
+pub mod voicemail;

@@ -46,6 +46,11 @@ enum Cmd {
         #[arg(long)]
         days: Option<u32>,
     },
+    /// Notifications waiting to be sent and dead letters; `retry <id>` sends one again.
+    Outbox {
+        #[command(subcommand)]
+        command: Option<OutboxCmd>,
+    },
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
     /// Run the Realtime model simulator alone (point OPENAI_BASE_URL at it).
@@ -64,6 +69,12 @@ enum CallsCmd {
     },
     /// One call's whole record as JSON: timeline, transcript, tools, usage.
     Show { call_sid: String },
+}
+
+#[derive(Subcommand)]
+enum OutboxCmd {
+    /// Make one notification due now, reviving it if it was dead-lettered.
+    Retry { id: i64 },
 }
 
 fn init_tracing() {
@@ -131,6 +142,19 @@ fn main() -> anyhow::Result<()> {
                     "purged before {cutoff}: {} transcript turns, {} voicemails",
                     report.transcript_turns, report.voicemails
                 );
+                anyhow::Ok(())
+            })
+        }
+        Some(Cmd::Outbox { command }) => {
+            use frontdesk::notify::outbox::{run_command, OutboxAction};
+            let config = load(&cli)?;
+            let action = match command {
+                None => OutboxAction::List,
+                Some(OutboxCmd::Retry { id }) => OutboxAction::Retry(*id),
+            };
+            block_on(async {
+                let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;
+                print!("{}", run_command(&store, action).await?);
                 anyhow::Ok(())
             })
         }

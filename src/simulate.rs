@@ -185,6 +185,7 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
         .map(|p| load_audio_file(p).with_context(|| format!("reading {}", p.display())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (model_script, mut caller) = scenario(args.scenario, audio);
+    let mut sims = None;
     let (engine_url, model, running) = match &args.engine {
         Some(url) => {
             caller.auth_token = args.auth_token.clone();
@@ -194,11 +195,45 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
             let model = ModelSim::start(model_script)
                 .await
                 .context("starting the model simulator")?;
+            // Twilio's REST API (recordings, SMS) and the transcription
+            // service, simulated too: a voicemail left in the simulation is
+            // fetched, transcribed and stored like a real one.
+            let rest = crate::sim::twilio_rest::TwilioRestSim::start(
+                crate::sim::caller::DEFAULT_ACCOUNT_SID,
+                SIM_AUTH_TOKEN,
+            )
+            .await
+            .context("starting the Twilio REST simulator")?;
+            if let Some(rec) = &caller.recording {
+                let wav = crate::sim::audio::mulaw_to_wav(&synth_speech(3000, 42));
+                rest.add_recording(&rec.recording_sid, wav);
+                caller.recording = Some(crate::sim::caller::RecordingOutcome {
+                    recording_url: format!(
+                        "{}/2010-04-01/Accounts/{}/Recordings/{}",
+                        rest.base_url(),
+                        crate::sim::caller::DEFAULT_ACCOUNT_SID,
+                        rec.recording_sid
+                    ),
+                    ..rec.clone()
+                });
+            }
+            let transcription =
+                crate::sim::transcription::TranscriptionSim::start(crate::sim::transcription::TranscriptionScript {
+                    api_key: Some(SIM_API_KEY.into()),
+                    text: "Hi, this is Dana Whitfield. Please call me back about moving my cleaning to next week."
+                        .into(),
+                    ..Default::default()
+                })
+                .await
+                .context("starting the transcription simulator")?;
             let listener =
                 std::net::TcpListener::bind("127.0.0.1:0").context("binding a local port")?;
             let addr = listener.local_addr()?;
             let mut config = sim_config(config, &model.base_url());
             config.server.public_url = format!("http://{addr}");
+            config.twilio.rest_base_url = rest.base_url();
+            config.knowledge.transcription_base_url = transcription.base_url();
+            sims = Some((rest, transcription));
             let data = tempfile_dir()?;
             config.storage.database_url =
                 format!("sqlite://{}", data.join("simulate.db").display());
@@ -217,8 +252,21 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
         .context("placing the call")?;
     print_report(&report, model.as_ref().map(|m| m.record()).as_ref());
     if let Some(r) = running {
+        // Let a voicemail finish its trip (fetch, transcription, storage).
+        if caller_left_voicemail(&report) {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            if let Ok(Some(detail)) = r.store.call_detail(&report.call_sid).await {
+                for vm in &detail.voicemails {
+                    println!(
+                        "\nVoicemail stored: {}",
+                        vm.transcript.as_deref().unwrap_or("(no transcript)")
+                    );
+                }
+            }
+        }
         r.server.stop(false).await;
     }
+    drop(sims);
     Ok(())
 }
 
@@ -227,6 +275,13 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("frontdesk-simulate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
+}
+
+fn caller_left_voicemail(report: &CallReport) -> bool {
+    report
+        .followups
+        .iter()
+        .any(|f| f.url.ends_with("/twilio/voicemail"))
 }
 
 pub fn print_report(report: &CallReport, model: Option<&SimRecord>) {

@@ -45,7 +45,14 @@ pub struct CallerMedia {
     pub received: Instant,
 }
 
-/// A stream event other than media (dtmf, mark, stop, lost).
+/// The caller pressed a key.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallerDtmf {
+    pub digit: char,
+}
+
+/// A stream event other than media and keys (mark, stop, lost).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StreamEvent(pub Event);
@@ -260,6 +267,7 @@ impl CallActor {
             ModelCommand::Greet => rt::response_create_json(
                 Some(&crate::instructions::greeting_instructions(
                     &self.engine.config,
+                    &self.info,
                 )),
                 Some(&[("purpose", "greeting")]),
             ),
@@ -562,6 +570,20 @@ impl Handler<StreamEvent> for CallActor {
             self.stream = None;
         }
         self.apply(msg.0, ctx);
+    }
+}
+
+impl Handler<CallerDtmf> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: CallerDtmf, ctx: &mut Self::Context) {
+        let operator_open = msg.digit == '0' && self.engine.operator_open_now();
+        self.apply(
+            Event::Dtmf {
+                digit: msg.digit,
+                operator_open,
+            },
+            ctx,
+        );
     }
 }
 

@@ -90,6 +90,12 @@ pub enum CallRecord {
         message: String,
     },
     Decision(Decision),
+    /// A transfer was not answered: `status` is Twilio's `DialCallStatus`
+    /// (`busy`, `no-answer`, `failed`, `canceled`).
+    TransferFailed {
+        department: String,
+        status: String,
+    },
     /// Token usage of one model response (from `response.done`).
     Usage(ModelUsage),
     Ended {

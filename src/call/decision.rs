@@ -4,12 +4,29 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::business::OnNoAnswer;
+use crate::config::Department;
+
 /// A person or department the call can be put through to. Only numbers from
 /// the configured directory ever get here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transfer {
     pub department: String,
     pub number: String,
+    /// What happens when nobody answers.
+    #[serde(default)]
+    pub on_no_answer: OnNoAnswer,
+}
+
+impl Transfer {
+    /// A transfer to a configured department.
+    pub fn to(d: &Department) -> Self {
+        Transfer {
+            department: d.name.clone(),
+            number: d.phone.clone(),
+            on_no_answer: d.on_no_answer,
+        }
+    }
 }
 
 /// Canned closing lines, rendered by the HTTP layer in the business's words.

@@ -66,8 +66,11 @@ pub enum Event {
     StreamStopped,
     /// The socket closed without a `stop`.
     StreamLost,
+    /// A key press; `operator_open`: whether the operator's department is
+    /// open right now (the actor reads the clock, the machine never does).
     Dtmf {
         digit: char,
+        operator_open: bool,
     },
     Mark {
         name: String,
@@ -129,6 +132,8 @@ pub enum Event {
     MenuInput {
         digits: Option<String>,
         speech: Option<String>,
+        /// As for `Dtmf`.
+        operator_open: bool,
     },
     DialFinished {
         status: String,

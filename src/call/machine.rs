@@ -10,7 +10,7 @@
 //! the call as it was.
 
 use super::command::{CallRecord, Command, ModelCommand, Outcome, TwilioCommand};
-use super::decision::{Decision, Farewell, MenuPrompt, Transfer};
+use super::decision::{Decision, Farewell, MenuPrompt, OnNoAnswer, Transfer};
 use super::event::{Event, ResponseStatus, Timer, ToolEffect};
 use super::playback::{Millis, Outbound, Playback};
 use super::supervision::{Budget, RestartBudget, Verdict};
@@ -57,10 +57,7 @@ impl MachineConfig {
                 backoff_initial_ms: c.supervision.backoff_initial_ms,
                 backoff_max_ms: c.supervision.backoff_max_ms,
             },
-            operator: c.business.operator().map(|d| Transfer {
-                department: d.name.clone(),
-                number: d.phone.clone(),
-            }),
+            operator: c.business.operator().map(Transfer::to),
         }
     }
 }
@@ -417,17 +414,26 @@ fn transition(
                 )
             }
             _ => {
-                let d = Decision::Voicemail {
-                    department: Some(target.department.clone()),
-                };
-                out.push(Command::Record(CallRecord::Decision(d.clone())));
-                out.push(Command::Reply(d));
-                go(
-                    State::Voicemail {
-                        department: Some(target.department),
-                    },
-                    format!("dial {status}"),
-                )
+                out.push(Command::Record(CallRecord::TransferFailed {
+                    department: target.department.clone(),
+                    status: status.clone(),
+                }));
+                match target.on_no_answer {
+                    OnNoAnswer::Voicemail => {
+                        let d = Decision::Voicemail {
+                            department: Some(target.department.clone()),
+                        };
+                        out.push(Command::Record(CallRecord::Decision(d.clone())));
+                        out.push(Command::Reply(d));
+                        go(
+                            State::Voicemail {
+                                department: Some(target.department),
+                            },
+                            format!("dial {status}"),
+                        )
+                    }
+                    OnNoAnswer::Assistant => back_to_assistant(ctx, &target, &status, now, out),
+                }
             }
         },
 
@@ -445,9 +451,14 @@ fn transition(
         }
 
         // ---- Menu ----
-        (State::Menu { attempts }, Event::MenuInput { digits, speech }) => {
-            menu_choice(attempts, ctx, digits, speech, out)
-        }
+        (
+            State::Menu { attempts },
+            Event::MenuInput {
+                digits,
+                speech,
+                operator_open,
+            },
+        ) => menu_choice(attempts, ctx, digits, speech, operator_open, out),
 
         // Anyone can be hung up on.
         (s, Event::Hangup { reason }) => {
@@ -507,10 +518,25 @@ fn menu_choice(
     ctx: &mut Context,
     digits: Option<String>,
     speech: Option<String>,
+    operator_open: bool,
     out: &mut Vec<Command>,
 ) -> Step {
     let choice = read_menu_input(digits.as_deref(), speech.as_deref());
     match (choice, ctx.cfg.operator.clone()) {
+        // A closed department is not dialled: its voicemail instead.
+        (MenuChoice::Operator, Some(op)) if !operator_open => {
+            let d = Decision::Voicemail {
+                department: Some(op.department.clone()),
+            };
+            out.push(Command::Record(CallRecord::Decision(d.clone())));
+            out.push(Command::Reply(d));
+            go(
+                State::Voicemail {
+                    department: Some(op.department),
+                },
+                "menu: operator closed",
+            )
+        }
         (MenuChoice::Operator, Some(op)) => {
             let d = Decision::Transfer(op.clone());
             out.push(Command::Record(CallRecord::Decision(d.clone())));
@@ -653,10 +679,25 @@ fn live(
                 stay(state)
             }
         }
-        Event::Dtmf { digit } => {
+        Event::Dtmf {
+            digit,
+            operator_open,
+        } => {
             ctx.last_activity = now;
             if digit == '0' {
                 return match ctx.cfg.operator.clone() {
+                    Some(op) if !operator_open => {
+                        let department = Some(op.department);
+                        leave_to(
+                            ctx,
+                            Decision::Voicemail {
+                                department: department.clone(),
+                            },
+                            State::Voicemail { department },
+                            "caller pressed 0; operator closed",
+                            out,
+                        )
+                    }
                     Some(op) => leave_to(
                         ctx,
                         Decision::Transfer(op.clone()),
@@ -1107,6 +1148,43 @@ fn exit_with(ctx: &mut Context, d: Decision, out: &mut Vec<Command>) -> Step {
     }
 }
 
+/// An unanswered transfer whose department sends callers back to the
+/// assistant: a fresh stream (Twilio reconnects on the reply) and a fresh
+/// model session that knows what happened.
+fn back_to_assistant(
+    ctx: &mut Context,
+    target: &Transfer,
+    status: &str,
+    now: Millis,
+    out: &mut Vec<Command>,
+) -> Step {
+    let d = Decision::Reconnect;
+    out.push(Command::Record(CallRecord::Decision(d.clone())));
+    out.push(Command::Reply(d));
+    ctx.left_with = None;
+    ctx.link = Link::Starting;
+    ctx.late_results.push(format!(
+        "The transfer to {} was not answered ({status}). Tell the caller, and offer to take a message.",
+        target.department
+    ));
+    ctx.response_owed = true;
+    out.push(Command::StartModel {
+        resume: Some(ctx.transcript.replay()),
+    });
+    out.push(Command::Arm {
+        timer: Timer::SessionReady,
+        at: now + ctx.cfg.session_ready_timeout_ms,
+    });
+    out.push(Command::Arm {
+        timer: Timer::StreamLost,
+        at: now + ctx.cfg.stream_start_timeout_ms,
+    });
+    go(
+        State::Conversing,
+        format!("dial {status}: back to the assistant"),
+    )
+}
+
 /// Leave the stream for a state that waits on Twilio (transfer, voicemail, menu).
 fn leave_to(
     ctx: &mut Context,
@@ -1117,6 +1195,8 @@ fn leave_to(
 ) -> Step {
     ctx.left_with = Some(d.clone());
     ctx.link = Link::Stopped;
+    ctx.stream_up = false;
+    ctx.playback.stream_stopped();
     out.push(Command::Record(CallRecord::Decision(d.clone())));
     out.push(Command::StopModel);
     out.push(Command::LeaveStream(d));

@@ -3,7 +3,7 @@
 //! every (state, event) pair a state does not handle has a row too.
 
 use super::*;
-use crate::call::decision::MenuPrompt;
+use crate::call::decision::{MenuPrompt, OnNoAnswer};
 use base64::Engine;
 
 fn cfg() -> MachineConfig {
@@ -28,6 +28,7 @@ fn cfg() -> MachineConfig {
         operator: Some(Transfer {
             department: "Front desk".into(),
             number: "+15551230100".into(),
+            on_no_answer: OnNoAnswer::Voicemail,
         }),
     }
 }
@@ -94,7 +95,14 @@ fn call_in(name: StateName) -> Call {
         }
         StateName::Transferring => {
             c = call_in(StateName::Conversing);
-            step(&mut c, Event::Dtmf { digit: '0' }, 60);
+            step(
+                &mut c,
+                Event::Dtmf {
+                    digit: '0',
+                    operator_open: true,
+                },
+                60,
+            );
         }
         StateName::Voicemail => {
             c = call_in(StateName::Transferring);
@@ -141,6 +149,7 @@ fn op() -> Transfer {
     Transfer {
         department: "Front desk".into(),
         number: "+15551230100".into(),
+        on_no_answer: OnNoAnswer::Voicemail,
     }
 }
 
@@ -150,6 +159,29 @@ type Row = (StateName, Event, StateName, Option<Command>);
 fn transition_table() -> Vec<Row> {
     use StateName::*;
     vec![
+        (
+            Conversing,
+            Event::Dtmf {
+                digit: '0',
+                operator_open: false,
+            },
+            Voicemail,
+            Some(Command::LeaveStream(Decision::Voicemail {
+                department: Some("Front desk".into()),
+            })),
+        ),
+        (
+            Menu,
+            Event::MenuInput {
+                digits: Some("0".into()),
+                speech: None,
+                operator_open: false,
+            },
+            Voicemail,
+            Some(Command::Reply(Decision::Voicemail {
+                department: Some("Front desk".into()),
+            })),
+        ),
         (
             Connecting,
             Event::ModelReady,
@@ -214,13 +246,19 @@ fn transition_table() -> Vec<Row> {
         ),
         (
             Conversing,
-            Event::Dtmf { digit: '0' },
+            Event::Dtmf {
+                digit: '0',
+                operator_open: true,
+            },
             Transferring,
             Some(Command::LeaveStream(Decision::Transfer(op()))),
         ),
         (
             Greeting,
-            Event::Dtmf { digit: '0' },
+            Event::Dtmf {
+                digit: '0',
+                operator_open: true,
+            },
             Transferring,
             Some(Command::LeaveStream(Decision::Transfer(op()))),
         ),
@@ -306,6 +344,7 @@ fn transition_table() -> Vec<Row> {
             Event::MenuInput {
                 digits: Some("1".into()),
                 speech: None,
+                operator_open: true,
             },
             Menu,
             Some(Command::Reply(Decision::Menu {
@@ -317,6 +356,7 @@ fn transition_table() -> Vec<Row> {
             Event::MenuInput {
                 digits: None,
                 speech: Some("What are your hours?".into()),
+                operator_open: true,
             },
             Menu,
             Some(Command::Reply(Decision::Menu {
@@ -328,6 +368,7 @@ fn transition_table() -> Vec<Row> {
             Event::MenuInput {
                 digits: Some("2".into()),
                 speech: None,
+                operator_open: true,
             },
             Voicemail,
             Some(Command::Reply(Decision::Voicemail { department: None })),
@@ -337,6 +378,7 @@ fn transition_table() -> Vec<Row> {
             Event::MenuInput {
                 digits: Some("0".into()),
                 speech: None,
+                operator_open: true,
             },
             Transferring,
             Some(Command::Reply(Decision::Transfer(op()))),
@@ -346,6 +388,7 @@ fn transition_table() -> Vec<Row> {
             Event::MenuInput {
                 digits: None,
                 speech: Some("a real person please".into()),
+                operator_open: true,
             },
             Transferring,
             None,
@@ -355,6 +398,7 @@ fn transition_table() -> Vec<Row> {
             Event::MenuInput {
                 digits: Some("7".into()),
                 speech: None,
+                operator_open: true,
             },
             Menu,
             Some(Command::Reply(Decision::Menu {
@@ -394,6 +438,7 @@ fn every_unexpected_pair_is_a_typed_error() {
     let menu = || Event::MenuInput {
         digits: Some("1".into()),
         speech: None,
+        operator_open: true,
     };
     let dial = || Event::DialFinished {
         status: "completed".into(),
@@ -422,7 +467,10 @@ fn every_unexpected_pair_is_a_typed_error() {
                 response_id: "r".into(),
                 status: ResponseStatus::Completed,
             },
-            Event::Dtmf { digit: '5' },
+            Event::Dtmf {
+                digit: '5',
+                operator_open: true,
+            },
             Event::Mark {
                 name: "1:20".into(),
             },
@@ -1000,7 +1048,14 @@ fn recycle_waits_for_a_quiet_moment() {
 #[test]
 fn other_digits_are_told_to_the_model() {
     let mut c = call_in(StateName::Conversing);
-    let cmds = step(&mut c, Event::Dtmf { digit: '3' }, 100);
+    let cmds = step(
+        &mut c,
+        Event::Dtmf {
+            digit: '3',
+            operator_open: true,
+        },
+        100,
+    );
     assert!(has(
         &cmds,
         &Command::Model(ModelCommand::SystemNote {
@@ -1038,6 +1093,7 @@ fn menu_gives_up_to_voicemail_after_repeated_nonsense() {
             Event::MenuInput {
                 digits: Some("9".into()),
                 speech: None,
+                operator_open: true,
             },
             100,
         );
@@ -1048,6 +1104,7 @@ fn menu_gives_up_to_voicemail_after_repeated_nonsense() {
         Event::MenuInput {
             digits: None,
             speech: None,
+            operator_open: true,
         },
         200,
     );
@@ -1090,4 +1147,105 @@ fn transcripts_are_recorded_and_cut_after_barge_in() {
     });
     // 160 of 400 ms heard (100 acked + 60 since): 4 of 10 words.
     assert_eq!(turn.unwrap().text, "one two three four…");
+}
+
+#[test]
+fn a_closed_operator_is_not_dialled() {
+    let mut c = call_in(StateName::Conversing);
+    let cmds = step(
+        &mut c,
+        Event::Dtmf {
+            digit: '0',
+            operator_open: false,
+        },
+        100,
+    );
+    assert_eq!(
+        left_with(&cmds),
+        Some(&Decision::Voicemail {
+            department: Some("Front desk".into())
+        })
+    );
+    assert_eq!(c.state().name(), StateName::Voicemail);
+    let mut c = call_in(StateName::Menu);
+    let cmds = step(
+        &mut c,
+        Event::MenuInput {
+            digits: Some("0".into()),
+            speech: None,
+            operator_open: false,
+        },
+        100,
+    );
+    assert_eq!(
+        replied(&cmds),
+        Some(&Decision::Voicemail {
+            department: Some("Front desk".into())
+        })
+    );
+}
+
+#[test]
+fn an_unanswered_transfer_is_recorded_with_its_reason() {
+    let mut c = call_in(StateName::Transferring);
+    let cmds = step(
+        &mut c,
+        Event::DialFinished {
+            status: "no-answer".into(),
+        },
+        100,
+    );
+    assert!(has(
+        &cmds,
+        &Command::Record(CallRecord::TransferFailed {
+            department: "Front desk".into(),
+            status: "no-answer".into()
+        })
+    ));
+}
+
+#[test]
+fn a_department_can_send_unanswered_callers_back_to_the_assistant() {
+    let mut config = cfg();
+    config.operator = Some(Transfer {
+        on_no_answer: OnNoAnswer::Assistant,
+        ..op()
+    });
+    let (mut c, _) = Call::start(config, 0);
+    step(&mut c, Event::ModelReady, 10);
+    step(&mut c, stream(), 20);
+    step(
+        &mut c,
+        Event::Dtmf {
+            digit: '0',
+            operator_open: true,
+        },
+        30,
+    );
+    assert_eq!(c.state().name(), StateName::Transferring);
+    assert_eq!(
+        replied(&step(&mut c, Event::AfterStream, 40)).map(Decision::kind),
+        Some("transfer")
+    );
+    let cmds = step(
+        &mut c,
+        Event::DialFinished {
+            status: "busy".into(),
+        },
+        50,
+    );
+    assert_eq!(replied(&cmds), Some(&Decision::Reconnect));
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::StartModel { resume: Some(_) })));
+    assert_eq!(c.state().name(), StateName::Conversing);
+    // Twilio reconnects the stream; the fresh model is told and asked to speak.
+    step(&mut c, stream(), 60);
+    let cmds = step(&mut c, Event::ModelReady, 70);
+    assert!(cmds.iter().any(|c| matches!(c, Command::Model(ModelCommand::SystemNote { text }) if text.contains("was not answered (busy)"))));
+    assert!(has(
+        &cmds,
+        &Command::Model(ModelCommand::CreateResponse { instructions: None })
+    ));
+    assert!(c.forwards_caller_audio());
 }

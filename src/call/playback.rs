@@ -129,6 +129,14 @@ impl Playback {
         self.drain(now)
     }
 
+    /// The stream closed (the call left it): nothing more can be sent until
+    /// a new one starts.
+    pub fn stream_stopped(&mut self) {
+        self.stream_ready = false;
+        self.queue.clear();
+        self.items.clear();
+    }
+
     pub fn is_cancelled(&self, response_id: &str) -> bool {
         self.cancelled.iter().any(|r| r == response_id)
     }

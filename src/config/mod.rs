@@ -249,6 +249,9 @@ pub struct KnowledgeConfig {
     pub dir: String,
     /// Model of the OpenAI-compatible `/audio/transcriptions` endpoint used for voicemails.
     pub transcription_model: String,
+    /// Base URL of that endpoint (`…/v1`); empty: the model's `realtime.base_url`
+    /// (`OPENAI_BASE_URL`).
+    pub transcription_base_url: String,
 }
 
 impl Default for KnowledgeConfig {
@@ -256,6 +259,7 @@ impl Default for KnowledgeConfig {
         KnowledgeConfig {
             dir: "config/kb".into(),
             transcription_model: "gpt-4o-transcribe".into(),
+            transcription_base_url: String::new(),
         }
     }
 }
@@ -505,6 +509,12 @@ impl Config {
             return bad(format!(
                 "twilio.rest_base_url is not a URL: {:?}",
                 self.twilio.rest_base_url
+            ));
+        }
+        let stt = &self.knowledge.transcription_base_url;
+        if !stt.is_empty() && url::Url::parse(stt).is_err() {
+            return bad(format!(
+                "knowledge.transcription_base_url is not a URL: {stt:?}"
             ));
         }
         if !(0.0..=1.0).contains(&self.realtime.vad_threshold) {

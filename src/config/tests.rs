@@ -36,6 +36,7 @@ fn shipped_defaults_match_the_code_defaults() {
     assert_eq!(c.server, d.server);
     assert_eq!(c.storage, d.storage);
     assert_eq!(c.limits, d.limits);
+    assert_eq!(c.knowledge, d.knowledge);
     assert_eq!(c.twilio, d.twilio);
     assert_eq!(c.realtime, d.realtime);
     assert_eq!(c.call, d.call);

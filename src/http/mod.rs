@@ -28,6 +28,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/twilio/menu", web::post().to(webhooks::menu))
         .route("/twilio/dial-status", web::post().to(webhooks::dial_status))
         .route("/twilio/voicemail", web::post().to(webhooks::voicemail))
+        .route(
+            "/twilio/recording-status",
+            web::post().to(webhooks::recording_status),
+        )
         .route("/twilio/stream", web::get().to(webhooks::stream))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))

@@ -26,6 +26,8 @@ pub enum RemoteEvent {
     MenuInput {
         digits: Option<String>,
         speech: Option<String>,
+        #[serde(default)]
+        operator_open: bool,
     },
     DialFinished {
         status: String,
@@ -37,9 +39,14 @@ impl RemoteEvent {
     pub fn from_event(e: &Event) -> Option<RemoteEvent> {
         Some(match e {
             Event::AfterStream => RemoteEvent::AfterStream,
-            Event::MenuInput { digits, speech } => RemoteEvent::MenuInput {
+            Event::MenuInput {
+                digits,
+                speech,
+                operator_open,
+            } => RemoteEvent::MenuInput {
                 digits: digits.clone(),
                 speech: speech.clone(),
+                operator_open: *operator_open,
             },
             Event::DialFinished { status } => RemoteEvent::DialFinished {
                 status: status.clone(),
@@ -52,7 +59,15 @@ impl RemoteEvent {
     pub fn into_event(self) -> Event {
         match self {
             RemoteEvent::AfterStream => Event::AfterStream,
-            RemoteEvent::MenuInput { digits, speech } => Event::MenuInput { digits, speech },
+            RemoteEvent::MenuInput {
+                digits,
+                speech,
+                operator_open,
+            } => Event::MenuInput {
+                digits,
+                speech,
+                operator_open,
+            },
             RemoteEvent::DialFinished { status } => Event::DialFinished { status },
             RemoteEvent::RecordingFinished => Event::RecordingFinished,
         }
@@ -122,6 +137,7 @@ mod tests {
             Event::MenuInput {
                 digits: Some("1".into()),
                 speech: None,
+                operator_open: true,
             },
             Event::DialFinished {
                 status: "busy".into(),

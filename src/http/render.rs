@@ -100,6 +100,9 @@ pub fn decision(engine: &Engine, d: &Decision, from: &str, to: &str) -> String {
                     finish_on_key: Some("#".into()),
                     play_beep: Some(true),
                     timeout: Some(5),
+                    recording_status_callback: Some(engine.public("/twilio/recording-status")),
+                    recording_status_callback_method: Some(HttpMethod::Post),
+                    recording_status_callback_event: Some("completed".into()),
                     ..Record::default()
                 })
                 .say(say("We did not receive a message. Goodbye."))
@@ -211,6 +214,7 @@ mod tests {
             &Decision::Transfer(Transfer {
                 department: "Front desk".into(),
                 number: "+15551230100".into(),
+                on_no_answer: Default::default(),
             }),
             "",
             "",
@@ -219,6 +223,10 @@ mod tests {
         let xml = decision(&e, &Decision::Voicemail { department: None }, "", "");
         assert!(
             xml.contains("<Record action=\"https://desk.example.com/twilio/voicemail\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"recordingStatusCallback="https://desk.example.com/twilio/recording-status" recordingStatusCallbackEvent="completed" recordingStatusCallbackMethod="POST""#),
             "{xml}"
         );
         let xml = decision(

@@ -124,10 +124,11 @@ pub async fn voice(
     }
     let engine = engine.get_ref().clone();
     once(&engine, &req, &form, || async {
-        let info = CallInfo {
+        let mut info = CallInfo {
             call_sid: form.call_sid().to_string(),
             from: form.get("From").unwrap_or_default().to_string(),
             to: form.get("To").unwrap_or_default().to_string(),
+            known: None,
         };
         let limit = engine.config.limits.calls_per_caller_per_hour;
         if limit > 0 && !info.from.is_empty() && !engine.sessions.allow(&info.from, limit, Duration::from_secs(3600)).await {
@@ -138,6 +139,7 @@ pub async fn voice(
         }
         tracing::info!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "incoming call");
         let twiml = render::connect_stream(&engine, &info.from, &info.to);
+        info.known = engine.recognise(&info.from).await;
         engine.call(info);
         twiml
     })
@@ -202,16 +204,17 @@ pub async fn menu(
     };
     let digits = form.get("Digits").map(str::to_string);
     let speech = form.get("SpeechResult").map(str::to_string);
+    let operator_open = engine.operator_open_now();
     let fallback = match read_menu_input(digits.as_deref(), speech.as_deref()) {
         MenuChoice::Hours => Decision::Menu {
             prompt: MenuPrompt::Hours,
         },
         MenuChoice::Message => Decision::Voicemail { department: None },
         MenuChoice::Operator => match engine.config.business.operator() {
-            Some(d) => Decision::Transfer(Transfer {
-                department: d.name.clone(),
-                number: d.phone.clone(),
-            }),
+            Some(d) if operator_open => Decision::Transfer(Transfer::to(d)),
+            Some(d) => Decision::Voicemail {
+                department: Some(d.name.clone()),
+            },
             None => Decision::Voicemail { department: None },
         },
         MenuChoice::Unclear => Decision::Menu {
@@ -222,7 +225,11 @@ pub async fn menu(
         &engine,
         &req,
         &form,
-        Event::MenuInput { digits, speech },
+        Event::MenuInput {
+            digits,
+            speech,
+            operator_open,
+        },
         fallback,
     )
     .await
@@ -276,6 +283,30 @@ pub async fn voicemail(
         farewell: Farewell::MessageTaken,
     };
     ask(&engine, &req, &form, Event::RecordingFinished, fallback).await
+}
+
+/// `POST /twilio/recording-status`: the `<Record>`'s recordingStatusCallback.
+/// Answered at once; fetching, transcribing, storing and notifying run in
+/// the background (see `crate::voicemail`), once per callback.
+pub async fn recording_status(
+    engine: web::Data<Arc<Engine>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = match accept(&engine, &req, &body) {
+        Ok(f) => f,
+        Err(rejected) => return rejected.error_response(),
+    };
+    let callback = match crate::voicemail::RecordingCallback::from_params(&form.0) {
+        Ok(c) => c,
+        Err(e) => return Rejected::BadRequest(e.to_string()).error_response(),
+    };
+    let engine = engine.get_ref().clone();
+    once(&engine, &req, &form, || async {
+        crate::voicemail::start(engine.store.clone(), engine.config.clone(), callback);
+        String::new()
+    })
+    .await
 }
 
 /// `GET /twilio/stream`: the Media Streams WebSocket.

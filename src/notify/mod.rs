@@ -2,6 +2,12 @@
 //! bookings) and how. Events are turned into notifications per channel and
 //! put in the durable outbox (a table); the notifier worker drains it.
 
+pub mod email;
+pub mod outbox;
+pub mod slack;
+pub mod sms;
+pub mod worker;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;

@@ -244,6 +244,10 @@ impl Handler<RecordCall> for Recorder {
     type Result = ();
     fn handle(&mut self, msg: RecordCall, ctx: &mut Self::Context) {
         let rows = self.numbering.rows(&msg.call_sid, msg.at, msg.record);
+        // One line per row, for audits such as scripts/crash-loss.sh.
+        for row in &rows {
+            tracing::debug!(target: "frontdesk::record", call_sid = %msg.call_sid, row = row_kind(row), "record received");
+        }
         self.enqueue(rows);
         if self.memory.len() >= BATCH_ROWS {
             self.flush(ctx);
@@ -258,6 +262,17 @@ impl Handler<Flush> for Recorder {
         self.flush_waiters.push((Instant::now() + msg.timeout, tx));
         self.flush(ctx);
         Box::pin(async move { rx.await.unwrap_or(false) })
+    }
+}
+
+fn row_kind(row: &RecordRow) -> &'static str {
+    match row {
+        RecordRow::CallStarted { .. } => "call_started",
+        RecordRow::Event { .. } => "event",
+        RecordRow::Turn { .. } => "turn",
+        RecordRow::Tool { .. } => "tool",
+        RecordRow::Usage { .. } => "usage",
+        RecordRow::CallEnded { .. } => "call_ended",
     }
 }
 

@@ -13,6 +13,8 @@ use crate::store::RecordRow;
 struct Seqs {
     event: i64,
     turn: i64,
+    /// The typed reason a transfer failed, stored on the call at its end.
+    failure: Option<String>,
 }
 
 /// Per-call counters for the calls in flight.
@@ -64,6 +66,11 @@ impl Numbering {
             CallRecord::ModelRestart { .. } => vec![event("model_restart", json(&record))],
             CallRecord::ModelError { .. } => vec![event("model_error", json(&record))],
             CallRecord::Decision(_) => vec![event("decision", json(&record))],
+            CallRecord::TransferFailed { status, .. } => {
+                let row = event("transfer_failed", json(&record));
+                seqs.failure = Some(format!("transfer_{}", status.replace('-', "_")));
+                vec![row]
+            }
             CallRecord::Usage(u) => vec![RecordRow::Usage {
                 call_sid: call_sid.clone(),
                 response_id: u.response_id.clone(),
@@ -103,13 +110,14 @@ impl Numbering {
                 at,
             }],
             CallRecord::Ended { outcome } => {
+                let failure_reason = seqs.failure.take();
                 let rows = vec![
                     event("ended", json(&record)),
                     RecordRow::CallEnded {
                         call_sid: call_sid.clone(),
                         ended_at: at,
                         outcome: outcome_name(*outcome),
-                        failure_reason: None,
+                        failure_reason,
                     },
                 ];
                 self.calls.remove(&call_sid);

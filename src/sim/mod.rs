@@ -10,4 +10,5 @@
 pub mod audio;
 pub mod caller;
 pub mod model;
+pub mod transcription;
 pub mod twilio_rest;

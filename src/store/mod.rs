@@ -95,8 +95,10 @@ macro_rules! db_read {
 }
 
 mod appointments;
+mod bookings;
 mod calls;
 mod connect;
+mod contacts;
 mod error;
 mod inbox;
 mod migrate;
@@ -109,6 +111,7 @@ pub mod schema;
 mod url;
 
 pub use connect::{INITIAL_RETRY_DELAY, MAX_RETRY_DELAY};
+pub use contacts::KnownCaller;
 pub use error::StoreError;
 pub use model::{
     Appointment, AppointmentStatus, CallDetail, CallSummary, Message, NewAppointment, NewMessage,

@@ -148,6 +148,7 @@ diesel::table! {
         dead -> Bool,
         idempotency_key -> Nullable<Text>,
         created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
     }
 }
 

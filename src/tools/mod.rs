@@ -2,8 +2,13 @@
 //! (sent to the model), a deadline, and fails with a typed `ToolError` the
 //! model can talk about — a tool never takes the call down.
 
+pub mod booking;
+pub mod caller;
 pub mod end_call;
 pub mod hours;
+pub mod kb;
+pub mod message;
+pub mod transfer;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -110,6 +115,17 @@ impl Toolbox {
         Ok(Toolbox::new(vec![
             Arc::new(hours::BusinessHours::new(config.business.clone())?),
             Arc::new(end_call::EndCall),
+            Arc::new(message::TakeMessage),
+            Arc::new(transfer::TransferCall::new(config.business.clone())?),
+            Arc::new(caller::LookupCaller),
+            Arc::new(kb::AnswerQuestion::load(std::path::Path::new(
+                &config.knowledge.dir,
+            ))),
+            Arc::new(booking::CheckAvailability::new(config)?),
+            Arc::new(booking::BookAppointment::new(config)?),
+            Arc::new(booking::FindAppointments::new()),
+            Arc::new(booking::CancelAppointment::new()),
+            Arc::new(booking::RescheduleAppointment::new()),
         ]))
     }
 
@@ -241,7 +257,25 @@ mod tests {
     fn specs_carry_schemas() {
         let tb = Toolbox::standard(&Config::default()).unwrap();
         let specs = tb.specs();
-        assert_eq!(specs.len(), 2);
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        for name in [
+            "get_business_hours",
+            "end_call",
+            "take_message",
+            "transfer_call",
+            "lookup_caller",
+            "answer_question",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "tool names must be unique: {names:?}"
+        );
         for s in specs {
             assert_eq!(s.parameters["type"], "object", "{}", s.name);
             assert!(!s.description.is_empty());

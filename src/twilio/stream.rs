@@ -14,7 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
 use super::media::{self, Inbound};
-use crate::call::actor::{CallActor, CallerMedia, StreamAttached, StreamEvent};
+use crate::call::actor::{CallActor, CallerDtmf, CallerMedia, StreamAttached, StreamEvent};
 use crate::call::Event;
 use crate::engine::{CallInfo, Engine};
 
@@ -100,6 +100,7 @@ impl TwilioStreamActor {
                     call_sid: start.call_sid.clone(),
                     from: params.get("from").cloned().unwrap_or_default(),
                     to: params.get("to").cloned().unwrap_or_default(),
+                    known: None,
                 };
                 let call = self.engine.call(info);
                 call.do_send(StreamAttached {
@@ -131,7 +132,7 @@ impl TwilioStreamActor {
                     .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#');
                 match (&self.call, digit) {
                     (Some((_, call)), Some(digit)) if dtmf.digit.len() == 1 => {
-                        call.do_send(StreamEvent(Event::Dtmf { digit }))
+                        call.do_send(CallerDtmf { digit })
                     }
                     (None, _) => self.bad_frame("dtmf before start"),
                     _ => self.bad_frame("dtmf digit is not one key"),

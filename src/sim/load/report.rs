@@ -41,7 +41,7 @@ pub struct Interference {
 }
 
 /// Above this share of other work on either pinned core a run is flagged.
-pub const INTERFERENCE_LIMIT_PCT: f64 = 5.0;
+pub const INTERFERENCE_LIMIT_PCT: f64 = 10.0;
 
 impl Interference {
     pub fn contended(&self) -> bool {
