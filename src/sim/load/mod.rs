@@ -341,6 +341,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         failures: st.failures.clone(),
         model_connections: st.model_connections,
         model_deltas_held: st.model_deltas_held,
+        session_update_bytes: st.session_update_bytes,
         calls_in_window,
         window_secs,
         engine: engine_usage,

@@ -171,6 +171,10 @@ impl Conn<'_> {
             .unwrap_or_default();
         match kind.as_str() {
             "session.update" => {
+                {
+                    let mut st = self.shared.stats.borrow_mut();
+                    st.session_update_bytes = st.session_update_bytes.max(text.len() as u64);
+                }
                 let updated = format!(
                     r#"{{"type":"session.updated","event_id":"{}","session":{{"type":"realtime","model":"gpt-realtime","output_modalities":["audio"],"audio":{{"input":{{"format":{{"type":"audio/pcmu"}}}},"output":{{"format":{{"type":"audio/pcmu"}},"voice":"marin"}}}}}}}}"#,
                     self.event_id()

@@ -68,6 +68,9 @@ pub struct Report {
     pub dropped: u64,
     pub failures: Vec<String>,
     pub model_connections: u64,
+    /// The largest `session.update` frame the engine sent.
+    #[serde(default)]
+    pub session_update_bytes: u64,
     /// Model deltas held back to keep the engine's playback lead under its cap.
     #[serde(default)]
     pub model_deltas_held: u64,

@@ -95,6 +95,8 @@ pub struct Stats {
     pub calls_failed: u64,
     pub calls_dropped: u64,
     pub model_connections: u64,
+    /// The largest `session.update` the engine sent (it sizes a write buffer).
+    pub session_update_bytes: u64,
     /// Model deltas not sent to keep the engine's playback lead low.
     pub model_deltas_held: u64,
     pub failures: Vec<String>,
