@@ -184,7 +184,7 @@ impl Engine {
     /// database answers within [`RECOGNISE_TIMEOUT`].
     pub async fn recognise(&self, from: &str) -> Option<crate::store::KnownCaller> {
         let nanp = crate::tools::caller::business_is_nanp(&self.config);
-        let phone = crate::tools::caller::normalize_phone(from, nanp)?;
+        let phone = crate::tools::caller::caller_number(from, nanp)?;
         let lookup = self
             .store
             .find_contact(&self.config.business.business.phone, &phone);

@@ -115,7 +115,7 @@ pub fn needs_disclosure(config: &Config, from: &str) -> bool {
         RecordingDisclosure::Off => false,
         RecordingDisclosure::Always => true,
         RecordingDisclosure::TwoPartyStates => {
-            let readable = crate::config::business::is_e164(from.trim());
+            let readable = crate::tools::caller::caller_number(from, false).is_some();
             !readable || consent::two_party_state(from).is_some()
         }
     }
@@ -258,6 +258,8 @@ mod tests {
         assert!(said(&c, "+13055550100").ends_with(&expected));
         assert!(!said(&c, "+12125550100").contains("recorded"));
         assert!(said(&c, "anonymous").ends_with(&expected));
+        assert!(said(&c, "+266696687").ends_with(&expected));
+        assert!(!said(&c, "+442079460000").contains("recorded"));
         assert!(
             session_instructions(&c, &ctx("+14155550100", None)).contains("This call is recorded")
         );

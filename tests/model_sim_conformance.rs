@@ -1024,10 +1024,12 @@ async fn idle_timeout_error_turn_and_silent_turn() {
         "{:?}",
         types(&silent)
     );
+    // The hang belongs to the turn: a later response.create (an engine's
+    // resumed session asks this way) gets the resume reply.
     c.send(ev::response_create_json(None, None)).await;
     assert!(
-        c.quiet(300).await.is_empty(),
-        "a hung model ignores response.create"
+        types(&c.until("response.done").await).contains(&"response.output_audio.delta"),
+        "response.create after a hung turn gets an answer"
     );
     check_with_sdk("server", &c.received);
 }

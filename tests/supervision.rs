@@ -106,7 +106,10 @@ async fn a_dead_model_ends_in_the_menu_and_the_menu_works() {
         then: ConnectionBehavior::RejectHandshake { status: 503 },
         ..ModelScript::default()
     };
-    let rig = rig(script, |_| {}).await;
+    let rig = rig(script, |c| {
+        front_desk_always_open(c, frontdesk::config::business::OnNoAnswer::Voicemail)
+    })
+    .await;
     let mut c = caller(vec![CallerStep::WaitForClose { timeout_ms: 15_000 }]);
     c.menu_input = vec![MenuInput::Digits("1".into()), MenuInput::Digits("0".into())];
     c.dial_status = "no-answer".into();

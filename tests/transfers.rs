@@ -8,36 +8,11 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use frontdesk::config::business::{OnNoAnswer, Span, WeeklyHours};
-use frontdesk::config::Config;
+use frontdesk::config::business::OnNoAnswer;
 use frontdesk::sim::audio::synth_speech;
 use frontdesk::sim::caller::{place_call, CallerStep};
 use frontdesk::sim::model::{ModelScript, ScriptTurn};
 use serde_json::json;
-
-/// The front desk answers around the clock, so the test does not depend on
-/// the time of day.
-fn always_open(c: &mut Config, on_no_answer: OnNoAnswer) {
-    let all: Vec<Span> = vec!["00:00-23:59".parse().unwrap()];
-    let week = WeeklyHours {
-        monday: all.clone(),
-        tuesday: all.clone(),
-        wednesday: all.clone(),
-        thursday: all.clone(),
-        friday: all.clone(),
-        saturday: all.clone(),
-        sunday: all,
-    };
-    c.business.holidays.clear();
-    let desk = c
-        .business
-        .departments
-        .iter_mut()
-        .find(|d| d.name == "Front desk")
-        .unwrap();
-    desk.hours = Some(week);
-    desk.on_no_answer = on_no_answer;
-}
 
 fn script(after: Vec<ScriptTurn>) -> ModelScript {
     let mut turns = vec![ScriptTurn::Tool {
@@ -88,7 +63,10 @@ async fn outcome(rig: &Rig, sid: &str) -> serde_json::Value {
 
 #[actix_rt::test]
 async fn an_answered_transfer_ends_the_call_as_transferred() {
-    let rig = rig(script(vec![]), |c| always_open(c, OnNoAnswer::Voicemail)).await;
+    let rig = rig(script(vec![]), |c| {
+        front_desk_always_open(c, OnNoAnswer::Voicemail)
+    })
+    .await;
     let mut c = caller(steps());
     c.dial_status = "completed".into();
     let report = place_call(&rig.base, c).await.unwrap();
@@ -118,7 +96,10 @@ async fn an_answered_transfer_ends_the_call_as_transferred() {
 
 #[actix_rt::test]
 async fn a_busy_department_sends_the_caller_to_its_voicemail_and_the_reason_is_stored() {
-    let rig = rig(script(vec![]), |c| always_open(c, OnNoAnswer::Voicemail)).await;
+    let rig = rig(script(vec![]), |c| {
+        front_desk_always_open(c, OnNoAnswer::Voicemail)
+    })
+    .await;
     let mut c = caller(steps());
     c.dial_status = "busy".into();
     c.recording = Some(frontdesk::sim::caller::RecordingOutcome {
@@ -155,7 +136,10 @@ async fn an_unanswered_transfer_can_come_back_to_the_assistant() {
         caller: "Okay, then a message.".into(),
         reply: "Sure, go ahead.".into(),
     }];
-    let rig = rig(script(after), |c| always_open(c, OnNoAnswer::Assistant)).await;
+    let rig = rig(script(after), |c| {
+        front_desk_always_open(c, OnNoAnswer::Assistant)
+    })
+    .await;
     let mut steps = steps();
     // Back on a fresh stream after the failed dial: the assistant speaks first.
     steps.push(CallerStep::WaitForAudio { timeout_ms: 10_000 });

@@ -57,6 +57,7 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     let db = TestDb::postgres().await;
     let namespace = format!("fdtest{:x}", rand::random::<u32>());
     let shared = |c: &mut frontdesk::config::Config, db: &str, ns: &str| {
+        front_desk_always_open(c, frontdesk::config::business::OnNoAnswer::Voicemail);
         c.storage.database_url = db.to_string();
         c.storage.redis_url = redis_url();
         c.storage.redis_namespace = ns.to_string();

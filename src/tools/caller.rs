@@ -36,6 +36,17 @@ pub fn normalize_phone(raw: &str, nanp: bool) -> Option<String> {
     is_e164(&candidate).then_some(candidate)
 }
 
+/// What Twilio puts in `From` when the caller ID is blocked or missing:
+/// "ANONYMOUS", "RESTRICTED", "UNKNOWN" and "UNAVAILABLE" spelled on a
+/// keypad. They look like numbers but must never be called back.
+const WITHHELD: &[&str] = &["+266696687", "+7378742833", "+8656696", "+86282452253"];
+
+/// The caller's own number as E.164, or `None` when the caller ID is
+/// withheld or unreadable.
+pub fn caller_number(from: &str, nanp: bool) -> Option<String> {
+    normalize_phone(from, nanp).filter(|n| !WITHHELD.contains(&n.as_str()))
+}
+
 /// Whether the business dials in the North American Numbering Plan.
 pub fn business_is_nanp(config: &Config) -> bool {
     is_nanp(&config.business.business.phone)
@@ -113,7 +124,7 @@ impl Tool for LookupCaller {
         let phone = opt_str(&args, "phone").map(|p| p.map(str::to_string));
         Box::pin(async move {
             let nanp = business_is_nanp(&ctx.config);
-            let caller_id = normalize_phone(&ctx.caller, nanp);
+            let caller_id = caller_number(&ctx.caller, nanp);
             let phone = match phone? {
                 Some(p) if !p.trim().is_empty() => normalize_phone(&p, nanp).ok_or_else(|| {
                     ToolError::InvalidArguments(format!(
@@ -185,6 +196,12 @@ mod tests {
         assert_eq!(normalize_phone("call me maybe", true), None);
         assert_eq!(normalize_phone("", true), None);
         assert_eq!(normalize_phone("anonymous", true), None);
+        assert_eq!(caller_number("+266696687", true), None);
+        assert_eq!(caller_number("+7378742833", true), None);
+        assert_eq!(
+            caller_number("+15005550006", true).as_deref(),
+            Some("+15005550006")
+        );
     }
 
     fn with_contacts() -> Config {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::caller::{business_is_nanp, normalize_phone};
+use super::caller::{business_is_nanp, caller_number, normalize_phone};
 use super::{opt_str, Tool, ToolContext, ToolError, ToolFuture, ToolOutput};
 use crate::notify::{notify, NotifyEvent};
 use crate::store::NewMessage;
@@ -74,7 +74,7 @@ fn draft(args: &Value, ctx: &ToolContext) -> Result<Draft, ToolError> {
                 "callback_number {n:?} is not a phone number; ask the caller to repeat it, digit by digit"
             ))
         })?,
-        _ => normalize_phone(&ctx.caller, nanp).ok_or_else(|| {
+        _ => caller_number(&ctx.caller, nanp).ok_or_else(|| {
             ToolError::InvalidArguments(
                 "the caller's number is withheld, so callback_number is needed; ask the caller for it"
                     .into(),
@@ -298,9 +298,11 @@ mod tests {
     #[tokio::test]
     async fn withheld_caller_id_needs_a_number() {
         let mut ctx = crate::tools::test_context().await;
-        ctx.caller = "anonymous".into();
-        let err = TakeMessage.run(args(), ctx.clone()).await.unwrap_err();
-        assert!(err.to_string().contains("callback_number"), "{err}");
+        for withheld in ["anonymous", "+266696687", ""] {
+            ctx.caller = withheld.into();
+            let err = TakeMessage.run(args(), ctx.clone()).await.unwrap_err();
+            assert!(err.to_string().contains("callback_number"), "{err}");
+        }
         let mut a = args();
         a["callback_number"] = json!("+442079460000");
         assert!(TakeMessage.run(a, ctx).await.is_ok());

@@ -58,6 +58,34 @@ pub fn caller(steps: Vec<CallerStep>) -> CallerScript {
     c
 }
 
+/// The front desk answers around the clock (no holidays), so a test that
+/// presses 0 or transfers does not depend on the time it runs.
+pub fn front_desk_always_open(
+    c: &mut Config,
+    on_no_answer: frontdesk::config::business::OnNoAnswer,
+) {
+    use frontdesk::config::business::{Span, WeeklyHours};
+    let all: Vec<Span> = vec!["00:00-23:59".parse().unwrap()];
+    let week = WeeklyHours {
+        monday: all.clone(),
+        tuesday: all.clone(),
+        wednesday: all.clone(),
+        thursday: all.clone(),
+        friday: all.clone(),
+        saturday: all.clone(),
+        sunday: all,
+    };
+    c.business.holidays.clear();
+    let desk = c
+        .business
+        .departments
+        .iter_mut()
+        .find(|d| d.name == "Front desk")
+        .expect("sample front desk");
+    desk.hours = Some(week);
+    desk.on_no_answer = on_no_answer;
+}
+
 pub fn wait_for_reply() -> CallerStep {
     CallerStep::WaitForSilence {
         quiet_ms: 600,
