@@ -15,7 +15,9 @@
 # ENGINE_LOG (RUST_LOG for the engine, default info), WAIT_QUIET=1 (before
 # each step, wait up to 15 minutes for both cores to be under 10% busy: the
 # numbers mean nothing while other processes compete for the pinned cores;
-# QUIET_WAIT_SECS changes the 15 minutes), ENGINE_BIN (another engine build).
+# QUIET_WAIT_SECS changes the 15 minutes), ENGINE_BIN (another engine build),
+# NICE (e.g. -20, as root: run the engine and the generator ahead of everything
+# else on a shared machine, so other work cannot preempt them; default 0).
 # Uses the loopback interface only; every process it starts is stopped on exit.
 set -euo pipefail
 
@@ -117,7 +119,7 @@ run_step() {
         FRONTDESK__CALL__MAX_CALL_SECS=86400 \
         FRONTDESK__CALL__SILENCE_TIMEOUT_SECS=86400 \
         RUST_LOG="${ENGINE_LOG:-info}" \
-        taskset -c "$ENGINE_CORE" "$ENGINE_BIN" serve >"$OUT/engine-$n.log" 2>&1 &
+        nice -n "${NICE:-0}" taskset -c "$ENGINE_CORE" "$ENGINE_BIN" serve >"$OUT/engine-$n.log" 2>&1 &
     ENGINE_PID=$!
     sleep 0.5
     if ! kill -0 "$ENGINE_PID" 2>/dev/null; then
@@ -128,7 +130,7 @@ run_step() {
     fi
     local status=0
     # shellcheck disable=SC2086 # LOAD_ARGS is a list of flags
-    taskset -c "$GEN_CORE" "$LOAD_BIN" \
+    nice -n "${NICE:-0}" taskset -c "$GEN_CORE" "$LOAD_BIN" \
         --engine "http://127.0.0.1:$PORT" \
         --model-listen "127.0.0.1:$MODEL_PORT" \
         --calls "$n" --ramp-secs "$RAMP" --settle-secs "$SETTLE" --steady-secs "$STEADY" \

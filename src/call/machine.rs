@@ -191,6 +191,8 @@ pub struct Context {
     response_active: Option<String>,
     /// A `response.create` waits for the active response to finish.
     response_owed: bool,
+    /// A response was asked for and has not started yet.
+    awaiting_response: bool,
     /// Tool results that arrived while the model was away.
     late_results: Vec<String>,
     /// Leave the stream once the closing words have played.
@@ -205,6 +207,12 @@ pub struct Context {
 }
 
 impl Context {
+    /// The model is speaking, or about to: a response is active, asked for,
+    /// or owed once the active one ends.
+    fn model_busy(&self) -> bool {
+        self.response_active.is_some() || self.response_owed || self.awaiting_response
+    }
+
     fn arguments_of(&self, call_id: &str) -> String {
         self.tool_calls
             .iter()
@@ -273,6 +281,7 @@ impl Call {
                 greeting_done: false,
                 response_active: None,
                 response_owed: false,
+                awaiting_response: false,
                 late_results: Vec::new(),
                 pending_exit: None,
                 left_with: None,
@@ -847,6 +856,7 @@ fn live(
         }
         Event::ResponseCreated { response_id } => {
             out.push(Command::Disarm(Timer::ResponseDeadline));
+            ctx.awaiting_response = false;
             if ctx.greeted && ctx.greeting_response.is_none() {
                 ctx.greeting_response = Some(response_id.clone());
             }
@@ -910,7 +920,7 @@ fn live(
                 ctx.recycle_pending = false;
                 recycle(ctx, now, out);
             }
-            if ctx.pending_exit.is_some() && ctx.response_active.is_none() && !ctx.response_owed {
+            if ctx.pending_exit.is_some() && !ctx.model_busy() {
                 // Give the closing words time to play even if marks never come.
                 let left = ctx
                     .playback
@@ -1079,7 +1089,8 @@ fn request_response(
 
 /// Sends a command that must produce a response; a model that does not
 /// start one in time is treated as failed.
-fn ask_model(ctx: &Context, cmd: ModelCommand, now: Millis, out: &mut Vec<Command>) {
+fn ask_model(ctx: &mut Context, cmd: ModelCommand, now: Millis, out: &mut Vec<Command>) {
+    ctx.awaiting_response = true;
     out.push(Command::Model(cmd));
     out.push(Command::Arm {
         timer: Timer::ResponseDeadline,
@@ -1109,11 +1120,7 @@ fn after_playback_progress(
     _now: Millis,
     out: &mut Vec<Command>,
 ) -> Step {
-    if ctx.pending_exit.is_some()
-        && ctx.response_active.is_none()
-        && !ctx.response_owed
-        && !ctx.playback.has_unplayed()
-    {
+    if ctx.pending_exit.is_some() && !ctx.model_busy() && !ctx.playback.has_unplayed() {
         if let Some(d) = ctx.pending_exit.take() {
             out.push(Command::Disarm(Timer::ExitDeadline));
             return exit_with(ctx, d, out);
@@ -1283,6 +1290,7 @@ fn model_failed(
     }
     ctx.link = Link::Down;
     ctx.response_active = None;
+    ctx.awaiting_response = false;
     ctx.recycle_pending = false;
     out.push(Command::StopModel);
     out.push(Command::Disarm(Timer::SessionReady));
@@ -1331,9 +1339,8 @@ fn recycle(ctx: &mut Context, now: Millis, out: &mut Vec<Command>) {
 fn silence(state: State, ctx: &mut Context, now: Millis, out: &mut Vec<Command>) -> Step {
     let quiet_since = ctx.last_activity;
     let timeout = ctx.cfg.silence_timeout_ms;
-    let busy = ctx.playback.has_unplayed()
-        || ctx.response_active.is_some()
-        || matches!(state, State::ToolWait { .. });
+    let busy =
+        ctx.playback.has_unplayed() || ctx.model_busy() || matches!(state, State::ToolWait { .. });
     if busy || now.saturating_sub(quiet_since) < timeout {
         let at = if busy {
             now + timeout

@@ -62,10 +62,26 @@ fn call_in(name: StateName) -> Call {
         StateName::Connecting => {}
         StateName::Greeting => {
             step(&mut c, Event::ModelReady, 10);
+            step(
+                &mut c,
+                Event::ResponseCreated {
+                    response_id: "r1".into(),
+                },
+                15,
+            );
             step(&mut c, stream(), 20);
         }
         StateName::Conversing => {
             c = call_in(StateName::Greeting);
+            // The greeting (no audio in these tests) is over.
+            step(
+                &mut c,
+                Event::ResponseDone {
+                    response_id: "r1".into(),
+                    status: ResponseStatus::Completed,
+                },
+                25,
+            );
             step(
                 &mut c,
                 Event::Committed {
@@ -989,6 +1005,22 @@ fn silence_nudges_once_then_says_goodbye() {
             instructions: Some(SILENCE_NUDGE.into())
         })
     ));
+    // The model asks "are you still there?"; nobody answers.
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r9".into(),
+        },
+        20_100,
+    );
+    step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r9".into(),
+            status: ResponseStatus::Completed,
+        },
+        22_000,
+    );
     let cmds = step(&mut c, Event::Timer(Timer::Silence), 40_030);
     assert_eq!(
         left_with(&cmds),
@@ -1248,4 +1280,79 @@ fn a_department_can_send_unanswered_callers_back_to_the_assistant() {
         &Command::Model(ModelCommand::CreateResponse { instructions: None })
     ));
     assert!(c.forwards_caller_audio());
+}
+
+#[test]
+fn end_call_waits_for_the_goodbye_even_while_the_response_is_only_requested() {
+    // The tool result arrives while the function-call response is still
+    // active: response.create waits for its end; between that end and the
+    // goodbye's response.created, nothing may close the stream.
+    let mut c = call_in(StateName::ToolWait);
+    step(
+        &mut c,
+        Event::ToolFinished {
+            call_id: "c1".into(),
+            name: "end_call".into(),
+            output: "{}".into(),
+            effect: ToolEffect::EndCall,
+            latency_ms: 1,
+        },
+        60,
+    );
+    let cmds = step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r2".into(),
+            status: ResponseStatus::Completed,
+        },
+        70,
+    );
+    assert!(has(
+        &cmds,
+        &Command::Model(ModelCommand::CreateResponse { instructions: None })
+    ));
+    assert!(
+        left_with(&cmds).is_none(),
+        "left before the goodbye was even generated"
+    );
+    let cmds = step(
+        &mut c,
+        Event::Mark {
+            name: "9:100".into(),
+        },
+        80,
+    );
+    assert!(
+        left_with(&cmds).is_none(),
+        "a mark closed the stream before the goodbye"
+    );
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r3".into(),
+        },
+        90,
+    );
+    step(&mut c, delta("r3", "bye", 100), 95);
+    step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r3".into(),
+            status: ResponseStatus::Completed,
+        },
+        100,
+    );
+    let cmds = step(
+        &mut c,
+        Event::Mark {
+            name: "1:100".into(),
+        },
+        200,
+    );
+    assert_eq!(
+        left_with(&cmds),
+        Some(&Decision::Hangup {
+            farewell: Farewell::None
+        })
+    );
 }
