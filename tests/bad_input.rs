@@ -85,12 +85,7 @@ async fn webhooks_need_a_valid_signature() {
         let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
         assert_eq!(post(&url, &params, Some(&sig)).await.0, 200, "{path}");
     }
-    let metrics = reqwest::get(format!("{}/metrics", rig.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     assert!(
         metrics.contains("frontdesk_signature_failures_total 7"),
         "{metrics}"
@@ -223,12 +218,7 @@ async fn malformed_frames_are_counted_and_survived() {
     }
     assert!(got_audio, "no greeting after malformed frames");
 
-    let metrics = reqwest::get(format!("{}/metrics", rig.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     let malformed: u64 = metrics
         .lines()
         .filter(|l| l.starts_with("frontdesk_malformed_frames_total"))
@@ -243,25 +233,8 @@ async fn malformed_frames_are_counted_and_survived() {
         r#"{{"event":"stop","sequenceNumber":"999","streamSid":"{sid}","stop":{{"accountSid":"AC00000000000000000000000000000000","callSid":"{CALL_SID}"}}}}"#
     );
     ws.send(Message::text(stop)).await.unwrap();
-    let ok = wait_for(&rig, |m| {
-        m.contains("frontdesk_calls_total{outcome=\"caller_hung_up\"} 1")
-    })
-    .await;
+    let ok = rig
+        .wait_for_metric("frontdesk_calls_total{outcome=\"caller_hung_up\"} 1")
+        .await;
     assert!(ok, "the call did not end as a hang-up");
-}
-
-async fn wait_for(rig: &Rig, pred: impl Fn(&str) -> bool) -> bool {
-    for _ in 0..100 {
-        let m = reqwest::get(format!("{}/metrics", rig.base))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if pred(&m) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }

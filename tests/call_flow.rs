@@ -147,12 +147,7 @@ async fn greeting_tool_round_trip_and_goodbye() {
 
     assert_client_events_valid(&rec);
 
-    let metrics = reqwest::get(format!("{}/metrics", rig.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     assert!(
         metrics.contains("frontdesk_calls_total{outcome=\"completed\"} 1"),
         "{metrics}"

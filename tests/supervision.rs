@@ -88,12 +88,7 @@ async fn model_drop_mid_answer_resumes_with_the_conversation() {
         .count();
     assert_eq!(greetings, 1, "{:?}", rec.transcript);
     assert_client_events_valid(&rec);
-    let metrics = reqwest::get(format!("{}/metrics", rig.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     assert!(
         metrics.contains("frontdesk_model_restarts_total 1"),
         "{metrics}"
@@ -151,12 +146,7 @@ async fn a_dead_model_ends_in_the_menu_and_the_menu_works() {
         "{}",
         report.followups[3].twiml
     );
-    let metrics = reqwest::get(format!("{}/metrics", rig.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     assert!(
         metrics.contains("frontdesk_menu_fallbacks_total 1"),
         "{metrics}"

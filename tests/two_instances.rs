@@ -140,12 +140,7 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     )
     .await;
     assert_eq!(again, twiml);
-    let metrics = reqwest::get(format!("{}/metrics", a.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = a.metrics().await;
     assert!(
         metrics.contains("frontdesk_unexpected_events_total 0"),
         "{metrics}"
@@ -159,20 +154,9 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     )
     .await;
     assert!(bye.contains("your message has been recorded"), "{bye}");
-    let mut ended = false;
-    for _ in 0..50 {
-        let m = reqwest::get(format!("{}/metrics", a.base))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if m.contains("frontdesk_calls_total{outcome=\"voicemail\"} 1") {
-            ended = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ended = a
+        .wait_for_metric("frontdesk_calls_total{outcome=\"voicemail\"} 1")
+        .await;
     assert!(ended, "the call on A did not end as a voicemail");
 
     // Both instances wrote to the one database: the call's record is whole.

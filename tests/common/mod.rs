@@ -58,6 +58,29 @@ pub fn caller(steps: Vec<CallerStep>) -> CallerScript {
     c
 }
 
+impl Rig {
+    /// The engine's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (up to 5 s) until the metrics contain `needle`.
+    pub async fn wait_for_metric(&self, needle: &str) -> bool {
+        for _ in 0..100 {
+            if self.metrics().await.contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
 /// The front desk answers around the clock (no holidays), so a test that
 /// presses 0 or transfers does not depend on the time it runs.
 pub fn front_desk_always_open(
