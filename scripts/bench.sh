@@ -16,8 +16,10 @@
 # each step, wait up to 15 minutes for both cores to be under 10% busy: the
 # numbers mean nothing while other processes compete for the pinned cores;
 # QUIET_WAIT_SECS changes the 15 minutes), ENGINE_BIN (another engine build),
-# NICE (e.g. -20, as root: run the engine and the generator ahead of everything
-# else on a shared machine, so other work cannot preempt them; default 0).
+# RT_PRIO (e.g. 10, as root: run the engine and the generator SCHED_FIFO so
+# other work on a shared machine cannot preempt them; nice does not help
+# across autogroups. Leave it unset for steps that saturate a core: the kernel
+# throttles real-time tasks at 95%).
 # Uses the loopback interface only; every process it starts is stopped on exit.
 set -euo pipefail
 
@@ -47,6 +49,10 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
     cargo build --release --bin frontdesk --bin frontdesk-load
 fi
 mkdir -p "$OUT"
+PRIO=
+if [ -n "${RT_PRIO:-}" ]; then
+    PRIO="chrt -f $RT_PRIO"
+fi
 # Each call holds two sockets in each process.
 ulimit -n "$(ulimit -Hn)"
 
@@ -119,7 +125,7 @@ run_step() {
         FRONTDESK__CALL__MAX_CALL_SECS=86400 \
         FRONTDESK__CALL__SILENCE_TIMEOUT_SECS=86400 \
         RUST_LOG="${ENGINE_LOG:-info}" \
-        nice -n "${NICE:-0}" taskset -c "$ENGINE_CORE" "$ENGINE_BIN" serve >"$OUT/engine-$n.log" 2>&1 &
+        $PRIO taskset -c "$ENGINE_CORE" "$ENGINE_BIN" serve >"$OUT/engine-$n.log" 2>&1 &
     ENGINE_PID=$!
     sleep 0.5
     if ! kill -0 "$ENGINE_PID" 2>/dev/null; then
@@ -130,7 +136,7 @@ run_step() {
     fi
     local status=0
     # shellcheck disable=SC2086 # LOAD_ARGS is a list of flags
-    nice -n "${NICE:-0}" taskset -c "$GEN_CORE" "$LOAD_BIN" \
+    $PRIO taskset -c "$GEN_CORE" "$LOAD_BIN" \
         --engine "http://127.0.0.1:$PORT" \
         --model-listen "127.0.0.1:$MODEL_PORT" \
         --calls "$n" --ramp-secs "$RAMP" --settle-secs "$SETTLE" --steady-secs "$STEADY" \
