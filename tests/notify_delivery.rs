@@ -291,22 +291,36 @@ where
 
 /// Log lines written while the guard lives (this thread only; the tests
 /// run on actix's single-threaded runtime).
-struct Logs(Arc<Mutex<Vec<u8>>>);
+/// Log capture through one global subscriber for the whole test binary:
+/// thread-local subscribers (`set_default`) lose events when tests on other
+/// threads register and drop theirs, which made these checks flaky.
+struct Logs {
+    from: usize,
+}
+
+static LOG_BUFFER: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
 
 impl Logs {
-    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
-        let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || LogWriter(writer.clone()))
-            .finish();
-        (Logs(buf), tracing::subscriber::set_default(subscriber))
+    fn capture() -> (Logs, ()) {
+        let buf = LOG_BUFFER.get_or_init(|| {
+            let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
+            let writer = buf.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || LogWriter(writer.clone()))
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+            buf
+        });
+        let from = buf.lock().len();
+        (Logs { from }, ())
     }
 
+    /// What was logged since `capture` (by any test running meanwhile, too).
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock()).into_owned()
+        let buf = LOG_BUFFER.get().expect("captured").lock();
+        String::from_utf8_lossy(&buf[self.from.min(buf.len())..]).into_owned()
     }
 }
 
