@@ -17,6 +17,16 @@ impl Store {
     /// overlaps a booked appointment of the same business (touching is fine:
     /// ranges are half-open) or does not end after it starts.
     pub async fn book_appointment(&self, appt: NewAppointment) -> Result<i64, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.book_appointment_once(appt.clone()).await {
+                Err(e) if e.is_lost_race() && attempt < super::error::RACE_RETRIES => attempt += 1,
+                result => return result,
+            }
+        }
+    }
+
+    async fn book_appointment_once(&self, appt: NewAppointment) -> Result<i64, StoreError> {
         let starts_at = to_db(appt.starts_at);
         let ends_at = to_db(appt.ends_at);
         if ends_at <= starts_at {

@@ -77,6 +77,25 @@ impl Store {
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
     ) -> Result<Appointment, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .reschedule_appointment_once(business_number, id, starts_at, ends_at)
+                .await
+            {
+                Err(e) if e.is_lost_race() && attempt < super::error::RACE_RETRIES => attempt += 1,
+                result => return result,
+            }
+        }
+    }
+
+    async fn reschedule_appointment_once(
+        &self,
+        business_number: &str,
+        id: i64,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    ) -> Result<Appointment, StoreError> {
         if ends_at <= starts_at {
             return Err(StoreError::Conflict(format!(
                 "appointment must end after it starts (starts {}, ends {})",

@@ -32,7 +32,18 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Unreachable(_))
     }
+
+    /// PostgreSQL aborted one of two racing transactions (deadlock or
+    /// serialization failure): running it again settles the race, typically
+    /// as a `Conflict`. Two concurrent writers checked by one exclusion
+    /// constraint can wait on each other, which PostgreSQL resolves this way.
+    pub fn is_lost_race(&self) -> bool {
+        matches!(self, StoreError::Query(m) if m.contains("deadlock detected") || m.contains("could not serialize"))
+    }
 }
+
+/// How often a write that lost a race is run again.
+pub(crate) const RACE_RETRIES: usize = 4;
 
 /// Raised by the SQLite overlap triggers; PostgreSQL reports the exclusion
 /// constraint by name instead.
@@ -112,6 +123,21 @@ mod tests {
         let mapped = StoreError::from(err);
         assert!(matches!(&mapped, StoreError::Conflict(m) if m.contains("calls.call_sid")));
         assert!(!mapped.is_transient());
+    }
+
+    #[test]
+    fn a_deadlock_is_a_lost_race_to_run_again() {
+        let err = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("deadlock detected".to_owned()),
+        );
+        assert!(StoreError::from(err).is_lost_race());
+        let err = DieselError::DatabaseError(
+            DatabaseErrorKind::SerializationFailure,
+            Box::new("could not serialize access due to concurrent update".to_owned()),
+        );
+        assert!(StoreError::from(err).is_lost_race());
+        assert!(!StoreError::Conflict("x".into()).is_lost_race());
     }
 
     #[test]
