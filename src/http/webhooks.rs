@@ -175,21 +175,40 @@ async fn ask(
     .await
 }
 
+/// Authenticates a call-flow webhook, turns its form into the call's event
+/// (and the answer to give if the call's state is gone), and answers with the
+/// call's decision.
+async fn decide(
+    engine: &Arc<Engine>,
+    req: &HttpRequest,
+    body: &[u8],
+    read: impl FnOnce(&Engine, &Form) -> (Event, Decision),
+) -> HttpResponse {
+    match accept(engine, req, body) {
+        Ok(form) => {
+            let (event, fallback) = read(engine, &form);
+            ask(engine, req, &form, event, fallback).await
+        }
+        Err(rejected) => rejected.error_response(),
+    }
+}
+
 /// `POST /twilio/after-stream`: the stream closed; what now?
 pub async fn after_stream(
     engine: web::Data<Arc<Engine>>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match accept(&engine, &req, &body) {
-        Ok(f) => f,
-        Err(rejected) => return rejected.error_response(),
-    };
     // Without the call's state, the menu still serves the caller.
-    let fallback = Decision::Menu {
-        prompt: MenuPrompt::Welcome,
-    };
-    ask(&engine, &req, &form, Event::AfterStream, fallback).await
+    decide(&engine, &req, &body, |_, _| {
+        (
+            Event::AfterStream,
+            Decision::Menu {
+                prompt: MenuPrompt::Welcome,
+            },
+        )
+    })
+    .await
 }
 
 /// `POST /twilio/menu`: the caller pressed a key or said something.
@@ -198,40 +217,35 @@ pub async fn menu(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match accept(&engine, &req, &body) {
-        Ok(f) => f,
-        Err(rejected) => return rejected.error_response(),
-    };
-    let digits = form.get("Digits").map(str::to_string);
-    let speech = form.get("SpeechResult").map(str::to_string);
-    let operator_open = engine.operator_open_now();
-    let fallback = match read_menu_input(digits.as_deref(), speech.as_deref()) {
-        MenuChoice::Hours => Decision::Menu {
-            prompt: MenuPrompt::Hours,
-        },
-        MenuChoice::Message => Decision::Voicemail { department: None },
-        MenuChoice::Operator => match engine.config.business.operator() {
-            Some(d) if operator_open => Decision::Transfer(Transfer::to(d)),
-            Some(d) => Decision::Voicemail {
-                department: Some(d.name.clone()),
+    decide(&engine, &req, &body, |engine, form| {
+        let digits = form.get("Digits").map(str::to_string);
+        let speech = form.get("SpeechResult").map(str::to_string);
+        let operator_open = engine.operator_open_now();
+        let fallback = match read_menu_input(digits.as_deref(), speech.as_deref()) {
+            MenuChoice::Hours => Decision::Menu {
+                prompt: MenuPrompt::Hours,
             },
-            None => Decision::Voicemail { department: None },
-        },
-        MenuChoice::Unclear => Decision::Menu {
-            prompt: MenuPrompt::Retry,
-        },
-    };
-    ask(
-        &engine,
-        &req,
-        &form,
-        Event::MenuInput {
-            digits,
-            speech,
-            operator_open,
-        },
-        fallback,
-    )
+            MenuChoice::Message => Decision::Voicemail { department: None },
+            MenuChoice::Operator => match engine.config.business.operator() {
+                Some(d) if operator_open => Decision::Transfer(Transfer::to(d)),
+                Some(d) => Decision::Voicemail {
+                    department: Some(d.name.clone()),
+                },
+                None => Decision::Voicemail { department: None },
+            },
+            MenuChoice::Unclear => Decision::Menu {
+                prompt: MenuPrompt::Retry,
+            },
+        };
+        (
+            Event::MenuInput {
+                digits,
+                speech,
+                operator_open,
+            },
+            fallback,
+        )
+    })
     .await
 }
 
@@ -241,25 +255,17 @@ pub async fn dial_status(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match accept(&engine, &req, &body) {
-        Ok(f) => f,
-        Err(rejected) => return rejected.error_response(),
-    };
-    let status = form.get("DialCallStatus").unwrap_or("failed").to_string();
-    tracing::info!(call_sid = %form.call_sid(), %status, "transfer finished");
-    let fallback = match status.as_str() {
-        "completed" | "answered" => Decision::Hangup {
-            farewell: Farewell::None,
-        },
-        _ => Decision::Voicemail { department: None },
-    };
-    ask(
-        &engine,
-        &req,
-        &form,
-        Event::DialFinished { status },
-        fallback,
-    )
+    decide(&engine, &req, &body, |_, form| {
+        let status = form.get("DialCallStatus").unwrap_or("failed").to_string();
+        tracing::info!(call_sid = %form.call_sid(), %status, "transfer finished");
+        let fallback = match status.as_str() {
+            "completed" | "answered" => Decision::Hangup {
+                farewell: Farewell::None,
+            },
+            _ => Decision::Voicemail { department: None },
+        };
+        (Event::DialFinished { status }, fallback)
+    })
     .await
 }
 
@@ -269,20 +275,21 @@ pub async fn voicemail(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match accept(&engine, &req, &body) {
-        Ok(f) => f,
-        Err(rejected) => return rejected.error_response(),
-    };
-    tracing::info!(
-        call_sid = %form.call_sid(),
-        recording_sid = %form.get("RecordingSid").unwrap_or(""),
-        duration = %form.get("RecordingDuration").unwrap_or(""),
-        "voicemail recorded"
-    );
-    let fallback = Decision::Hangup {
-        farewell: Farewell::MessageTaken,
-    };
-    ask(&engine, &req, &form, Event::RecordingFinished, fallback).await
+    decide(&engine, &req, &body, |_, form| {
+        tracing::info!(
+            call_sid = %form.call_sid(),
+            recording_sid = %form.get("RecordingSid").unwrap_or(""),
+            duration = %form.get("RecordingDuration").unwrap_or(""),
+            "voicemail recorded"
+        );
+        (
+            Event::RecordingFinished,
+            Decision::Hangup {
+                farewell: Farewell::MessageTaken,
+            },
+        )
+    })
+    .await
 }
 
 /// `POST /twilio/recording-status`: the `<Record>`'s recordingStatusCallback.
