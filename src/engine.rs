@@ -101,7 +101,7 @@ impl Engine {
             .map_err(|e| EngineError::RealtimeUrl(e.to_string()))?;
         let toolbox = Toolbox::standard(&config).map_err(EngineError::Tools)?;
         Ok(Arc::new(Engine {
-            machine: MachineConfig::from_config(&config),
+            machine: crate::call::machine_config(&config),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             toolbox,

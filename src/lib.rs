@@ -17,7 +17,6 @@ pub mod notify;
 pub mod realtime;
 pub mod recorder;
 pub mod session;
-pub mod sim;
 pub mod simulate;
 pub mod store;
 pub mod tools;

@@ -9,9 +9,9 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::sim::audio::{load_audio_file, synth_speech};
-use crate::sim::caller::{place_call, CallReport, CallerScript, CallerStep, MenuInput};
-use crate::sim::model::{ConnectionBehavior, ModelScript, ModelSim, ScriptTurn, SimRecord};
+use frontdesk_sim::audio::{load_audio_file, synth_speech};
+use frontdesk_sim::caller::{place_call, CallReport, CallerScript, CallerStep, MenuInput};
+use frontdesk_sim::model::{ConnectionBehavior, ModelScript, ModelSim, ScriptTurn, SimRecord};
 
 /// The auth token the in-process simulation signs with.
 pub const SIM_AUTH_TOKEN: &str = "simulated-auth-token";
@@ -148,7 +148,7 @@ pub fn scenario(s: Scenario, audio: Vec<Vec<u8>>) -> (ModelScript, CallerScript)
                 MenuInput::Digits("1".into()),
                 MenuInput::Speech("leave a message".into()),
             ];
-            caller.recording = Some(crate::sim::caller::RecordingOutcome {
+            caller.recording = Some(frontdesk_sim::caller::RecordingOutcome {
                 recording_sid: "RE00000000000000000000000000000001".into(),
                 recording_url: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE00000000000000000000000000000001".into(),
                 duration_secs: 12,
@@ -172,7 +172,7 @@ pub fn sim_config(mut config: Config, model_base: &str) -> Config {
     config.realtime.base_url = model_base.to_string();
     config.realtime.api_key = Some(SIM_API_KEY.into());
     config.twilio.auth_token = Some(SIM_AUTH_TOKEN.into());
-    config.twilio.account_sid = crate::sim::caller::DEFAULT_ACCOUNT_SID.into();
+    config.twilio.account_sid = frontdesk_sim::caller::DEFAULT_ACCOUNT_SID.into();
     config.server.verify_signatures = true;
     config
 }
@@ -198,27 +198,27 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
             // Twilio's REST API (recordings, SMS) and the transcription
             // service, simulated too: a voicemail left in the simulation is
             // fetched, transcribed and stored like a real one.
-            let rest = crate::sim::twilio_rest::TwilioRestSim::start(
-                crate::sim::caller::DEFAULT_ACCOUNT_SID,
+            let rest = frontdesk_sim::twilio_rest::TwilioRestSim::start(
+                frontdesk_sim::caller::DEFAULT_ACCOUNT_SID,
                 SIM_AUTH_TOKEN,
             )
             .await
             .context("starting the Twilio REST simulator")?;
             if let Some(rec) = &caller.recording {
-                let wav = crate::sim::audio::mulaw_to_wav(&synth_speech(3000, 42));
+                let wav = frontdesk_sim::audio::mulaw_to_wav(&synth_speech(3000, 42));
                 rest.add_recording(&rec.recording_sid, wav);
-                caller.recording = Some(crate::sim::caller::RecordingOutcome {
+                caller.recording = Some(frontdesk_sim::caller::RecordingOutcome {
                     recording_url: format!(
                         "{}/2010-04-01/Accounts/{}/Recordings/{}",
                         rest.base_url(),
-                        crate::sim::caller::DEFAULT_ACCOUNT_SID,
+                        frontdesk_sim::caller::DEFAULT_ACCOUNT_SID,
                         rec.recording_sid
                     ),
                     ..rec.clone()
                 });
             }
             let transcription =
-                crate::sim::transcription::TranscriptionSim::start(crate::sim::transcription::TranscriptionScript {
+                frontdesk_sim::transcription::TranscriptionSim::start(frontdesk_sim::transcription::TranscriptionScript {
                     api_key: Some(SIM_API_KEY.into()),
                     text: "Hi, this is Dana Whitfield. Please call me back about moving my cleaning to next week."
                         .into(),

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::*;
-use frontdesk::sim::model::ModelScript;
 use frontdesk::simulate::SIM_AUTH_TOKEN;
 use frontdesk::twilio::signature::{compute, Algorithm};
+use frontdesk_sim::model::ModelScript;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;

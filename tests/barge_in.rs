@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use frontdesk::sim::audio::synth_speech;
-use frontdesk::sim::caller::{place_call, CallerStep};
-use frontdesk::sim::model::{ModelScript, ScriptTurn};
+use frontdesk_sim::audio::synth_speech;
+use frontdesk_sim::caller::{place_call, CallerStep};
+use frontdesk_sim::model::{ModelScript, ScriptTurn};
 
 const LONG: &str = "We are a family dental practice with three dentists, open since 1998, offering cleanings, fillings, \
     crowns, whitening and emergency care, and we accept most insurance plans, including all the large ones.";

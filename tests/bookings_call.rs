@@ -11,10 +11,10 @@ use common::*;
 use diesel::sql_types::Text;
 use diesel::{Connection, QueryableByName};
 use frontdesk::calendar::{BookingRequest, BuiltinCalendar, Calendar};
-use frontdesk::sim::audio::synth_speech;
-use frontdesk::sim::caller::{place_call, CallerStep};
-use frontdesk::sim::model::{ModelScript, ScriptTurn};
 use frontdesk::simulate::SIM_CALLER;
+use frontdesk_sim::audio::synth_speech;
+use frontdesk_sim::caller::{place_call, CallerStep};
+use frontdesk_sim::model::{ModelScript, ScriptTurn};
 use serde_json::{json, Value};
 
 /// The next Monday (never today) that is not a holiday, in business time,

@@ -6,9 +6,9 @@
 mod common;
 
 use common::*;
-use frontdesk::sim::audio::synth_speech;
-use frontdesk::sim::caller::{place_call, CallerStep};
-use frontdesk::sim::model::{ModelScript, ScriptTurn};
+use frontdesk_sim::audio::synth_speech;
+use frontdesk_sim::caller::{place_call, CallerStep};
+use frontdesk_sim::model::{ModelScript, ScriptTurn};
 use serde_json::json;
 
 #[actix_rt::test]
@@ -244,7 +244,7 @@ async fn pcm_provider_is_transcoded_both_ways() {
         report.heard.len()
     );
     assert!(
-        frontdesk::sim::audio::mulaw_dbfs(&report.heard) > -40.0,
+        frontdesk_sim::audio::mulaw_dbfs(&report.heard) > -40.0,
         "what the caller heard is near silence\n{t}"
     );
     assert_eq!(

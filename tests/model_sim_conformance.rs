@@ -27,7 +27,7 @@ use frontdesk::realtime::events::{self as ev, parse_server_event, ResponseStatus
 use frontdesk::realtime::session::{
     realtime_url, session_update_json, AudioFormat, SessionParams, ToolSpec, TurnDetection,
 };
-use frontdesk::sim::model::{
+use frontdesk_sim::model::{
     all_client_events, ConnectionBehavior, ModelScript, ModelSim, ModelSimHandle, ScriptTurn,
 };
 

@@ -24,8 +24,8 @@ use frontdesk::config::{Config, ConfigSources};
 use frontdesk::notify::outbox::{run_command, OutboxAction, OutboxCommandError};
 use frontdesk::notify::worker::{Notifier, WorkerOptions};
 use frontdesk::notify::{notify, Notification, NotifyEvent};
-use frontdesk::sim::twilio_rest::TwilioRestSim;
 use frontdesk::store::Store;
+use frontdesk_sim::twilio_rest::TwilioRestSim;
 use store_support::TestDb;
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";

@@ -11,10 +11,10 @@ use diesel::connection::Connection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 use frontdesk::config::WeeklyHours;
-use frontdesk::sim::audio::synth_speech;
-use frontdesk::sim::caller::{place_call, CallReport, CallerStep};
-use frontdesk::sim::model::{ModelScript, ScriptTurn, SimRecord};
 use frontdesk::simulate::SIM_CALLER;
+use frontdesk_sim::audio::synth_speech;
+use frontdesk_sim::caller::{place_call, CallReport, CallerStep};
+use frontdesk_sim::model::{ModelScript, ScriptTurn, SimRecord};
 use serde_json::{json, Value};
 
 fn one_tool_then_bye(name: &str, arguments: Value, reply: &str) -> ModelScript {

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use common::*;
 use frontdesk::recorder::Flush;
-use frontdesk::sim::audio::synth_speech;
-use frontdesk::sim::caller::{place_call, CallerStep};
-use frontdesk::sim::model::{ModelScript, ScriptTurn};
+use frontdesk_sim::audio::synth_speech;
+use frontdesk_sim::caller::{place_call, CallerStep};
+use frontdesk_sim::model::{ModelScript, ScriptTurn};
 use serde_json::json;
 use store_support::TestDb;
 

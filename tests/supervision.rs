@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use frontdesk::sim::audio::synth_speech;
-use frontdesk::sim::caller::{place_call, CallerStep, MenuInput};
-use frontdesk::sim::model::{ConnectionBehavior, ModelScript, ScriptTurn};
+use frontdesk_sim::audio::synth_speech;
+use frontdesk_sim::caller::{place_call, CallerStep, MenuInput};
+use frontdesk_sim::model::{ConnectionBehavior, ModelScript, ScriptTurn};
 
 #[actix_rt::test]
 async fn model_drop_mid_answer_resumes_with_the_conversation() {

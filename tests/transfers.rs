@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use common::*;
 use frontdesk::config::business::OnNoAnswer;
-use frontdesk::sim::audio::synth_speech;
-use frontdesk::sim::caller::{place_call, CallerStep};
-use frontdesk::sim::model::{ModelScript, ScriptTurn};
+use frontdesk_sim::audio::synth_speech;
+use frontdesk_sim::caller::{place_call, CallerStep};
+use frontdesk_sim::model::{ModelScript, ScriptTurn};
 use serde_json::json;
 
 fn script(after: Vec<ScriptTurn>) -> ModelScript {
@@ -102,7 +102,7 @@ async fn a_busy_department_sends_the_caller_to_its_voicemail_and_the_reason_is_s
     .await;
     let mut c = caller(steps());
     c.dial_status = "busy".into();
-    c.recording = Some(frontdesk::sim::caller::RecordingOutcome {
+    c.recording = Some(frontdesk_sim::caller::RecordingOutcome {
         recording_sid: "RE00000000000000000000000000000042".into(),
         recording_url: "http://127.0.0.1:9/2010-04-01/Accounts/AC0/Recordings/RE00000000000000000000000000000042".into(),
         duration_secs: 9,

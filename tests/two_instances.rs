@@ -11,10 +11,10 @@ mod store_support;
 use std::time::Duration;
 
 use common::*;
-use frontdesk::sim::caller::{place_call, CallerStep};
-use frontdesk::sim::model::ModelScript;
 use frontdesk::simulate::SIM_AUTH_TOKEN;
 use frontdesk::twilio::signature::{compute, Algorithm};
+use frontdesk_sim::caller::{place_call, CallerStep};
+use frontdesk_sim::model::ModelScript;
 use futures_util::{SinkExt, StreamExt};
 use store_support::TestDb;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

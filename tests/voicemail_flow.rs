@@ -13,15 +13,15 @@ mod voicemail_common;
 use std::time::Duration;
 
 use common::{caller, rig, Rig};
-use frontdesk::sim::audio::{mulaw_to_wav, synth_speech};
-use frontdesk::sim::caller::{
-    new_sid, place_call, CallReport, CallerStep, MenuInput, RecordingOutcome, DEFAULT_ACCOUNT_SID,
-};
-use frontdesk::sim::model::{ConnectionBehavior, ModelScript};
-use frontdesk::sim::transcription::{TranscriptionScript, TranscriptionSim};
-use frontdesk::sim::twilio_rest::{TwilioRestHandle, TwilioRestSim};
 use frontdesk::simulate::{SIM_API_KEY, SIM_AUTH_TOKEN, SIM_CALLER};
 use frontdesk::twilio::signature::{compute, Algorithm, SIGNATURE_HEADER};
+use frontdesk_sim::audio::{mulaw_to_wav, synth_speech};
+use frontdesk_sim::caller::{
+    new_sid, place_call, CallReport, CallerStep, MenuInput, RecordingOutcome, DEFAULT_ACCOUNT_SID,
+};
+use frontdesk_sim::model::{ConnectionBehavior, ModelScript};
+use frontdesk_sim::transcription::{TranscriptionScript, TranscriptionSim};
+use frontdesk_sim::twilio_rest::{TwilioRestHandle, TwilioRestSim};
 use store_support::TestDb;
 use voicemail_common::*;
 

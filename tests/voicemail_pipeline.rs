@@ -13,14 +13,14 @@ use std::time::Duration;
 use frontdesk::call::{CallRecord, Decision};
 use frontdesk::config::Config;
 use frontdesk::recorder::Numbering;
-use frontdesk::sim::audio::{mulaw_to_wav, synth_speech};
-use frontdesk::sim::caller::new_sid;
-use frontdesk::sim::transcription::{TranscriptionScript, TranscriptionSim};
-use frontdesk::sim::twilio_rest::{TwilioRestHandle, TwilioRestSim};
 use frontdesk::store::Store;
 use frontdesk::voicemail::{
     RecordingCallback, RetryPolicy, TranscriptStatus, VoicemailError, Voicemails,
 };
+use frontdesk_sim::audio::{mulaw_to_wav, synth_speech};
+use frontdesk_sim::caller::new_sid;
+use frontdesk_sim::transcription::{TranscriptionScript, TranscriptionSim};
+use frontdesk_sim::twilio_rest::{TwilioRestHandle, TwilioRestSim};
 use store_support::TestDb;
 use voicemail_common::*;
 
@@ -110,7 +110,7 @@ async fn sims(recording: Option<(&str, Vec<u8>)>) -> TwilioRestHandle {
     rest
 }
 
-fn recording_fetches(rest: &TwilioRestHandle) -> Vec<frontdesk::sim::twilio_rest::RecordedRequest> {
+fn recording_fetches(rest: &TwilioRestHandle) -> Vec<frontdesk_sim::twilio_rest::RecordedRequest> {
     rest.requests()
         .into_iter()
         .filter(|r| r.path.contains("/Recordings/"))

@@ -12,14 +12,11 @@
 //! fixed-buffer-driven, with no per-sample allocation, so one core can carry
 //! hundreds of calls.
 //!
-//! - [`mulaw`]: G.711 mu-law, bit-exact with ITU-T G.191.
-//! - [`resample`]: polyphase FIR 8 kHz <-> 24 kHz with state across frames.
-//! - [`meter`]: frame levels in dBFS and a hangover voice detector.
-//! - [`actor`]: the per-call [`CodecActor`] tying them together.
+//! The math (mu-law, resampling, metering) is in `frontdesk-core`; here is
+//! the per-call [`CodecActor`] that runs it.
 
 pub mod actor;
-pub mod meter;
-pub mod mulaw;
-pub mod resample;
+
+pub use frontdesk_core::codec::{meter, mulaw, resample};
 
 pub use actor::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};

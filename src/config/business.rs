@@ -61,16 +61,9 @@ pub enum RecordingDisclosure {
     TwoPartyStates,
 }
 
-/// What a department does when a transfer is not answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum OnNoAnswer {
-    /// The caller leaves a voicemail for the department.
-    #[default]
-    Voicemail,
-    /// The caller goes back to the assistant.
-    Assistant,
-}
+/// What a department does when a transfer is not answered (the call core
+/// owns the type: the machine acts on it).
+pub use frontdesk_core::OnNoAnswer;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::render;
 use super::twilio_auth::{verify_form, verify_websocket, Rejected};
 use crate::call::actor::Webhook;
-use crate::call::{read_menu_input, Decision, Event, Farewell, MenuChoice, MenuPrompt, Transfer};
+use crate::call::{read_menu_input, Decision, Event, Farewell, MenuChoice, MenuPrompt};
 use crate::engine::{CallInfo, Engine};
 use crate::logmask::mask_phone;
 use actix_web::ResponseError;
@@ -227,7 +227,7 @@ pub async fn menu(
             },
             MenuChoice::Message => Decision::Voicemail { department: None },
             MenuChoice::Operator => match engine.config.business.operator() {
-                Some(d) if operator_open => Decision::Transfer(Transfer::to(d)),
+                Some(d) if operator_open => Decision::Transfer(crate::call::transfer_to(d)),
                 Some(d) => Decision::Voicemail {
                     department: Some(d.name.clone()),
                 },

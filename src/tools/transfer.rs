@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::hours::{weekday_name, Schedule};
 use super::{opt_str, Tool, ToolContext, ToolError, ToolFuture, ToolOutput};
-use crate::call::{ToolEffect, Transfer};
+use crate::call::ToolEffect;
 use crate::config::BusinessConfig;
 use chrono::Datelike;
 
@@ -82,7 +82,7 @@ impl TransferCall {
                 "department": department.name,
                 "next": "Say one short line such as \"Connecting you now\" and nothing else; the call is put through when you finish speaking."
             }),
-            effect: ToolEffect::Transfer(Transfer::to(department)),
+            effect: ToolEffect::Transfer(crate::call::transfer_to(department)),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Twilio Programmable Voice, at the wire level.
 //!
 //! Everything here follows `shared/protocols/twilio-voice.md` to the field name:
-//! - [`signature`]: `X-Twilio-Signature` checks for webhooks and the Media
+//! - [`signature`] (from `frontdesk-wire`): `X-Twilio-Signature` checks for webhooks and the Media
 //!   Streams WebSocket upgrade;
 //! - [`twiml`]: a typed TwiML builder whose output matches the official SDK;
 //! - [`media`]: Media Streams JSON frames in both directions;
@@ -9,6 +9,6 @@
 
 pub mod media;
 pub mod rest;
-pub mod signature;
+pub use frontdesk_wire::twilio_signature as signature;
 pub mod stream;
 pub mod twiml;

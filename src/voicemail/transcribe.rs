@@ -195,8 +195,8 @@ fn api_error(status: reqwest::StatusCode, body: &[u8]) -> TranscribeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::audio::{mulaw_to_wav, synth_speech};
-    use crate::sim::transcription::{TranscriptionScript, TranscriptionSim};
+    use frontdesk_sim::audio::{mulaw_to_wav, synth_speech};
+    use frontdesk_sim::transcription::{TranscriptionScript, TranscriptionSim};
 
     #[test]
     fn base_url_prefers_its_own_key_and_speaks_http() {

@@ -9,9 +9,9 @@ use std::process::Command;
 
 use frontdesk::app::{launch, Running};
 use frontdesk::config::{Config, ConfigSources};
-use frontdesk::sim::caller::{CallerScript, CallerStep};
-use frontdesk::sim::model::{all_client_events, ModelScript, ModelSim, ModelSimHandle, SimRecord};
 use frontdesk::simulate::{sim_config, SIM_API_KEY, SIM_AUTH_TOKEN, SIM_CALLER};
+use frontdesk_sim::caller::{CallerScript, CallerStep};
+use frontdesk_sim::model::{all_client_events, ModelScript, ModelSim, ModelSimHandle, SimRecord};
 
 pub struct Rig {
     pub model: ModelSimHandle,

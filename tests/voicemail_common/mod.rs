@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use diesel::Connection;
 use frontdesk::config::Config;
-use frontdesk::sim::transcription::TranscriptionHandle;
-use frontdesk::sim::twilio_rest::TwilioRestHandle;
 use frontdesk::store::{Store, Voicemail};
+use frontdesk_sim::transcription::TranscriptionHandle;
+use frontdesk_sim::twilio_rest::TwilioRestHandle;
 
 pub const TRANSCRIPT: &str =
     "Hi, this is Dana Whitfield. My crown came loose, please call me back at 555 0006.";

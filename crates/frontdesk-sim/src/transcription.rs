@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::sim::audio;
+use crate::audio;
 
 /// OpenAI's upload limit for this endpoint.
 const MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;

@@ -344,8 +344,8 @@ mod tests {
 
     use super::test_engine::{self, recv, send, EngineSocket};
     use super::*;
-    use crate::sim::audio;
-    use crate::twilio::signature::{compute, Algorithm};
+    use crate::audio;
+    use frontdesk_wire::twilio_signature::{compute, Algorithm};
 
     const TOKEN: &str = "test-auth-token";
 

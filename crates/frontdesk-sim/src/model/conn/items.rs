@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use super::{Conn, Flow, Item, Ws};
-use crate::sim::model::session::Rejection;
-use crate::sim::model::wire;
+use crate::model::session::Rejection;
+use crate::model::wire;
 
 impl Conn {
     pub(super) async fn on_item_create(

@@ -17,8 +17,8 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-use crate::sim::audio;
-use crate::sim::caller::new_sid;
+use crate::audio;
+use crate::caller::new_sid;
 
 const API_PREFIX: &str = "/2010-04-01/Accounts/";
 /// The simulator reports every invalid-parameter error with this code; real

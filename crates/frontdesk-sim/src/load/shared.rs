@@ -62,7 +62,7 @@ impl Shared {
                     let t = i as f64 / 8000.0;
                     let s =
                         (2.0 * std::f64::consts::PI * hz * t).sin() * level * f64::from(i16::MAX);
-                    frontdesk::codec::mulaw::encode_sample(s as i16)
+                    crate::audio::linear_to_mulaw(s as i16)
                 })
                 .collect()
         };

@@ -4,9 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::config::business::OnNoAnswer;
-use crate::config::Department;
-
 /// A person or department the call can be put through to. Only numbers from
 /// the configured directory ever get here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,15 +15,15 @@ pub struct Transfer {
     pub on_no_answer: OnNoAnswer,
 }
 
-impl Transfer {
-    /// A transfer to a configured department.
-    pub fn to(d: &Department) -> Self {
-        Transfer {
-            department: d.name.clone(),
-            number: d.phone.clone(),
-            on_no_answer: d.on_no_answer,
-        }
-    }
+/// What a department does when a transfer is not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnNoAnswer {
+    /// The caller leaves a voicemail for the department.
+    #[default]
+    Voicemail,
+    /// The caller goes back to the assistant.
+    Assistant,
 }
 
 /// Canned closing lines, rendered by the HTTP layer in the business's words.

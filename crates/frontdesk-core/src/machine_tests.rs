@@ -3,7 +3,7 @@
 //! every (state, event) pair a state does not handle has a row too.
 
 use super::*;
-use crate::call::decision::{MenuPrompt, OnNoAnswer};
+use crate::decision::{MenuPrompt, OnNoAnswer};
 use base64::Engine;
 
 fn cfg() -> MachineConfig {

@@ -4,11 +4,13 @@
 //! can place a complete call (`frontdesk simulate`) without a Twilio or an
 //! OpenAI account, and the end-to-end tests drive the real engine against
 //! them. Each simulator is written independently of the engine's own
-//! protocol types (it builds and reads raw JSON), so a bug in the engine's
+//! protocol types (it builds and reads raw JSON), and this crate depends on
+//! none of the engine's internals, so a bug in the engine's
 //! types cannot hide behind the same bug in its simulator.
 
 pub mod audio;
 pub mod caller;
+pub mod load;
 pub mod model;
 pub mod transcription;
 pub mod twilio_rest;

@@ -37,31 +37,6 @@ pub struct MachineConfig {
     pub operator: Option<Transfer>,
 }
 
-impl MachineConfig {
-    pub fn from_config(c: &crate::config::Config) -> Self {
-        MachineConfig {
-            pacing_lead_ms: c.call.pacing_lead_ms,
-            barge_in_margin_ms: c.call.barge_in_margin_ms,
-            hold_message_after_ms: c.call.hold_message_after_ms,
-            tool_timeout_ms: c.call.tool_timeout_ms,
-            silence_timeout_ms: c.call.silence_timeout_secs * 1000,
-            max_call_ms: c.call.max_call_secs * 1000,
-            stream_start_timeout_ms: c.call.stream_start_timeout_ms,
-            model_ready_deadline_ms: c.call.model_ready_deadline_ms,
-            session_ready_timeout_ms: c.realtime.session_ready_timeout_ms,
-            response_timeout_ms: c.realtime.response_timeout_ms,
-            session_cap_ms: c.realtime.session_cap_secs * 1000,
-            budget: Budget {
-                restarts: c.supervision.restart_budget,
-                window_ms: c.supervision.restart_window_secs * 1000,
-                backoff_initial_ms: c.supervision.backoff_initial_ms,
-                backoff_max_ms: c.supervision.backoff_max_ms,
-            },
-            operator: c.business.operator().map(Transfer::to),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum StateName {
     Connecting,

@@ -1,7 +1,7 @@
 //! Twilio's side of webhook requests: form parameters, `X-Twilio-Signature`,
 //! GET/POST as the verb's `method` says.
 
-use crate::twilio::signature::{self, Algorithm};
+use frontdesk_wire::twilio_signature::{self as signature, Algorithm};
 
 use super::twiml::CallbackMethod;
 use super::SimError;

@@ -20,8 +20,8 @@ use super::playback::Playback;
 use super::twiml::StreamSpec;
 use super::webhook::new_sid;
 use super::{CallContext, CallerStep};
-use crate::sim::audio::{BYTES_PER_MS, MULAW_SILENCE};
-use crate::twilio::signature::SIGNATURE_HEADER;
+use crate::audio::{BYTES_PER_MS, MULAW_SILENCE};
+use frontdesk_wire::twilio_signature::SIGNATURE_HEADER;
 
 const FRAME_MS: u64 = 20;
 const FRAME_BYTES: usize = FRAME_MS as usize * BYTES_PER_MS;

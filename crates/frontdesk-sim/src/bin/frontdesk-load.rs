@@ -1,9 +1,7 @@
-//! `frontdesk-load`: the load generator (see `src/sim/load/mod.rs`). A
-//! separate binary so the main CLI stays thin; it uses the library only for
-//! signatures and mu-law.
+//! `frontdesk-load`: the load generator (see `src/load/mod.rs`). A separate
+//! binary so the engine's CLI stays thin.
 
-#[path = "../sim/load/mod.rs"]
-mod load;
+use frontdesk_sim::load;
 
 use clap::Parser as _;
 

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use crate::sim::audio::BYTES_PER_MS;
+use crate::audio::BYTES_PER_MS;
 
 #[derive(Debug)]
 enum Entry {

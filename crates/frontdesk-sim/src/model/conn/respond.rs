@@ -7,9 +7,9 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::{Active, Conn, Flow, Item, Stop, Ws};
-use crate::sim::model::audio::Voice;
-use crate::sim::model::script::{Plan, Speech};
-use crate::sim::model::wire::{self, ResponseObj, Tokens};
+use crate::model::audio::Voice;
+use crate::model::script::{Plan, Speech};
+use crate::model::wire::{self, ResponseObj, Tokens};
 
 impl Conn {
     pub(super) async fn start(&mut self, ws: &mut Ws, plan: Plan, metadata: Value) -> Flow {

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use frontdesk::twilio::signature::{self, Algorithm, SIGNATURE_HEADER};
+use frontdesk_wire::twilio_signature::{self as signature, Algorithm, SIGNATURE_HEADER};
 
 use super::frame::{payload_ms, str_field, FrameId, FRAME_MS};
 use super::shared::Shared;
