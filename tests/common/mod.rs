@@ -116,24 +116,24 @@ pub fn wait_for_reply() -> CallerStep {
     }
 }
 
-/// The Python with the official SDKs (made by shared/tools/setup.sh).
+/// The Python with the official SDKs (made by scripts/pytools.sh).
 pub fn python() -> PathBuf {
     let p = std::env::var_os("FRONTDESK_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pytools/bin/python"));
     assert!(
         p.exists(),
-        "{} not found: run `bash ../shared/tools/setup.sh target/pytools` (scripts/test.sh does it)",
+        "{} not found: run scripts/pytools.sh (scripts/test.sh does it)",
         p.display()
     );
     p
 }
 
-pub fn shared_tools() -> PathBuf {
-    std::env::var_os("FRONTDESK_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-        .join("tools")
+/// One of the project's oracle scripts (`tests/oracles/py/`).
+pub fn oracle_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/oracles/py")
+        .join(name)
 }
 
 /// Every event the engine sent the model must be a valid GA client event
@@ -147,7 +147,7 @@ pub fn assert_client_events_valid(rec: &SimRecord) {
     }
     file.flush().unwrap();
     let out = Command::new(python())
-        .arg(shared_tools().join("check_realtime_events.py"))
+        .arg(oracle_script("realtime_events.py"))
         .args(["--side", "client"])
         .arg(file.path())
         .output()

@@ -2,12 +2,9 @@
 //! time somebody else already has, the tool says so with alternatives, the
 //! model books the next free one, and the booking and its confirmation text
 //! are in the database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use chrono::{Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
-use common::*;
 use diesel::sql_types::Text;
 use diesel::{Connection, QueryableByName};
 use frontdesk::calendar::{BookingRequest, BuiltinCalendar, Calendar};

@@ -1,12 +1,10 @@
 //! The receptionist's database work on both backends: contacts loaded from
 //! the configuration and found by number, and a message taken through the
 //! tool — stored and queued for notification, or refused without a trace.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod store_support;
 
 use std::sync::Arc;
 
+use crate::store_support::{on_both, TestDb};
 use diesel::connection::Connection;
 use diesel::sql_types::BigInt;
 use diesel::QueryableByName;
@@ -17,7 +15,6 @@ use frontdesk::store::{Backend, KnownCaller, Store};
 use frontdesk::tools::caller::seed_contacts;
 use frontdesk::tools::{ToolContext, Toolbox};
 use serde_json::{json, Value};
-use store_support::{on_both, TestDb};
 
 const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
 

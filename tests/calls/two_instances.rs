@@ -2,21 +2,16 @@
 //! webhook for a call landing on the instance that does not hold its stream
 //! still reaches the call. Also: idempotent webhooks across instances, and a
 //! Redis outage that degrades but does not stop the engine.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-#[path = "store_support/mod.rs"]
-mod store_support;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
+use crate::store_support::TestDb;
 use frontdesk::simulate::SIM_AUTH_TOKEN;
 use frontdesk::twilio::signature::{compute, Algorithm};
 use frontdesk_sim::caller::{place_call, CallerStep};
 use frontdesk_sim::model::ModelScript;
 use futures_util::{SinkExt, StreamExt};
-use store_support::TestDb;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 

@@ -1,11 +1,8 @@
 //! The recorder's write path and the read side, on both backends.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod store_support;
-
+use crate::store_support::{on_both, TestDb};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use frontdesk::store::{RecordRow, RowCounts, Store, StoreError, Usage};
-use store_support::{on_both, TestDb};
 
 fn t(secs: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap() + Duration::seconds(secs)

@@ -1,12 +1,9 @@
 //! Opening the store: URLs, unreachable databases, migrations.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod store_support;
 
 use std::time::{Duration, Instant};
 
+use crate::store_support::TestDb;
 use frontdesk::store::{Backend, RecordRow, Store, StoreError};
-use store_support::TestDb;
 
 fn started(call_sid: &str) -> RecordRow {
     RecordRow::CallStarted {

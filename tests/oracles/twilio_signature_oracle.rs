@@ -1,11 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Cross-checks `twilio::signature` against the official Twilio SDK, run
-//! through `shared/tools/twilio_signature.py` in the pinned Python venv.
+//! through `tests/oracles/py/twilio_signature.py` in the pinned Python venv.
 //!
-//! Set up the oracle once with (from the crate root):
-//!     bash ../shared/tools/setup.sh target/pytools
-//! or point `FRONTDESK_PYTHON` at a python that has the `twilio` package and
-//! `FRONTDESK_SHARED_DIR` at the shared directory.
+//! Set up the oracle once with `scripts/pytools.sh` (scripts/test.sh does it),
+//! or point `FRONTDESK_PYTHON` at a python that has the `twilio` package.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,24 +20,20 @@ struct Oracle {
 impl Oracle {
     fn locate() -> Self {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let shared = std::env::var_os("FRONTDESK_SHARED_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| manifest.join("../shared"));
         let python = std::env::var_os("FRONTDESK_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|| manifest.join("target/pytools/bin/python"));
-        let script = shared.join("tools/twilio_signature.py");
+        let script = manifest.join("tests/oracles/py/twilio_signature.py");
         assert!(
             script.is_file(),
-            "Twilio signature oracle script not found at {}; set FRONTDESK_SHARED_DIR to the shared/ directory",
+            "Twilio signature oracle script not found at {}",
             script.display()
         );
         assert!(
             python.is_file(),
             "Python for the Twilio SDK oracle not found at {}. Set it up with \
-             `bash {}/tools/setup.sh target/pytools` from {} (or set FRONTDESK_PYTHON)",
+             scripts/pytools.sh from {} (or set FRONTDESK_PYTHON)",
             python.display(),
-            shared.display(),
             manifest.display()
         );
         Self { python, script }

@@ -1,12 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The Realtime model simulator and the engine's Realtime protocol layer,
 //! both checked against the official OpenAI SDK's own event models
-//! (`shared/tools/check_realtime_events.py`, run in the pinned Python venv).
+//! (`tests/oracles/py/realtime_events.py`, run in the pinned Python venv).
 //!
-//! Set up the oracle once with (from the crate root):
-//!     bash ../shared/tools/setup.sh target/pytools
-//! or point `FRONTDESK_PYTHON` at a python that has the `openai` package and
-//! `FRONTDESK_SHARED_DIR` at the shared directory.
+//! Set up the oracle once with `scripts/pytools.sh` (scripts/test.sh does it),
+//! or point `FRONTDESK_PYTHON` at a python that has the `openai` package.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,11 +30,8 @@ use frontdesk_sim::model::{
 
 // ------------------------------------------------------------------ oracle
 
-fn shared_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::env::var_os("FRONTDESK_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../shared"))
+fn oracles_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles")
 }
 
 fn python() -> PathBuf {
@@ -48,9 +42,8 @@ fn python() -> PathBuf {
     assert!(
         python.is_file(),
         "Python for the OpenAI SDK oracle not found at {}. Set it up with \
-         `bash {}/tools/setup.sh target/pytools` from {} (or set FRONTDESK_PYTHON)",
+         scripts/pytools.sh from {} (or set FRONTDESK_PYTHON)",
         python.display(),
-        shared_dir().display(),
         manifest.display()
     );
     python
@@ -59,10 +52,10 @@ fn python() -> PathBuf {
 /// Run the SDK checker over `events` (one JSON event each) and fail with its output.
 fn check_with_sdk(side: &str, events: &[String]) {
     assert!(!events.is_empty(), "nothing to check on the {side} side");
-    let script = shared_dir().join("tools/check_realtime_events.py");
+    let script = oracles_dir().join("py/realtime_events.py");
     assert!(
         script.is_file(),
-        "checker not found at {}; set FRONTDESK_SHARED_DIR",
+        "checker not found at {}",
         script.display()
     );
     let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -1034,18 +1027,13 @@ async fn idle_timeout_error_turn_and_silent_turn() {
     check_with_sdk("server", &c.received);
 }
 
-/// Every `server` sample of the protocol reference parses into the right variant.
+/// Every server event sample of the protocol reference (kept in
+/// `tests/oracles/realtime-server-samples.json`) parses into the right variant.
 #[test]
 fn reference_server_samples_parse() {
-    let doc = std::fs::read_to_string(shared_dir().join("protocols/openai-realtime.md")).unwrap();
-    let mut blocks = Vec::new();
-    let mut lines = doc.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() == "```json server" {
-            let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
-            blocks.push(body.join("\n"));
-        }
-    }
+    let doc = std::fs::read_to_string(oracles_dir().join("realtime-server-samples.json")).unwrap();
+    let samples: Vec<Value> = serde_json::from_str(&doc).unwrap();
+    let blocks: Vec<String> = samples.iter().map(Value::to_string).collect();
     assert!(
         blocks.len() >= 25,
         "found only {} server samples",

@@ -4,15 +4,12 @@
 //! engine downloads the recording from the Twilio REST stand-in, has the
 //! transcription simulator transcribe it, stores it and queues the
 //! notification. Repeats and forgeries of the callback change nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-mod store_support;
-mod voicemail_common;
 
 use std::time::Duration;
 
-use common::{caller, rig, Rig};
+use crate::common::{caller, rig, Rig};
+use crate::store_support::TestDb;
+use crate::voicemail_common::*;
 use frontdesk::simulate::{SIM_API_KEY, SIM_AUTH_TOKEN, SIM_CALLER};
 use frontdesk::twilio::signature::{compute, Algorithm, SIGNATURE_HEADER};
 use frontdesk_sim::audio::{mulaw_to_wav, synth_speech};
@@ -22,8 +19,6 @@ use frontdesk_sim::caller::{
 use frontdesk_sim::model::{ConnectionBehavior, ModelScript};
 use frontdesk_sim::transcription::{TranscriptionScript, TranscriptionSim};
 use frontdesk_sim::twilio_rest::{TwilioRestHandle, TwilioRestSim};
-use store_support::TestDb;
-use voicemail_common::*;
 
 fn dead_model() -> ModelScript {
     ModelScript {

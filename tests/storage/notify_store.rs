@@ -1,16 +1,13 @@
 //! The outbox in the store, on PostgreSQL and SQLite: queue order, claims,
 //! failures and dead letters, manual retry, delivery bookkeeping, and that
 //! two engine instances sharing a database never claim the same item.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod store_support;
 
 use std::collections::HashMap;
 
+use crate::store_support::{on_both, TestDb};
 use chrono::{Duration, Utc};
 use frontdesk::notify::Notification;
 use frontdesk::store::{Store, StoreError};
-use store_support::{on_both, TestDb};
 
 fn slack(text: &str) -> Notification {
     Notification::Slack { text: text.into() }

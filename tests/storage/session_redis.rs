@@ -1,9 +1,6 @@
 //! The Redis-backed session store against the Redis at 127.0.0.1:6379. Each
 //! test uses its own key namespace so tests can run in parallel.
 
-// Test helpers panic on setup failure by design.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::{Duration, Instant};
 
 use frontdesk::session::{Health, SessionOptions, SessionStore};

@@ -2,14 +2,12 @@
 //! transcription simulator, on PostgreSQL and SQLite: the happy path with the
 //! department from the call's record, repeats, and every way a remote step
 //! can fail without losing the voicemail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod store_support;
-mod voicemail_common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store_support::TestDb;
+use crate::voicemail_common::*;
 use frontdesk::call::{CallRecord, Decision};
 use frontdesk::config::Config;
 use frontdesk::recorder::Numbering;
@@ -21,8 +19,6 @@ use frontdesk_sim::audio::{mulaw_to_wav, synth_speech};
 use frontdesk_sim::caller::new_sid;
 use frontdesk_sim::transcription::{TranscriptionScript, TranscriptionSim};
 use frontdesk_sim::twilio_rest::{TwilioRestHandle, TwilioRestSim};
-use store_support::TestDb;
-use voicemail_common::*;
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "rest-token";

@@ -1,13 +1,10 @@
 //! Bad input never takes a call down: forged signatures are refused, and
 //! malformed frames are logged, counted and survived.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::Duration;
 
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use frontdesk::simulate::SIM_AUTH_TOKEN;
 use frontdesk::twilio::signature::{compute, Algorithm};
 use frontdesk_sim::model::ModelScript;

@@ -1,9 +1,6 @@
 //! The model misbehaves; the call survives.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use frontdesk_sim::audio::synth_speech;
 use frontdesk_sim::caller::{place_call, CallerStep, MenuInput};
 use frontdesk_sim::model::{ConnectionBehavior, ModelScript, ScriptTurn};

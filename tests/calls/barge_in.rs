@@ -1,9 +1,6 @@
 //! Barge-in over real sockets: the caller talks over a long answer.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use frontdesk_sim::audio::synth_speech;
 use frontdesk_sim::caller::{place_call, CallerStep};
 use frontdesk_sim::model::{ModelScript, ScriptTurn};

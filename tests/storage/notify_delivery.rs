@@ -4,9 +4,6 @@
 //!
 //! aiosmtpd comes from PyPI into the venv `scripts/test.sh` sets up; by hand:
 //!     target/pytools/bin/python -m pip install aiosmtpd==1.4.6
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod store_support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,13 +17,13 @@ use base64::Engine as _;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use crate::store_support::TestDb;
 use frontdesk::config::{Config, ConfigSources};
 use frontdesk::notify::outbox::{run_command, OutboxAction, OutboxCommandError};
 use frontdesk::notify::worker::{Notifier, WorkerOptions};
 use frontdesk::notify::{notify, Notification, NotifyEvent};
 use frontdesk::store::Store;
 use frontdesk_sim::twilio_rest::TwilioRestSim;
-use store_support::TestDb;
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "sim-auth-token";
@@ -78,8 +75,8 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| manifest.join("target/pytools/bin/python"));
     assert!(
         python.is_file(),
-        "Python venv not found at {}: run scripts/test.sh, or `bash ../shared/tools/setup.sh \
-         target/pytools && target/pytools/bin/python -m pip install aiosmtpd==1.4.6` (or set FRONTDESK_PYTHON)",
+        "Python venv not found at {}: run scripts/test.sh or \
+         scripts/pytools.sh (or set FRONTDESK_PYTHON)",
         python.display()
     );
     python

@@ -1,12 +1,9 @@
 //! The receptionist's tools end to end: a simulated Twilio caller, the
 //! engine on SQLite, and the Realtime model simulator calling
 //! take_message, answer_question and transfer_call with fixed arguments.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use chrono::Timelike;
-use common::*;
 use diesel::connection::Connection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};

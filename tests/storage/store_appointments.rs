@@ -1,12 +1,9 @@
 //! No two booked appointments of one business overlap, on both backends,
 //! including under concurrent bookings.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod store_support;
-
+use crate::store_support::{on_both, TestDb};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use frontdesk::store::{AppointmentStatus, NewAppointment, Store, StoreError};
-use store_support::{on_both, TestDb};
 
 const BIZ: &str = "+15550100";
 

@@ -1,13 +1,11 @@
 //! The built-in calendar and the booking tools on both backends: booking,
 //! conflicts (also under concurrency), atomic rescheduling, cancelling,
 //! finding by phone, and the confirmation texts in the outbox.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod store_support;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::store_support::{on_both, TestDb};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use diesel::sql_types::Text;
 use diesel::{Connection, QueryableByName};
@@ -20,7 +18,6 @@ use frontdesk::tools::booking::{
 };
 use frontdesk::tools::{Tool, ToolContext};
 use serde_json::{json, Value};
-use store_support::{on_both, TestDb};
 
 const BIZ: &str = "+15551230000";
 const ADA: &str = "+15550001111";

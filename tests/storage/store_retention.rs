@@ -1,11 +1,8 @@
 //! Retention purge, messages and voicemails, on both backends.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod store_support;
-
+use crate::store_support::{on_both, TestDb};
 use chrono::{Duration, Utc};
 use frontdesk::store::{NewMessage, NewVoicemail, PurgeReport, RecordRow, Store};
-use store_support::{on_both, TestDb};
 
 fn call(sid: &str, started_days_ago: i64) -> Vec<RecordRow> {
     let at = Utc::now() - Duration::days(started_days_ago);

@@ -1,13 +1,10 @@
 //! Transfers through the simulators: the model calls transfer_call, the call
 //! leaves the stream with a <Dial>, and Twilio's DialCallStatus decides what
 //! comes next — per the department's configuration.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use frontdesk::config::business::OnNoAnswer;
 use frontdesk_sim::audio::synth_speech;
 use frontdesk_sim::caller::{place_call, CallerStep};

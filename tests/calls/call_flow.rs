@@ -1,11 +1,8 @@
 //! A whole call over real sockets: greeting, caller audio to the model,
 //! a tool round trip, end_call, and every client event checked against the
 //! official SDK's schema.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use frontdesk_sim::audio::synth_speech;
 use frontdesk_sim::caller::{place_call, CallerStep};
 use frontdesk_sim::model::{ModelScript, ScriptTurn};

@@ -2,9 +2,6 @@
 //! state, health says so, and on recovery the shared registry is rebuilt.
 //! Runs its own redis-server so killing it disturbs no other test.
 
-// Test helpers panic on setup failure by design.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

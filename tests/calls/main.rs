@@ -1,0 +1,22 @@
+//! End-to-end calls over real sockets: the engine, the Twilio caller and
+//! Realtime model simulators, and real PostgreSQL/Redis where a test needs them.
+
+// Test helpers panic on setup failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../store_support/mod.rs"]
+mod store_support;
+#[path = "../voicemail_common/mod.rs"]
+mod voicemail_common;
+
+mod bad_input;
+mod barge_in;
+mod bookings_call;
+mod call_flow;
+mod receptionist_calls;
+mod supervision;
+mod transfers;
+mod two_instances;
+mod voicemail_flow;
