@@ -141,6 +141,13 @@ pub struct ServerConfig {
     pub verify_signatures: bool,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// A request head must arrive within this.
+    pub header_timeout_ms: u64,
+    /// A whole request body must arrive within this.
+    pub body_timeout_ms: u64,
+    /// Connections one address may hold open before any of them has carried
+    /// a successful Twilio request; 0 = no cap.
+    pub max_unproven_connections_per_peer: usize,
 }
 
 impl Default for ServerConfig {
@@ -151,6 +158,9 @@ impl Default for ServerConfig {
             public_url: "http://localhost:8080".into(),
             verify_signatures: true,
             workers: 0,
+            header_timeout_ms: 5000,
+            body_timeout_ms: 10_000,
+            max_unproven_connections_per_peer: 32,
         }
     }
 }

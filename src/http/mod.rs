@@ -1,6 +1,7 @@
 //! The HTTP face of the engine (actix-web): Twilio webhooks, the Media
 //! Streams WebSocket, and operator endpoints.
 
+pub mod limits;
 pub mod ops;
 pub mod remote;
 pub mod render;
@@ -10,7 +11,10 @@ pub mod webhooks;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::engine::Engine;
@@ -44,15 +48,30 @@ pub fn serve(
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<Server> {
+    let server_config = &engine.config.server;
+    let limits = limits::Limits {
+        body_timeout: Duration::from_millis(server_config.body_timeout_ms),
+        max_body_bytes: MAX_FORM_BYTES,
+        max_unproven_per_peer: server_config.max_unproven_connections_per_peer,
+    };
+    let header_timeout = Duration::from_millis(server_config.header_timeout_ms);
+    let peers = limits::PeerConnections::default();
     let data = web::Data::new(engine);
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes))
-        .workers(workers.max(1))
-        // A `clear` right after audio must not wait for a delayed ACK
-        // (benchmarks: clear p99 2.0 ms -> 0.4 ms at 100 calls).
-        .tcp_nodelay(true)
-        // Shutdown is ours: drain calls first (see app::Running::drain).
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(from_fn(move |req, next| limits::enforce(limits, req, next)))
+            .configure(routes)
+    })
+    .workers(workers.max(1))
+    .client_request_timeout(header_timeout)
+    .on_connect(move |conn, data| peers.on_connect(conn, data))
+    // A `clear` right after audio must not wait for a delayed ACK
+    // (benchmarks: clear p99 2.0 ms -> 0.4 ms at 100 calls).
+    .tcp_nodelay(true)
+    // Shutdown is ours: drain calls first (see app::Running::drain).
+    .disable_signals()
+    .listen(listener)?
+    .run();
     Ok(server)
 }
