@@ -12,3 +12,33 @@ pub mod rest;
 pub use frontdesk_wire::twilio_signature as signature;
 pub mod stream;
 pub mod twiml;
+
+/// A CallSid as Twilio issues them: `CA` and 32 lower-case hex digits.
+/// Anything else is refused before it reaches a call, a log or the database.
+pub fn is_call_sid(s: &str) -> bool {
+    s.len() == 34
+        && s.starts_with("CA")
+        && s.bytes()
+            .skip(2)
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn call_sids_look_like_twilio_s() {
+        assert!(super::is_call_sid("CA0123456789abcdef0123456789abcdef"));
+        for bad in [
+            "",
+            "CA",
+            "CA0123456789abcdef0123456789abcde",
+            "CA0123456789abcdef0123456789abcdef0",
+            "CA0123456789ABCDEF0123456789abcdef",
+            "XX0123456789abcdef0123456789abcdef",
+            "CA0123456789abcdef0123456789abcde\n",
+            "CAévénement0123456789abcdef012345",
+        ] {
+            assert!(!super::is_call_sid(bad), "{bad:?}");
+        }
+    }
+}

@@ -509,9 +509,15 @@ impl Element {
     }
 }
 
+/// Characters XML 1.0 allows at all (§2.2); anything else would make the
+/// document ill-formed, so it is dropped, never escaped.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 /// ElementTree's text escaping: only `&`, `<`, `>`.
 fn escape_text(text: &str, out: &mut String) {
-    for c in text.chars() {
+    for c in text.chars().filter(|c| xml_char(*c)) {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -524,7 +530,7 @@ fn escape_text(text: &str, out: &mut String) {
 /// ElementTree's attribute escaping: also quotes and the whitespace that
 /// attribute-value normalisation would otherwise destroy.
 fn escape_attr(value: &str, out: &mut String) {
-    for c in value.chars() {
+    for c in value.chars().filter(|c| xml_char(*c)) {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -742,6 +748,21 @@ mod tests {
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say voice=\"x&amp;&quot;&lt;&gt;'&#10;&#09;&#13;z\">a&amp;b&lt;c&gt;d\"e'f\n\tg\r</Say><Say /></Response>"
+        );
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_dropped() {
+        let xml = Response::new()
+            .say(Say {
+                text: "a\u{0}b\u{1b}c\u{FFFE}d".into(),
+                voice: Some("v\u{7}w".into()),
+                ..Say::default()
+            })
+            .to_xml();
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say voice=\"vw\">abcd</Say></Response>"
         );
     }
 

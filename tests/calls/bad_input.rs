@@ -235,3 +235,34 @@ async fn malformed_frames_are_counted_and_survived() {
         .await;
     assert!(ok, "the call did not end as a hang-up");
 }
+
+#[actix_rt::test]
+async fn control_characters_in_from_never_reach_twiml_or_logs() {
+    let rig = rig(ModelScript::default(), |_| {}).await;
+    let url = format!("{}/twilio/voice", rig.base);
+    let mut params = voice_params();
+    params[2].1 = "+1555\u{1b}[2J\u{0}123\u{7}0000\r".into();
+    let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
+    let (status, body) = post(&url, &params, Some(&sig)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t')),
+        "control characters in the TwiML: {body:?}"
+    );
+    assert!(body.contains("<Stream"), "{body}");
+}
+
+#[actix_rt::test]
+async fn a_call_sid_must_look_like_one() {
+    let rig = rig(ModelScript::default(), |_| {}).await;
+    let url = format!("{}/twilio/voice", rig.base);
+    for bad in ["CA1", "CA0123456789abcdef0123456789abcdeg", "CA<script>"] {
+        let mut params = voice_params();
+        params[0].1 = bad.into();
+        let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
+        let (status, body) = post(&url, &params, Some(&sig)).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}
