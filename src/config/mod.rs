@@ -460,6 +460,17 @@ impl Config {
         Self::load_with_env(sources, &env)
     }
 
+    /// A configuration from TOML text alone: no files, no environment (the
+    /// config fuzz target; tools that check a snippet).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::new()
+            .merge(Toml::string(text))
+            .extract::<RawConfig>()?
+            .into();
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Loads files and the given environment (tests pass their own).
     pub fn load_with_env(
         sources: &ConfigSources,
