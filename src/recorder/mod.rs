@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use crate::call::CallRecord;
 use crate::store::{RecordRow, Store};
+use frontdesk_core::CallRecord;
 pub use rows::Numbering;
 use spill::Spill;
 

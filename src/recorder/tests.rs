@@ -1,6 +1,6 @@
 use super::*;
-use crate::call::command::Outcome;
-use crate::call::transcript::{Speaker, Turn};
+use frontdesk_core::command::Outcome;
+use frontdesk_core::transcript::{Speaker, Turn};
 use std::sync::atomic::AtomicBool;
 
 /// A real SQLite store behind a switch that can make writes fail, as an
