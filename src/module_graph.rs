@@ -217,6 +217,26 @@ fn services_never_reach_up() {
     );
 }
 
+/// Errors are typed (`thiserror`) inside the engine; `anyhow` is for the
+/// binary's edge only.
+#[test]
+fn anyhow_only_at_the_binary_edge() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let users: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("main.rs"))
+        .filter(|f| {
+            // Spelled in two pieces so that this file does not match itself.
+            code_only(&std::fs::read_to_string(f).unwrap_or_default())
+                .contains(concat!("anyhow", "::"))
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(users.is_empty(), "anyhow outside main.rs: {users:?}");
+}
+
 #[test]
 fn the_reader_sees_paths_groups_and_cycles() {
     let code = code_only(

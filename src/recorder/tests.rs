@@ -14,9 +14,13 @@ impl BatchSink for Gate {
     fn write(
         &self,
         rows: Vec<RecordRow>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>> {
         if !self.open.load(Ordering::SeqCst) {
-            return Box::pin(async { Err("connection refused (test gate closed)".to_string()) });
+            return Box::pin(async {
+                Err(StoreError::Unreachable(
+                    "connection refused (test gate closed)".to_string(),
+                ))
+            });
         }
         self.store.write(rows)
     }
