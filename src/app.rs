@@ -7,17 +7,29 @@ use std::time::Duration;
 
 use actix::Addr;
 use actix_web::dev::ServerHandle;
+use base64::Engine as _;
 
+use crate::call::registry::CallRegistry;
+use crate::call::{machine_config, CallDeps, Calls, ModelSetup};
 use crate::config::Config;
-use crate::engine::{Engine, EngineError};
+use crate::http::Drain;
+use crate::metrics::Metrics;
+use crate::realtime::session::UrlError;
 use crate::recorder::{Flush, Recorder, RecorderStats};
 use crate::session::{generate_instance_id, SessionError, SessionOptions, SessionStore};
 use crate::store::{Store, StoreError};
+use crate::tools::{ToolRunner, Toolbox, ToolsError};
+
+/// The "one moment, please" clip (G.711 mu-law, 8 kHz), made by
+/// `scripts/make-hold-clip.sh`.
+const HOLD_CLIP: &[u8] = include_bytes!("../assets/one-moment.ulaw");
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    #[error(transparent)]
-    Engine(#[from] EngineError),
+    #[error("realtime.base_url: {0}")]
+    RealtimeUrl(#[from] UrlError),
+    #[error("tools: {0}")]
+    Tools(#[from] ToolsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -36,7 +48,12 @@ pub enum LaunchError {
 
 /// A running engine.
 pub struct Running {
-    pub engine: Arc<Engine>,
+    pub config: Arc<Config>,
+    /// The calls this instance holds.
+    pub calls: Calls,
+    pub sessions: SessionStore,
+    pub metrics: Arc<Metrics>,
+    drain: Drain,
     pub addr: SocketAddr,
     pub server: ServerHandle,
     pub store: Store,
@@ -99,31 +116,51 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         }
     };
     let inbox = sessions.inbox()?;
-    let engine = Engine::new(
-        config,
-        recorder.clone().recipient(),
-        store.clone(),
-        sessions,
-    )?;
-    actix_rt::spawn(crate::http::remote::serve_inbox(engine.clone(), inbox));
-    let server = crate::http::serve(engine.clone(), listener, workers).map_err(|source| {
-        LaunchError::Bind {
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::new());
+    let tools = ToolRunner::new(Toolbox::standard(&config)?, store.clone(), config.clone());
+    let calls = Calls::new(CallDeps {
+        machine: machine_config(&config),
+        model: ModelSetup::new(&config.realtime, tools.specs())?,
+        business: Arc::new(config.business.clone()),
+        tools,
+        recorder: recorder.clone().recipient(),
+        sessions: sessions.clone(),
+        registry: Arc::new(CallRegistry::default()),
+        metrics: metrics.clone(),
+        hold_clip: base64::engine::general_purpose::STANDARD.encode(HOLD_CLIP),
+    });
+    let drain = Drain::default();
+    actix_rt::spawn(crate::http::remote::serve_inbox(calls.clone(), inbox));
+    let services = crate::http::Services {
+        config: config.clone(),
+        calls: calls.clone(),
+        sessions: sessions.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        drain: drain.clone(),
+    };
+    let server =
+        crate::http::serve(services, listener, workers).map_err(|source| LaunchError::Bind {
             addr: addr.to_string(),
             source,
-        }
-    })?;
+        })?;
     let handle = server.handle();
     actix_rt::spawn(server);
     // Detached: it lives as long as the runtime; a send cut off by shutdown is retried.
-    crate::notify::worker::spawn(store.clone(), &engine.config);
-    if engine.config.storage.retention_days > 0 {
+    crate::notify::worker::spawn(store.clone(), &config);
+    if config.storage.retention_days > 0 {
         actix_rt::spawn(purge_periodically(
             store.clone(),
-            engine.config.storage.retention_days,
+            config.storage.retention_days,
         ));
     }
     Ok(Running {
-        engine,
+        config,
+        calls,
+        sessions,
+        metrics,
+        drain,
         addr,
         server: handle,
         store,
@@ -157,9 +194,9 @@ impl Running {
     /// Shutdown drain: refuse new calls, let the ones in progress finish
     /// (up to `timeout`), then stop.
     pub async fn drain(&self, timeout: Duration) {
-        self.engine.start_draining();
+        self.drain.start();
         let deadline = tokio::time::Instant::now() + timeout;
-        while !self.engine.registry.is_empty() && tokio::time::Instant::now() < deadline {
+        while !self.calls.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.server.stop(true).await;

@@ -8,11 +8,10 @@ pub mod consent;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::business::hours::Schedule;
 use crate::config::business::RecordingDisclosure;
-use crate::config::Config;
-use crate::engine::CallInfo;
+use crate::config::BusinessConfig;
 use crate::store::KnownCaller;
-use crate::tools::hours::Schedule;
 
 /// What is known about the caller when the call starts.
 #[derive(Debug, Clone)]
@@ -23,8 +22,7 @@ pub struct CallerContext {
     pub known: Option<KnownCaller>,
 }
 
-pub fn session_instructions(config: &Config, caller: &CallerContext) -> String {
-    let b = &config.business;
+pub fn session_instructions(b: &BusinessConfig, caller: &CallerContext) -> String {
     let local = match b.timezone() {
         Ok(tz) => tz
             .from_utc_datetime(&caller.now.naive_utc())
@@ -78,7 +76,7 @@ pub fn session_instructions(config: &Config, caller: &CallerContext) -> String {
             ));
         }
     }
-    if needs_disclosure(config, &caller.from) {
+    if needs_disclosure(b, &caller.from) {
         text.push_str(
             "\nThis call is recorded and the caller is told so in the greeting; if they ask, confirm it.",
         );
@@ -110,12 +108,12 @@ pub fn session_instructions(config: &Config, caller: &CallerContext) -> String {
 /// Whether this caller must be told that the call is recorded. With
 /// `two_party_states`, a caller whose number cannot be read (withheld) is
 /// told too: their state cannot be ruled out.
-pub fn needs_disclosure(config: &Config, from: &str) -> bool {
-    match config.business.business.recording {
+pub fn needs_disclosure(business: &BusinessConfig, from: &str) -> bool {
+    match business.business.recording {
         RecordingDisclosure::Off => false,
         RecordingDisclosure::Always => true,
         RecordingDisclosure::TwoPartyStates => {
-            let readable = crate::tools::caller::caller_number(from, false).is_some();
+            let readable = crate::business::phone::caller_number(from, false).is_some();
             !readable || consent::two_party_state(from).is_some()
         }
     }
@@ -124,18 +122,18 @@ pub fn needs_disclosure(config: &Config, from: &str) -> bool {
 /// The instructions of the greeting response: the configured words, at
 /// once — with a known caller's first name in front, and the recording
 /// disclosure right after when it applies.
-pub fn greeting_instructions(config: &Config, call: &CallInfo) -> String {
-    let b = &config.business.business;
+pub fn greeting_instructions(
+    business: &BusinessConfig,
+    from: &str,
+    known: Option<&KnownCaller>,
+) -> String {
+    let b = &business.business;
     let mut words = String::new();
-    if let Some(first) = call
-        .known
-        .as_ref()
-        .and_then(|k| k.name.split_whitespace().next())
-    {
+    if let Some(first) = known.and_then(|k| k.name.split_whitespace().next()) {
         words.push_str(&format!("Hi {first}! "));
     }
     words.push_str(b.greeting.trim());
-    if needs_disclosure(config, &call.from) && !b.recording_disclosure.trim().is_empty() {
+    if needs_disclosure(business, from) && !b.recording_disclosure.trim().is_empty() {
         words.push(' ');
         words.push_str(b.recording_disclosure.trim());
     }
@@ -145,6 +143,7 @@ pub fn greeting_instructions(config: &Config, call: &CallInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn now() -> DateTime<Utc> {
         chrono::DateTime::parse_from_rfc3339("2026-11-23T15:00:00Z")
@@ -152,13 +151,8 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    fn call(from: &str, known: Option<KnownCaller>) -> CallInfo {
-        CallInfo {
-            call_sid: "CA1".into(),
-            from: from.into(),
-            to: "+15551230000".into(),
-            known,
-        }
+    fn greet(c: &Config, from: &str, known: Option<KnownCaller>) -> String {
+        greeting_instructions(&c.business, from, known.as_ref())
     }
 
     fn dana(vip: bool) -> KnownCaller {
@@ -181,19 +175,18 @@ mod tests {
     #[test]
     fn carries_business_facts_and_caller() {
         let c = Config::default();
-        let text = session_instructions(&c, &ctx("+15550001111", None));
+        let text = session_instructions(&c.business, &ctx("+15550001111", None));
         assert!(text.contains("Harbor Dental"));
         assert!(text.contains("Monday 2026-11-23 10:00"), "{text}");
         assert!(text.contains("+15550001111"));
         assert!(text.contains("Front desk"));
         assert!(!text.contains("known patient"));
-        assert!(greeting_instructions(&c, &call("+15550001111", None))
-            .contains("Thanks for calling Harbor Dental"));
+        assert!(greet(&c, "+15550001111", None).contains("Thanks for calling Harbor Dental"));
     }
 
     #[test]
     fn guardrails_are_always_there() {
-        let text = session_instructions(&Config::default(), &ctx("+15550001111", None));
+        let text = session_instructions(&Config::default().business, &ctx("+15550001111", None));
         assert!(text.contains("hang up and dial 911"), "{text}");
         assert!(
             text.contains("offer to transfer them to Front desk"),
@@ -214,7 +207,7 @@ mod tests {
     fn known_callers_are_named_and_vips_get_the_treatment() {
         let mut c = Config::default();
         c.business.business.vip_treatment = "Offer to put them straight through.".into();
-        let text = session_instructions(&c, &ctx("+15005550006", Some(dana(true))));
+        let text = session_instructions(&c.business, &ctx("+15005550006", Some(dana(true))));
         assert!(text.contains("The caller is Dana Whitfield"), "{text}");
         assert!(text.contains("Prefers afternoon appointments."), "{text}");
         assert!(
@@ -222,11 +215,11 @@ mod tests {
             "{text}"
         );
 
-        let text = session_instructions(&c, &ctx("+15005550006", Some(dana(false))));
+        let text = session_instructions(&c.business, &ctx("+15005550006", Some(dana(false))));
         assert!(text.contains("The caller is Dana Whitfield"));
         assert!(!text.contains("VIP"), "{text}");
 
-        let g = greeting_instructions(&c, &call("+15005550006", Some(dana(true))));
+        let g = greet(&c, "+15005550006", Some(dana(true)));
         assert!(
             g.contains("\"Hi Dana! Thanks for calling Harbor Dental"),
             "{g}"
@@ -238,7 +231,7 @@ mod tests {
         let mut c = Config::default();
         c.business.business.recording_disclosure = "This call may be recorded for quality.".into();
         let greeting = c.business.business.greeting.clone();
-        let said = |c: &Config, from: &str| greeting_instructions(c, &call(from, None));
+        let said = |c: &Config, from: &str| greet(c, from, None);
         let expected = format!("\"{greeting} This call may be recorded for quality.\"");
 
         // Off: never.
@@ -261,10 +254,12 @@ mod tests {
         assert!(said(&c, "+266696687").ends_with(&expected));
         assert!(!said(&c, "+442079460000").contains("recorded"));
         assert!(
-            session_instructions(&c, &ctx("+14155550100", None)).contains("This call is recorded")
+            session_instructions(&c.business, &ctx("+14155550100", None))
+                .contains("This call is recorded")
         );
         assert!(
-            !session_instructions(&c, &ctx("+12125550100", None)).contains("This call is recorded")
+            !session_instructions(&c.business, &ctx("+12125550100", None))
+                .contains("This call is recorded")
         );
     }
 }

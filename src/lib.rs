@@ -4,14 +4,15 @@
 //! here so the end-to-end tests can drive the real engine in-process.
 
 pub mod app;
+pub mod business;
 pub mod calendar;
 pub mod call;
 pub mod codec;
 pub mod config;
-pub mod engine;
 pub mod http;
 pub mod instructions;
 pub mod logmask;
+pub mod media_stream;
 pub mod metrics;
 pub mod notify;
 pub mod realtime;
@@ -22,3 +23,6 @@ pub mod store;
 pub mod tools;
 pub mod twilio;
 pub mod voicemail;
+
+#[cfg(test)]
+mod module_graph;

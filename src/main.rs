@@ -117,7 +117,8 @@ fn main() -> anyhow::Result<()> {
                 init_tracing();
             }
             let config = load(&cli)?;
-            actix_rt::System::new().block_on(frontdesk::simulate::run(config, args.clone()))
+            actix_rt::System::new().block_on(frontdesk::simulate::run(config, args.clone()))?;
+            Ok(())
         }
         Some(Cmd::Migrate) => {
             init_tracing();
@@ -183,7 +184,8 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Cmd::SimModel { listen }) => {
             init_tracing();
-            actix_rt::System::new().block_on(frontdesk::simulate::serve_model(listen.clone()))
+            actix_rt::System::new().block_on(frontdesk::simulate::serve_model(listen.clone()))?;
+            Ok(())
         }
     }
 }

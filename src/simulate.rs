@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde_json::json;
 
 use crate::config::Config;
@@ -177,13 +176,53 @@ pub fn sim_config(mut config: Config, model_base: &str) -> Config {
     config
 }
 
-pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
+/// Why a simulated call could not be placed.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error("reading {path}: {source}")]
+    Audio {
+        path: PathBuf,
+        source: frontdesk_sim::audio::AudioFileError,
+    },
+    #[error("starting the {what} simulator: {source}")]
+    Simulator {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("starting the engine: {0}")]
+    Launch(#[from] crate::app::LaunchError),
+    #[error("placing the call: {0}")]
+    Call(#[from] frontdesk_sim::caller::SimError),
+}
+
+fn simulator(what: &'static str) -> impl FnOnce(std::io::Error) -> SimulateError {
+    move |source| SimulateError::Simulator { what, source }
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SimulateError {
+    move |source| SimulateError::Io {
+        what: what.into(),
+        source,
+    }
+}
+
+pub async fn run(config: Config, args: SimulateArgs) -> Result<(), SimulateError> {
     crate::app::install_crypto();
     let audio = args
         .audio
         .iter()
-        .map(|p| load_audio_file(p).with_context(|| format!("reading {}", p.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .map(|p| {
+            load_audio_file(p).map_err(|source| SimulateError::Audio {
+                path: p.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let (model_script, mut caller) = scenario(args.scenario, audio);
     let mut sims = None;
     let (engine_url, model, running) = match &args.engine {
@@ -194,7 +233,7 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
         None => {
             let model = ModelSim::start(model_script)
                 .await
-                .context("starting the model simulator")?;
+                .map_err(simulator("model"))?;
             // Twilio's REST API (recordings, SMS) and the transcription
             // service, simulated too: a voicemail left in the simulation is
             // fetched, transcribed and stored like a real one.
@@ -203,7 +242,7 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
                 SIM_AUTH_TOKEN,
             )
             .await
-            .context("starting the Twilio REST simulator")?;
+            .map_err(simulator("Twilio REST"))?;
             if let Some(rec) = &caller.recording {
                 let wav = frontdesk_sim::audio::mulaw_to_wav(&synth_speech(3000, 42));
                 rest.add_recording(&rec.recording_sid, wav);
@@ -225,10 +264,10 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
                     ..Default::default()
                 })
                 .await
-                .context("starting the transcription simulator")?;
+                .map_err(simulator("transcription"))?;
             let listener =
-                std::net::TcpListener::bind("127.0.0.1:0").context("binding a local port")?;
-            let addr = listener.local_addr()?;
+                std::net::TcpListener::bind("127.0.0.1:0").map_err(io("binding a local port"))?;
+            let addr = listener.local_addr().map_err(io("binding a local port"))?;
             let mut config = sim_config(config, &model.base_url());
             config.server.public_url = format!("http://{addr}");
             config.twilio.rest_base_url = rest.base_url();
@@ -247,9 +286,7 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
         "Frontdesk simulated call ({:?}) to {engine_url}",
         args.scenario
     );
-    let report = place_call(&engine_url, caller)
-        .await
-        .context("placing the call")?;
+    let report = place_call(&engine_url, caller).await?;
     print_report(&report, model.as_ref().map(|m| m.record()).as_ref());
     if let Some(r) = running {
         // Let a voicemail finish its trip (fetch, transcription, storage).
@@ -271,9 +308,9 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
 }
 
 /// A scratch directory for a simulated call's own database.
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+fn tempfile_dir() -> Result<PathBuf, SimulateError> {
     let dir = std::env::temp_dir().join(format!("frontdesk-simulate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     Ok(dir)
 }
 
@@ -332,13 +369,15 @@ pub fn print_report(report: &CallReport, model: Option<&SimRecord>) {
 
 /// `frontdesk sim-model`: the model simulator alone, answering with the
 /// hours scenario.
-pub async fn serve_model(listen: String) -> anyhow::Result<()> {
+pub async fn serve_model(listen: String) -> Result<(), SimulateError> {
     let (mut script, _) = scenario(Scenario::Hours, Vec::new());
     script.api_key = None;
     let handle = ModelSim::start_on(script, listen.as_str())
         .await
-        .with_context(|| format!("listening on {listen}"))?;
+        .map_err(io(format!("listening on {listen}")))?;
     println!("model simulator: set OPENAI_BASE_URL={}", handle.base_url());
-    tokio::signal::ctrl_c().await?;
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(io("waiting for Ctrl-C"))?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use crate::tools::hours::weekday_name;
+use crate::business::hours::weekday_name;
 
 /// Every instant that shows `naive` on the business's wall clock: none in a
 /// spring-forward gap, two in a fall-back overlap (earlier first).

@@ -12,10 +12,10 @@ use chrono_tz::Tz;
 
 use super::local::{instants, last_passing};
 use super::Interval;
-use crate::config::business::Service;
+use crate::business::hours::Schedule;
 use crate::config::business::Span;
+use crate::config::business::{BusinessConfigError, Service};
 use crate::config::{BookingsConfig, BusinessConfig};
-use crate::tools::hours::Schedule;
 
 /// The rules for one service.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +96,15 @@ fn spans_text(spans: &[Span]) -> String {
         .join(", ")
 }
 
+/// Why a service cannot be booked at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlotRulesError {
+    #[error("service {0:?} has no duration configured")]
+    NoDuration(String),
+    #[error(transparent)]
+    Business(#[from] BusinessConfigError),
+}
+
 impl<'a> SlotRules<'a> {
     /// The rules for booking `service` at this business. Fails on a service
     /// that cannot be booked at all (no duration) or a bad timezone.
@@ -103,12 +112,9 @@ impl<'a> SlotRules<'a> {
         business: &'a BusinessConfig,
         service: &Service,
         bookings: &BookingsConfig,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SlotRulesError> {
         if service.duration_min == 0 {
-            return Err(format!(
-                "service {:?} has no duration configured",
-                service.name
-            ));
+            return Err(SlotRulesError::NoDuration(service.name.clone()));
         }
         Ok(SlotRules {
             schedule: Schedule::of_business(business),

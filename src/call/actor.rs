@@ -14,16 +14,15 @@ use super::decision::Decision;
 use super::event::{Event, ResponseStatus, Timer};
 use super::machine::{Call, StateName};
 use super::transcript::{Speaker, Turn};
+use super::{CallDeps, CallInfo};
 use crate::codec::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
-use crate::engine::{CallInfo, Engine};
 use crate::logmask::mask_phone;
 use crate::realtime::actor::{
     CallerAudio, FromModel, ModelLinkSpec, ModelSignal, RealtimeActor, Shutdown, ToModel,
 };
 use crate::realtime::events::{self as rt, ServerEvent};
 use crate::recorder::RecordCall;
-use crate::tools::ToolContext;
-use crate::twilio::stream::ToTwilio;
+use crate::twilio::ToTwilio;
 
 /// How long an ended call still answers late webhooks (Twilio asks the
 /// Connect action right after the stream closes).
@@ -67,7 +66,7 @@ pub struct Webhook(pub Event);
 struct ToolDone(Event);
 
 pub struct CallActor {
-    engine: Arc<Engine>,
+    deps: Arc<CallDeps>,
     info: CallInfo,
     machine: Call,
     clock: Instant,
@@ -87,14 +86,11 @@ pub struct CallActor {
 }
 
 impl CallActor {
-    pub fn new(engine: Arc<Engine>, info: CallInfo) -> Self {
-        let (machine, first) = Call::start(engine.machine.clone(), 0);
-        let codec_mode = match engine.config.realtime.audio_format {
-            crate::config::AudioFormatSetting::Pcmu => CodecMode::Passthrough,
-            crate::config::AudioFormatSetting::Pcm24k => CodecMode::Pcm24k,
-        };
+    pub fn new(deps: Arc<CallDeps>, info: CallInfo) -> Self {
+        let (machine, first) = Call::start(deps.machine.clone(), 0);
+        let codec_mode = deps.model.codec;
         CallActor {
-            engine,
+            deps,
             info,
             machine,
             clock: Instant::now(),
@@ -126,14 +122,14 @@ impl CallActor {
                 }
             }
             Err(unexpected) => {
-                self.engine.metrics.unexpected_events.inc();
+                self.deps.metrics.unexpected_events.inc();
                 tracing::warn!(call_sid = %self.info.call_sid, %unexpected, "event ignored");
             }
         }
     }
 
     fn record(&self, record: CallRecord) {
-        self.engine.recorder.do_send(RecordCall {
+        self.deps.recorder.do_send(RecordCall {
             call_sid: self.info.call_sid.clone(),
             at: chrono::Utc::now(),
             record,
@@ -152,9 +148,9 @@ impl CallActor {
             Command::Twilio(cmd) => self.send_to_twilio(cmd),
             Command::PlayHoldMessage => {
                 if let Some(stream) = &self.stream {
-                    if !self.engine.hold_clip.is_empty() {
+                    if !self.deps.hold_clip.is_empty() {
                         stream.do_send(ToTwilio::Media {
-                            payload: self.engine.hold_clip.clone(),
+                            payload: self.deps.hold_clip.clone(),
                             relayed_from: None,
                         });
                     }
@@ -192,13 +188,13 @@ impl CallActor {
             Command::Record(record) => {
                 match &record {
                     CallRecord::ModelRestart { .. } => {
-                        self.engine.metrics.model_restarts.inc();
+                        self.deps.metrics.model_restarts.inc();
                     }
                     // A menu reached because the model is unavailable.
                     CallRecord::Transition { to, cause, .. }
                         if *to == StateName::Menu.as_str() && cause.starts_with("model") =>
                     {
-                        self.engine.metrics.menu_fallbacks.inc();
+                        self.deps.metrics.menu_fallbacks.inc();
                     }
                     _ => {}
                 }
@@ -214,8 +210,8 @@ impl CallActor {
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
                 tracing::info!(call_sid = %self.info.call_sid, %outcome, "call ended");
-                self.engine.metrics.call_ended(&outcome);
-                self.engine.metrics.active_calls.dec();
+                self.deps.metrics.call_ended(&outcome);
+                self.deps.metrics.active_calls.dec();
                 if let Some((_, addr)) = self.model.take() {
                     addr.do_send(Shutdown);
                 }
@@ -234,7 +230,7 @@ impl CallActor {
         }
         self.next_conn += 1;
         let conn = self.next_conn;
-        let params = self.engine.session_params(&self.info);
+        let params = self.deps.session_params(&self.info);
         let replay = resume
             .unwrap_or_default()
             .iter()
@@ -244,8 +240,8 @@ impl CallActor {
             })
             .collect();
         let spec = ModelLinkSpec {
-            url: self.engine.realtime_url.clone(),
-            api_key: self.engine.config.realtime.api_key.clone(),
+            url: self.deps.model.url.clone(),
+            api_key: self.deps.model.api_key.clone(),
             session_update: crate::realtime::session::session_update_json(&params),
             replay,
         };
@@ -254,7 +250,7 @@ impl CallActor {
             self.info.call_sid.clone(),
             spec,
             ctx.address().recipient(),
-            self.engine.metrics.clone(),
+            self.deps.metrics.clone(),
         );
         self.model = Some((conn, actor.start()));
     }
@@ -265,10 +261,7 @@ impl CallActor {
         };
         let text = match cmd {
             ModelCommand::Greet => rt::response_create_json(
-                Some(&crate::instructions::greeting_instructions(
-                    &self.engine.config,
-                    &self.info,
-                )),
+                Some(&self.deps.greeting(&self.info)),
                 Some(&[("purpose", "greeting")]),
             ),
             ModelCommand::CreateResponse { instructions } => {
@@ -296,7 +289,7 @@ impl CallActor {
                 if !self.greeting_measured {
                     if let Some(t0) = self.stream_started_at {
                         self.greeting_measured = true;
-                        self.engine
+                        self.deps
                             .metrics
                             .greeting_latency
                             .observe(t0.elapsed().as_secs_f64());
@@ -320,20 +313,17 @@ impl CallActor {
         arguments: String,
         ctx: &mut Context<Self>,
     ) {
-        let toolbox = self.engine.toolbox.clone();
-        let tctx = ToolContext {
-            call_sid: self.info.call_sid.clone(),
-            caller: self.info.from.clone(),
-            called: self.info.to.clone(),
-            now: chrono::Utc::now(),
-            store: self.engine.store.clone(),
-            config: self.engine.config.clone(),
-        };
+        let tools = self.deps.tools.clone();
+        let (call_sid, caller, called) = (
+            self.info.call_sid.clone(),
+            self.info.from.clone(),
+            self.info.to.clone(),
+        );
         let me = ctx.address();
         tracing::info!(call_sid = %self.info.call_sid, tool = %name, "tool call");
         actix::spawn(async move {
             let t0 = Instant::now();
-            let (output, effect) = toolbox.run(&name, &arguments, tctx).await;
+            let (output, effect) = tools.run(&name, &arguments, call_sid, caller, called).await;
             let latency_ms = t0.elapsed().as_millis() as u64;
             me.do_send(ToolDone(Event::ToolFinished {
                 call_id,
@@ -480,7 +470,7 @@ impl Actor for CallActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.engine.metrics.active_calls.inc();
+        self.deps.metrics.active_calls.inc();
         tracing::info!(
             call_sid = %self.info.call_sid,
             from = %mask_phone(&self.info.from),
@@ -506,12 +496,12 @@ impl Actor for CallActor {
         if !self.finished {
             // Stopped without ending (e.g. the system is shutting down).
             self.finished = true;
-            self.engine.metrics.active_calls.dec();
+            self.deps.metrics.active_calls.dec();
         }
-        self.engine
+        self.deps
             .registry
             .remove(&self.info.call_sid, &ctx.address());
-        let sessions = self.engine.sessions.clone();
+        let sessions = self.deps.sessions.clone();
         let sid = self.info.call_sid.clone();
         actix::spawn(async move { sessions.release(&sid).await });
     }
@@ -576,7 +566,7 @@ impl Handler<StreamEvent> for CallActor {
 impl Handler<CallerDtmf> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: CallerDtmf, ctx: &mut Self::Context) {
-        let operator_open = msg.digit == '0' && self.engine.operator_open_now();
+        let operator_open = msg.digit == '0' && self.deps.operator_open_now();
         self.apply(
             Event::Dtmf {
                 digit: msg.digit,
@@ -641,7 +631,7 @@ impl Handler<CodecEvent> for CallActor {
                 self.relay_stamp = None;
             }
             CodecEvent::BadAudio(reason) => {
-                self.engine.metrics.malformed("audio");
+                self.deps.metrics.malformed("audio");
                 tracing::warn!(call_sid = %self.info.call_sid, %reason, "undecodable audio ignored");
             }
         }

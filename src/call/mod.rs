@@ -2,7 +2,16 @@
 //! `frontdesk-core`, and the registry of live calls.
 
 pub mod actor;
+mod calls;
+mod deps;
+mod info;
+mod model_setup;
 pub mod registry;
+
+pub use calls::Calls;
+pub use deps::CallDeps;
+pub use info::CallInfo;
+pub use model_setup::ModelSetup;
 
 pub use frontdesk_core::{
     command, decision, event, machine, playback, supervision, transcript, CallRecord, Command,
@@ -11,7 +20,8 @@ pub use frontdesk_core::{
 };
 pub use frontdesk_core::{read_menu_input, Call, MachineConfig, MenuChoice};
 
-use crate::config::{Config, Department};
+pub use crate::business::transfer_to;
+use crate::config::Config;
 use frontdesk_core::supervision::Budget;
 
 /// The machine's knobs from the configuration, in milliseconds.
@@ -35,15 +45,5 @@ pub fn machine_config(c: &Config) -> MachineConfig {
             backoff_max_ms: c.supervision.backoff_max_ms,
         },
         operator: c.business.operator().map(transfer_to),
-    }
-}
-
-/// A transfer to a configured department: only numbers from the directory
-/// ever reach the machine.
-pub fn transfer_to(d: &Department) -> Transfer {
-    Transfer {
-        department: d.name.clone(),
-        number: d.phone.clone(),
-        on_no_answer: d.on_no_answer,
     }
 }

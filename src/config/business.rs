@@ -169,7 +169,7 @@ impl WeeklyHours {
         }
     }
 
-    fn check(&self, owner: &str) -> Result<(), String> {
+    fn check(&self, owner: &str) -> Result<(), BusinessConfigError> {
         for day in [
             Weekday::Mon,
             Weekday::Tue,
@@ -185,16 +185,38 @@ impl WeeklyHours {
     }
 }
 
-fn check_spans(spans: &[Span], owner: &str) -> Result<(), String> {
+fn check_spans(spans: &[Span], owner: &str) -> Result<(), BusinessConfigError> {
     for pair in spans.windows(2) {
         if pair[1].open < pair[0].close {
-            return Err(format!(
-                "{owner}: spans {} and {} overlap or are out of order",
-                pair[0], pair[1]
-            ));
+            return Err(BusinessConfigError::Spans {
+                owner: owner.to_string(),
+                first: pair[0],
+                second: pair[1],
+            });
         }
     }
     Ok(())
+}
+
+/// What is wrong with `business.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusinessConfigError {
+    #[error("business.name is empty (is config/business.toml there?)")]
+    NoName,
+    #[error("business.greeting is empty")]
+    NoGreeting,
+    #[error("business.timezone {0:?} is not an IANA timezone")]
+    Timezone(String),
+    #[error("{owner}: spans {first} and {second} overlap or are out of order")]
+    Spans {
+        owner: String,
+        first: Span,
+        second: Span,
+    },
+    #[error("department {department:?}: phone {phone:?} must be E.164 like +15551230100")]
+    DepartmentPhone { department: String, phone: String },
+    #[error("business.operator {0:?} names no department")]
+    UnknownOperator(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -261,16 +283,11 @@ impl BusinessConfig {
         }
     }
 
-    pub fn timezone(&self) -> Result<chrono_tz::Tz, String> {
+    pub fn timezone(&self) -> Result<chrono_tz::Tz, BusinessConfigError> {
         self.business
             .timezone
             .parse::<chrono_tz::Tz>()
-            .map_err(|_| {
-                format!(
-                    "business.timezone {:?} is not an IANA timezone",
-                    self.business.timezone
-                )
-            })
+            .map_err(|_| BusinessConfigError::Timezone(self.business.timezone.clone()))
     }
 
     pub fn department(&self, name: &str) -> Option<&Department> {
@@ -286,12 +303,12 @@ impl BusinessConfig {
             .or_else(|| self.departments.first())
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), BusinessConfigError> {
         if self.business.name.trim().is_empty() {
-            return Err("business.name is empty (is config/business.toml there?)".into());
+            return Err(BusinessConfigError::NoName);
         }
         if self.business.greeting.trim().is_empty() {
-            return Err("business.greeting is empty".into());
+            return Err(BusinessConfigError::NoGreeting);
         }
         self.timezone()?;
         self.hours.check("hours")?;
@@ -300,10 +317,10 @@ impl BusinessConfig {
         }
         for d in &self.departments {
             if !is_e164(&d.phone) {
-                return Err(format!(
-                    "department {:?}: phone {:?} must be E.164 like +15551230100",
-                    d.name, d.phone
-                ));
+                return Err(BusinessConfigError::DepartmentPhone {
+                    department: d.name.clone(),
+                    phone: d.phone.clone(),
+                });
             }
             if let Some(h) = &d.hours {
                 h.check(&format!("department {:?}", d.name))?;
@@ -311,9 +328,8 @@ impl BusinessConfig {
         }
         if !self.business.operator.is_empty() && self.department(&self.business.operator).is_none()
         {
-            return Err(format!(
-                "business.operator {:?} names no department",
-                self.business.operator
+            return Err(BusinessConfigError::UnknownOperator(
+                self.business.operator.clone(),
             ));
         }
         Ok(())
@@ -361,7 +377,7 @@ mod tests {
             "08:00-12:00".parse().unwrap(),
             "11:00-13:00".parse().unwrap(),
         ];
-        assert!(b.validate().unwrap_err().contains("overlap"));
+        assert!(b.validate().unwrap_err().to_string().contains("overlap"));
     }
 
     #[test]

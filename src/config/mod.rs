@@ -573,7 +573,9 @@ impl Config {
         if self.supervision.backoff_initial_ms > self.supervision.backoff_max_ms {
             return bad("supervision.backoff_initial_ms exceeds backoff_max_ms".into());
         }
-        self.business.validate().map_err(ConfigError::Invalid)
+        self.business
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
     /// The `host:port` the HTTP server binds.

@@ -1,23 +1,32 @@
 //! The HTTP face of the engine (actix-web): Twilio webhooks, the Media
 //! Streams WebSocket, and operator endpoints.
 
+mod drain;
 pub mod limits;
 pub mod ops;
 pub mod remote;
 pub mod render;
 pub mod twilio_auth;
+mod urls;
 pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
-use crate::engine::Engine;
+use crate::call::Calls;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::session::SessionStore;
+use crate::store::Store;
+pub use drain::Drain;
+use render::TwimlRenderer;
+use twilio_auth::{SignaturePolicy, TwilioAuth};
+pub use urls::PublicUrls;
 
 /// Webhook bodies are small forms; anything larger is not Twilio.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -42,13 +51,70 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(ops::metrics));
 }
 
+/// What the handlers are given: each takes the handles it uses from the
+/// app data, by type.
+pub struct Services {
+    pub config: Arc<Config>,
+    pub calls: Calls,
+    pub sessions: SessionStore,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub drain: Drain,
+}
+
+/// One `web::Data` per handle, built once and shared by every worker.
+#[derive(Clone)]
+struct AppData {
+    auth: web::Data<TwilioAuth>,
+    twiml: web::Data<TwimlRenderer>,
+    calls: web::Data<Calls>,
+    sessions: web::Data<SessionStore>,
+    store: web::Data<Store>,
+    metrics: web::Data<Metrics>,
+    drain: web::Data<Drain>,
+    config: web::Data<Config>,
+    limits: web::Data<crate::config::LimitsConfig>,
+}
+
+impl AppData {
+    fn new(s: Services) -> Self {
+        let urls = PublicUrls::new(s.config.public_base());
+        AppData {
+            auth: web::Data::new(TwilioAuth {
+                policy: SignaturePolicy::from_config(&s.config),
+                urls: urls.clone(),
+                metrics: s.metrics.clone(),
+            }),
+            twiml: web::Data::new(TwimlRenderer {
+                business: Arc::new(s.config.business.clone()),
+                urls,
+            }),
+            calls: web::Data::new(s.calls),
+            sessions: web::Data::new(s.sessions),
+            store: web::Data::new(s.store),
+            metrics: web::Data::from(s.metrics),
+            drain: web::Data::new(s.drain),
+            limits: web::Data::new(s.config.limits.clone()),
+            config: web::Data::from(s.config),
+        }
+    }
+
+    fn install(self, app: &mut web::ServiceConfig) {
+        app.app_data(self.auth)
+            .app_data(self.twiml)
+            .app_data(self.calls)
+            .app_data(self.sessions)
+            .app_data(self.store)
+            .app_data(self.metrics)
+            .app_data(self.drain)
+            .app_data(self.config)
+            .app_data(self.limits);
+    }
+}
+
 /// Starts serving on an already bound listener (tests bind port 0).
-pub fn serve(
-    engine: Arc<Engine>,
-    listener: TcpListener,
-    workers: usize,
-) -> std::io::Result<Server> {
-    let server_config = &engine.config.server;
+pub fn serve(services: Services, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let server_config = &services.config.server;
     let limits = limits::Limits {
         body_timeout: Duration::from_millis(server_config.body_timeout_ms),
         max_body_bytes: MAX_FORM_BYTES,
@@ -56,10 +122,11 @@ pub fn serve(
     };
     let header_timeout = Duration::from_millis(server_config.header_timeout_ms);
     let peers = limits::PeerConnections::default();
-    let data = web::Data::new(engine);
+    let data = AppData::new(services);
     let server = HttpServer::new(move || {
+        let data = data.clone();
         App::new()
-            .app_data(data.clone())
+            .configure(move |app| data.install(app))
             .wrap(from_fn(move |req, next| limits::enforce(limits, req, next)))
             .configure(routes)
     })

@@ -1,11 +1,15 @@
 //! Health, readiness and metrics for operators and load balancers.
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::engine::Engine;
+use super::drain::Drain;
+use super::twilio_auth::TwilioAuth;
+use crate::call::Calls;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::session::{Health, SessionStore};
+use crate::store::Store;
 
 /// `GET /healthz`: the process is alive.
 pub async fn healthz() -> HttpResponse {
@@ -13,34 +17,37 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// `GET /readyz`: ready to take calls (not draining).
-pub async fn readyz(engine: web::Data<Arc<Engine>>) -> HttpResponse {
+pub async fn readyz(
+    store: web::Data<Store>,
+    sessions: web::Data<SessionStore>,
+    calls: web::Data<Calls>,
+    drain: web::Data<Drain>,
+    auth: web::Data<TwilioAuth>,
+    config: web::Data<Config>,
+) -> HttpResponse {
     // Degraded dependencies do not make the engine unready: calls go on
     // (records are buffered, sessions are tracked locally); they are reported.
-    let database =
-        match tokio::time::timeout(std::time::Duration::from_secs(1), engine.store.ping()).await {
-            Ok(Ok(())) => "ok".to_string(),
-            Ok(Err(e)) => format!("degraded: {e}"),
-            Err(_) => "degraded: no answer within 1 s".to_string(),
-        };
-    let sessions = match engine.sessions.health() {
-        crate::session::Health::Ok if engine.sessions.is_shared() => "ok (redis)".to_string(),
-        crate::session::Health::Ok => "ok (in memory, single instance)".to_string(),
-        crate::session::Health::Degraded(reason) => format!("degraded: {reason}"),
+    let database = match tokio::time::timeout(std::time::Duration::from_secs(1), store.ping()).await
+    {
+        Ok(Ok(())) => "ok".to_string(),
+        Ok(Err(e)) => format!("degraded: {e}"),
+        Err(_) => "degraded: no answer within 1 s".to_string(),
+    };
+    let session_health = match sessions.health() {
+        Health::Ok if sessions.is_shared() => "ok (redis)".to_string(),
+        Health::Ok => "ok (in memory, single instance)".to_string(),
+        Health::Degraded(reason) => format!("degraded: {reason}"),
     };
     let body = json!({
         "database": database,
-        "sessions": sessions,
-        "instance": engine.sessions.instance_id(),
-        "status": if engine.is_draining() { "draining" } else { "ready" },
-        "active_calls": engine.registry.len(),
-        "model": engine.config.realtime.model,
-        "signature_verification": match engine.signatures {
-            crate::engine::SignaturePolicy::Verify(_) => "on",
-            crate::engine::SignaturePolicy::RejectAll => "no auth token: refusing Twilio requests",
-            crate::engine::SignaturePolicy::Off => "off",
-        },
+        "sessions": session_health,
+        "instance": sessions.instance_id(),
+        "status": if drain.is_draining() { "draining" } else { "ready" },
+        "active_calls": calls.len(),
+        "model": config.realtime.model,
+        "signature_verification": auth.policy.describe(),
     });
-    if engine.is_draining() {
+    if drain.is_draining() {
         HttpResponse::ServiceUnavailable().json(body)
     } else {
         HttpResponse::Ok().json(body)
@@ -48,8 +55,8 @@ pub async fn readyz(engine: web::Data<Arc<Engine>>) -> HttpResponse {
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics(engine: web::Data<Arc<Engine>>) -> HttpResponse {
+pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(engine.metrics.render())
+        .body(metrics.render())
 }

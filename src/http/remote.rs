@@ -3,16 +3,14 @@
 //! hold the call forwards the event through the session store to the owner,
 //! which answers with the call's decision.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::call::actor::Webhook;
-use crate::call::{Decision, Event};
-use crate::engine::Engine;
-use crate::session::InboxRequest;
+use crate::call::{Calls, Decision, Event};
+use crate::session::{InboxRequest, SessionStore};
 
 /// Twilio gives a webhook 15 s; the owner answers in milliseconds, so this
 /// only bounds how long a lost instance can hold the caller in silence.
@@ -75,14 +73,13 @@ impl RemoteEvent {
 }
 
 /// Asks the instance that holds `call_sid` (if another one does).
-pub async fn ask_owner(engine: &Engine, call_sid: &str, event: &Event) -> Option<Decision> {
-    let owner = engine.sessions.owner(call_sid).await?;
-    if owner == engine.sessions.instance_id() {
+pub async fn ask_owner(sessions: &SessionStore, call_sid: &str, event: &Event) -> Option<Decision> {
+    let owner = sessions.owner(call_sid).await?;
+    if owner == sessions.instance_id() {
         return None; // ours, but the actor is gone
     }
     let payload = serde_json::to_value(RemoteEvent::from_event(event)?).ok()?;
-    match engine
-        .sessions
+    match sessions
         .forward(&owner, call_sid, payload, FORWARD_TIMEOUT)
         .await
     {
@@ -105,9 +102,9 @@ pub async fn ask_owner(engine: &Engine, call_sid: &str, event: &Event) -> Option
 }
 
 /// Answers other instances' requests for the calls held here.
-pub async fn serve_inbox(engine: Arc<Engine>, mut inbox: mpsc::Receiver<InboxRequest>) {
+pub async fn serve_inbox(calls: Calls, mut inbox: mpsc::Receiver<InboxRequest>) {
     while let Some(req) = inbox.recv().await {
-        let engine = engine.clone();
+        let calls = calls.clone();
         actix::spawn(async move {
             let event = match serde_json::from_value::<RemoteEvent>(req.payload) {
                 Ok(e) => e.into_event(),
@@ -116,7 +113,7 @@ pub async fn serve_inbox(engine: Arc<Engine>, mut inbox: mpsc::Receiver<InboxReq
                     return req.reply.send(None);
                 }
             };
-            let decision = match engine.registry.get(&req.call_sid) {
+            let decision = match calls.get(&req.call_sid) {
                 Some(call) => call.send(Webhook(event)).await.ok().flatten(),
                 None => None,
             };

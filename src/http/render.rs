@@ -1,9 +1,12 @@
 //! TwiML for each way a call can leave the AI conversation, in the
 //! business's words.
 
+use std::sync::Arc;
+
+use super::urls::PublicUrls;
+use crate::business::hours::Schedule;
 use crate::call::{Decision, Farewell, MenuPrompt};
-use crate::engine::Engine;
-use crate::tools::hours::Schedule;
+use crate::config::BusinessConfig;
 use crate::twilio::twiml::{
     Connect, Dial, Gather, HttpMethod, Prompt, Record, Response, Say, Stream,
 };
@@ -26,16 +29,23 @@ fn say(text: impl Into<String>) -> Say {
     }
 }
 
+/// What the answers are written from: the business's words and our public
+/// URLs.
+pub struct TwimlRenderer {
+    pub business: Arc<BusinessConfig>,
+    pub urls: PublicUrls,
+}
+
 /// The TwiML that opens (or reopens) the media stream.
-pub fn connect_stream(engine: &Engine, from: &str, to: &str) -> String {
+pub fn connect_stream(twiml: &TwimlRenderer, from: &str, to: &str) -> String {
     Response::new()
         .connect(
             Connect {
-                action: Some(engine.public("/twilio/after-stream")),
+                action: Some(twiml.urls.url("/twilio/after-stream")),
                 method: Some(HttpMethod::Post),
             },
             Stream {
-                url: engine.stream_url(),
+                url: twiml.urls.stream(),
                 parameters: vec![("from".into(), from.into()), ("to".into(), to.into())],
                 ..Stream::default()
             },
@@ -47,18 +57,18 @@ const MENU_OPTIONS: &str =
     "For our opening hours, press 1 or say hours. To leave a message, press 2 or say message. \
      To speak with someone, press 0 or say operator.";
 
-fn menu(engine: &Engine, prompt: MenuPrompt) -> Response {
-    let b = &engine.config.business;
+fn menu(twiml: &TwimlRenderer, prompt: MenuPrompt) -> Response {
+    let b = &twiml.business;
     let intro = match prompt {
         MenuPrompt::Welcome => format!(
             "Thank you for calling {}. Our assistant is not available right now. ",
             b.business.name
         ),
-        MenuPrompt::Hours => format!("Our opening hours are: {}. ", spoken_hours(engine)),
+        MenuPrompt::Hours => format!("Our opening hours are: {}. ", spoken_hours(twiml)),
         MenuPrompt::Retry => "Sorry, I didn't catch that. ".to_string(),
     };
     Response::new().gather(Gather {
-        action: Some(engine.public("/twilio/menu")),
+        action: Some(twiml.urls.url("/twilio/menu")),
         method: Some(HttpMethod::Post),
         input: Some("dtmf speech".into()),
         num_digits: Some(1),
@@ -72,18 +82,18 @@ fn menu(engine: &Engine, prompt: MenuPrompt) -> Response {
     })
 }
 
-fn spoken_hours(engine: &Engine) -> String {
-    Schedule::of_business(&engine.config.business)
+fn spoken_hours(twiml: &TwimlRenderer) -> String {
+    Schedule::of_business(&twiml.business)
         .weekly_summary()
         .replace(';', ",")
         .replace('-', " to ")
 }
 
 /// The TwiML for a decision; `from`/`to` are the call's, for a reconnect.
-pub fn decision(engine: &Engine, d: &Decision, from: &str, to: &str) -> String {
-    let b = &engine.config.business;
+pub fn decision(twiml: &TwimlRenderer, d: &Decision, from: &str, to: &str) -> String {
+    let b = &twiml.business;
     let r = match d {
-        Decision::Menu { prompt } => menu(engine, *prompt),
+        Decision::Menu { prompt } => menu(twiml, *prompt),
         Decision::Voicemail { department } => {
             let who = department
                 .as_deref()
@@ -94,13 +104,13 @@ pub fn decision(engine: &Engine, d: &Decision, from: &str, to: &str) -> String {
                     "Please leave a message{who} after the tone, with your name and number. Press the pound key when you are done."
                 )))
                 .record(Record {
-                    action: Some(engine.public("/twilio/voicemail")),
+                    action: Some(twiml.urls.url("/twilio/voicemail")),
                     method: Some(HttpMethod::Post),
                     max_length: Some(VOICEMAIL_MAX_SECS),
                     finish_on_key: Some("#".into()),
                     play_beep: Some(true),
                     timeout: Some(5),
-                    recording_status_callback: Some(engine.public("/twilio/recording-status")),
+                    recording_status_callback: Some(twiml.urls.url("/twilio/recording-status")),
                     recording_status_callback_method: Some(HttpMethod::Post),
                     recording_status_callback_event: Some("completed".into()),
                     ..Record::default()
@@ -110,7 +120,7 @@ pub fn decision(engine: &Engine, d: &Decision, from: &str, to: &str) -> String {
         }
         Decision::Transfer(t) => {
             let mut dial = Dial::number(t.number.clone());
-            dial.action = Some(engine.public("/twilio/dial-status"));
+            dial.action = Some(twiml.urls.url("/twilio/dial-status"));
             dial.method = Some(HttpMethod::Post);
             dial.timeout = Some(DIAL_TIMEOUT_SECS);
             dial.answer_on_bridge = Some(true);
@@ -140,7 +150,7 @@ pub fn decision(engine: &Engine, d: &Decision, from: &str, to: &str) -> String {
                 None => r.hangup(),
             }
         }
-        Decision::Reconnect => return connect_stream(engine, from, to),
+        Decision::Reconnect => return connect_stream(twiml, from, to),
     };
     r.to_xml()
 }
@@ -150,32 +160,19 @@ mod tests {
     use super::*;
     use crate::call::Transfer;
     use crate::config::Config;
-    use crate::recorder::RecordCall;
-    use actix::prelude::*;
 
-    struct Discard;
-    impl Actor for Discard {
-        type Context = Context<Self>;
-    }
-    impl Handler<RecordCall> for Discard {
-        type Result = ();
-        fn handle(&mut self, _: RecordCall, _: &mut Self::Context) {}
-    }
-
-    async fn engine() -> std::sync::Arc<Engine> {
+    async fn renderer() -> TwimlRenderer {
         let mut c = Config::default();
         c.server.public_url = "https://desk.example.com".into();
-        c.twilio.auth_token = Some("t".into());
-        let store = crate::store::Store::connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let sessions = crate::session::SessionStore::memory("test".into());
-        Engine::new(c, Discard.start().recipient(), store, sessions).unwrap()
+        TwimlRenderer {
+            business: Arc::new(c.business.clone()),
+            urls: PublicUrls::new(c.public_base()),
+        }
     }
 
     #[actix_rt::test]
     async fn stream_twiml_has_action_url_and_parameters() {
-        let e = engine().await;
+        let e = renderer().await;
         let xml = connect_stream(&e, "+15550001111", "+15551230000");
         assert!(
             xml.contains(
@@ -195,7 +192,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn decisions_render() {
-        let e = engine().await;
+        let e = renderer().await;
         let xml = decision(
             &e,
             &Decision::Menu {

@@ -2,12 +2,67 @@
 //! included. The URL checked is the one Twilio called: our public URL plus
 //! the request's path and query (behind a proxy the local URL differs).
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
-use crate::engine::{Engine, SignaturePolicy};
+use super::urls::PublicUrls;
+use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::twilio::signature::Validator;
 use crate::twilio::signature::SIGNATURE_HEADER;
+
+/// How Twilio requests are authenticated.
+pub enum SignaturePolicy {
+    Verify(Validator),
+    /// Verification is on but there is no auth token: refuse everything.
+    RejectAll,
+    /// Switched off explicitly (`server.verify_signatures = false`).
+    Off,
+}
+
+impl SignaturePolicy {
+    /// The policy the configuration asks for; a policy that refuses or
+    /// accepts everything is logged loudly.
+    pub fn from_config(config: &Config) -> Self {
+        match (&config.twilio.auth_token, config.server.verify_signatures) {
+            (Some(token), true) => SignaturePolicy::Verify(Validator::new(token.clone())),
+            (None, true) => {
+                tracing::error!(
+                    "TWILIO_AUTH_TOKEN is not set: Twilio requests cannot be verified and will be \
+                     refused (403). Set it, or set FRONTDESK__SERVER__VERIFY_SIGNATURES=false for \
+                     local experiments"
+                );
+                SignaturePolicy::RejectAll
+            }
+            (_, false) => {
+                tracing::warn!(
+                    "Twilio signature verification is OFF (server.verify_signatures = false): \
+                     anyone who finds this server can place calls through it"
+                );
+                SignaturePolicy::Off
+            }
+        }
+    }
+
+    /// For `/readyz`.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            SignaturePolicy::Verify(_) => "on",
+            SignaturePolicy::RejectAll => "no auth token: refusing Twilio requests",
+            SignaturePolicy::Off => "off",
+        }
+    }
+}
+
+/// What checking a Twilio request takes: the policy, the URL Twilio
+/// signed, and the counter of refusals.
+pub struct TwilioAuth {
+    pub policy: SignaturePolicy,
+    pub urls: PublicUrls,
+    pub metrics: Arc<Metrics>,
+}
 
 fn signature(req: &HttpRequest) -> Option<&str> {
     req.headers()
@@ -39,23 +94,23 @@ impl ResponseError for Rejected {
     }
 }
 
-fn forbidden(engine: &Engine, req: &HttpRequest, why: &str, call_sid: &str) -> Rejected {
-    engine.metrics.signature_failures.inc();
+fn forbidden(auth: &TwilioAuth, req: &HttpRequest, why: &str, call_sid: &str) -> Rejected {
+    auth.metrics.signature_failures.inc();
     tracing::warn!(call_sid, path = %req.path(), reason = why, "Twilio request rejected");
     Rejected::Signature
 }
 
 /// The validator to use; `None` when checks are off.
 fn policy<'a>(
-    engine: &'a Engine,
+    auth: &'a TwilioAuth,
     req: &HttpRequest,
     call_sid: &str,
 ) -> Result<Option<&'a Validator>, Rejected> {
-    match &engine.signatures {
+    match &auth.policy {
         SignaturePolicy::Verify(v) => Ok(Some(v)),
         SignaturePolicy::Off => Ok(None),
         SignaturePolicy::RejectAll => Err(forbidden(
-            engine,
+            auth,
             req,
             "TWILIO_AUTH_TOKEN is not configured",
             call_sid,
@@ -63,54 +118,49 @@ fn policy<'a>(
     }
 }
 
-fn called_url(engine: &Engine, req: &HttpRequest) -> String {
+fn called_url(auth: &TwilioAuth, req: &HttpRequest) -> String {
     let pq = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or(req.path());
-    engine.public(pq)
+    auth.urls.url(pq)
 }
 
 /// Checks a form-encoded webhook.
 pub fn verify_form(
-    engine: &Engine,
+    auth: &TwilioAuth,
     req: &HttpRequest,
     params: &[(String, String)],
     call_sid: &str,
 ) -> Result<(), Rejected> {
-    let validator = policy(engine, req, call_sid)?;
+    let validator = policy(auth, req, call_sid)?;
     let Some(validator) = validator else {
         return Ok(());
     };
     let Some(sig) = signature(req) else {
-        return Err(forbidden(
-            engine,
-            req,
-            "missing X-Twilio-Signature",
-            call_sid,
-        ));
+        return Err(forbidden(auth, req, "missing X-Twilio-Signature", call_sid));
     };
     validator
-        .validate(&called_url(engine, req), params, sig)
-        .map_err(|e| forbidden(engine, req, &e.to_string(), call_sid))
+        .validate(&called_url(auth, req), params, sig)
+        .map_err(|e| forbidden(auth, req, &e.to_string(), call_sid))
 }
 
 /// Checks the Media Streams WebSocket upgrade (signed over the stream URL,
 /// no parameters).
-pub fn verify_websocket(engine: &Engine, req: &HttpRequest) -> Result<(), Rejected> {
-    let Some(validator) = policy(engine, req, "-")? else {
+pub fn verify_websocket(auth: &TwilioAuth, req: &HttpRequest) -> Result<(), Rejected> {
+    let Some(validator) = policy(auth, req, "-")? else {
         return Ok(());
     };
     let Some(sig) = signature(req) else {
         return Err(forbidden(
-            engine,
+            auth,
             req,
             "missing X-Twilio-Signature on the stream handshake",
             "-",
         ));
     };
     validator
-        .validate_websocket(&engine.stream_url(), sig)
-        .map_err(|e| forbidden(engine, req, &e.to_string(), "-"))
+        .validate_websocket(&auth.urls.stream(), sig)
+        .map_err(|e| forbidden(auth, req, &e.to_string(), "-"))
 }

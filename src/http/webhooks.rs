@@ -1,18 +1,25 @@
 //! Twilio's voice webhooks: the incoming call, the stream's Connect action,
 //! the menu, the transfer outcome and the voicemail.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
-use super::render;
-use super::twilio_auth::{verify_form, verify_websocket, Rejected};
+use super::drain::Drain;
+use super::render::{self, TwimlRenderer};
+use super::twilio_auth::{verify_form, verify_websocket, Rejected, TwilioAuth};
+use crate::business::hours::operator_open_at;
 use crate::call::actor::Webhook;
-use crate::call::{read_menu_input, Decision, Event, Farewell, MenuChoice, MenuPrompt};
-use crate::engine::{CallInfo, Engine};
+use crate::call::{
+    read_menu_input, CallInfo, Calls, Decision, Event, Farewell, MenuChoice, MenuPrompt,
+};
+use crate::config::{BusinessConfig, Config, LimitsConfig};
 use crate::logmask::mask_phone;
+use crate::metrics::Metrics;
+use crate::session::SessionStore;
+use crate::store::Store;
+use crate::tools::caller::recognise;
 use actix_web::ResponseError;
 
 /// Form parameters of a webhook, in order.
@@ -63,7 +70,12 @@ const RETRY_WAIT: Duration = Duration::from_secs(2);
 /// The same webhook (path, CallSid, parameters) gets the same answer, and its
 /// side effects happen once, however often Twilio retries it and on whichever
 /// instance the retry lands.
-async fn once<F, Fut>(engine: &Engine, req: &HttpRequest, form: &Form, answer: F) -> HttpResponse
+async fn once<F, Fut>(
+    sessions: &SessionStore,
+    req: &HttpRequest,
+    form: &Form,
+    answer: F,
+) -> HttpResponse
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = String>,
@@ -83,7 +95,6 @@ where
         form.call_sid(),
         h.finalize()
     );
-    let sessions = &engine.sessions;
     if let Some(body) = sessions.recall_response(&key).await {
         tracing::info!(call_sid = %form.call_sid(), path = %req.path(), "retried webhook answered from memory");
         return xml(body);
@@ -107,9 +118,9 @@ where
 }
 
 /// Parses and authenticates; a CallSid is required on every voice webhook.
-fn accept(engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<Form, Rejected> {
+fn accept(auth: &TwilioAuth, req: &HttpRequest, body: &[u8]) -> Result<Form, Rejected> {
     let form = Form::parse(body)?;
-    verify_form(engine, req, &form.0, form.call_sid())?;
+    verify_form(auth, req, &form.0, form.call_sid())?;
     let sid = form.call_sid();
     if !crate::twilio::is_call_sid(sid) {
         tracing::warn!(path = %req.path(), call_sid = %crate::logmask::mask_id(sid), "webhook without a valid CallSid");
@@ -121,40 +132,46 @@ fn accept(engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<Form, Rejec
 /// `POST /twilio/voice`: a call is coming in. Start its actor now (the model
 /// session opens while Twilio sets up the stream) and answer with the
 /// stream TwiML. A retried webhook finds the same actor.
+#[allow(clippy::too_many_arguments)] // one handle per service it uses
 pub async fn voice(
-    engine: web::Data<Arc<Engine>>,
+    auth: web::Data<TwilioAuth>,
+    drain: web::Data<Drain>,
+    sessions: web::Data<SessionStore>,
+    limits: web::Data<LimitsConfig>,
+    twiml: web::Data<TwimlRenderer>,
+    store: web::Data<Store>,
+    calls: web::Data<Calls>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match accept(&engine, &req, &body) {
+    let form = match accept(&auth, &req, &body) {
         Ok(f) => f,
         Err(rejected) => return rejected.error_response(),
     };
-    if engine.is_draining() {
+    if drain.is_draining() {
         // The load balancer should already have stopped sending us calls;
         // a 503 lets Twilio use the number's fallback URL.
         return HttpResponse::ServiceUnavailable().finish();
     }
-    let engine = engine.get_ref().clone();
-    once(&engine, &req, &form, || async {
+    once(&sessions, &req, &form, || async {
         let mut info = CallInfo {
             call_sid: form.call_sid().to_string(),
             from: form.get("From").unwrap_or_default().to_string(),
             to: form.get("To").unwrap_or_default().to_string(),
             known: None,
         };
-        let limit = engine.config.limits.calls_per_caller_per_hour;
-        if limit > 0 && !info.from.is_empty() && !engine.sessions.allow(&info.from, limit, Duration::from_secs(3600)).await {
+        let limit = limits.calls_per_caller_per_hour;
+        if limit > 0 && !info.from.is_empty() && !sessions.allow(&info.from, limit, Duration::from_secs(3600)).await {
             tracing::warn!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "caller over the hourly call limit; rejected");
             return crate::twilio::twiml::Response::new()
                 .reject(Some(crate::twilio::twiml::RejectReason::Busy))
                 .to_xml();
         }
         tracing::info!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "incoming call");
-        let twiml = render::connect_stream(&engine, &info.from, &info.to);
-        info.known = engine.recognise(&info.from).await;
-        engine.call(info);
-        twiml
+        let answer = render::connect_stream(&twiml, &info.from, &info.to);
+        info.known = recognise(&store, &twiml.business, &info.from).await;
+        calls.open(info);
+        answer
     })
     .await
 }
@@ -162,24 +179,24 @@ pub async fn voice(
 /// Asks the call for its decision; `fallback` when the call is not here
 /// (ended and gone, or this instance restarted).
 async fn ask(
-    engine: &Arc<Engine>,
+    flow: &Flow,
     req: &HttpRequest,
     form: &Form,
     event: Event,
     fallback: Decision,
 ) -> HttpResponse {
-    once(engine, req, form, || async {
+    once(&flow.sessions, req, form, || async {
         let sid = form.call_sid();
-        let decision = match engine.registry.get(sid) {
+        let decision = match flow.calls.get(sid) {
             Some(call) => call.send(Webhook(event)).await.ok().flatten(),
-            None => super::remote::ask_owner(engine, sid, &event).await,
+            None => super::remote::ask_owner(&flow.sessions, sid, &event).await,
         };
         let decision = decision.unwrap_or_else(|| {
             tracing::info!(call_sid = %sid, "no call state for this webhook; answering without it");
             fallback
         });
         render::decision(
-            engine,
+            &flow.twiml,
             &decision,
             form.get("From").unwrap_or(""),
             form.get("To").unwrap_or(""),
@@ -192,28 +209,54 @@ async fn ask(
 /// (and the answer to give if the call's state is gone), and answers with the
 /// call's decision.
 async fn decide(
-    engine: &Arc<Engine>,
+    flow: Flow,
     req: &HttpRequest,
     body: &[u8],
-    read: impl FnOnce(&Engine, &Form) -> (Event, Decision),
+    read: impl FnOnce(&BusinessConfig, &Form) -> (Event, Decision),
 ) -> HttpResponse {
-    match accept(engine, req, body) {
+    match accept(&flow.auth, req, body) {
         Ok(form) => {
-            let (event, fallback) = read(engine, &form);
-            ask(engine, req, &form, event, fallback).await
+            let (event, fallback) = read(&flow.twiml.business, &form);
+            ask(&flow, req, &form, event, fallback).await
         }
         Err(rejected) => rejected.error_response(),
     }
 }
 
+/// What every call-flow webhook uses: the signature check, the idempotency
+/// store (and the way to other instances), the live calls, and the TwiML.
+pub struct Flow {
+    auth: web::Data<TwilioAuth>,
+    sessions: web::Data<SessionStore>,
+    calls: web::Data<Calls>,
+    twiml: web::Data<TwimlRenderer>,
+}
+
+impl actix_web::FromRequest for Flow {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        fn data<T: 'static>(req: &HttpRequest) -> Result<web::Data<T>, actix_web::Error> {
+            req.app_data::<web::Data<T>>().cloned().ok_or_else(|| {
+                actix_web::error::ErrorInternalServerError("the server is missing a service")
+            })
+        }
+        std::future::ready((|| {
+            Ok(Flow {
+                auth: data(req)?,
+                sessions: data(req)?,
+                calls: data(req)?,
+                twiml: data(req)?,
+            })
+        })())
+    }
+}
+
 /// `POST /twilio/after-stream`: the stream closed; what now?
-pub async fn after_stream(
-    engine: web::Data<Arc<Engine>>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn after_stream(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     // Without the call's state, the menu still serves the caller.
-    decide(&engine, &req, &body, |_, _| {
+    decide(flow, &req, &body, |_, _| {
         (
             Event::AfterStream,
             Decision::Menu {
@@ -225,21 +268,17 @@ pub async fn after_stream(
 }
 
 /// `POST /twilio/menu`: the caller pressed a key or said something.
-pub async fn menu(
-    engine: web::Data<Arc<Engine>>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    decide(&engine, &req, &body, |engine, form| {
+pub async fn menu(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    decide(flow, &req, &body, |business, form| {
         let digits = form.get("Digits").map(str::to_string);
         let speech = form.get("SpeechResult").map(str::to_string);
-        let operator_open = engine.operator_open_now();
+        let operator_open = operator_open_at(business, chrono::Utc::now());
         let fallback = match read_menu_input(digits.as_deref(), speech.as_deref()) {
             MenuChoice::Hours => Decision::Menu {
                 prompt: MenuPrompt::Hours,
             },
             MenuChoice::Message => Decision::Voicemail { department: None },
-            MenuChoice::Operator => match engine.config.business.operator() {
+            MenuChoice::Operator => match business.operator() {
                 Some(d) if operator_open => Decision::Transfer(crate::call::transfer_to(d)),
                 Some(d) => Decision::Voicemail {
                     department: Some(d.name.clone()),
@@ -263,12 +302,8 @@ pub async fn menu(
 }
 
 /// `POST /twilio/dial-status`: the `<Dial>` action with `DialCallStatus`.
-pub async fn dial_status(
-    engine: web::Data<Arc<Engine>>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    decide(&engine, &req, &body, |_, form| {
+pub async fn dial_status(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    decide(flow, &req, &body, |_, form| {
         let status = form.get("DialCallStatus").unwrap_or("failed").to_string();
         tracing::info!(call_sid = %form.call_sid(), %status, "transfer finished");
         let fallback = match status.as_str() {
@@ -283,12 +318,8 @@ pub async fn dial_status(
 }
 
 /// `POST /twilio/voicemail`: the `<Record>` action.
-pub async fn voicemail(
-    engine: web::Data<Arc<Engine>>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    decide(&engine, &req, &body, |_, form| {
+pub async fn voicemail(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    decide(flow, &req, &body, |_, form| {
         tracing::info!(
             call_sid = %form.call_sid(),
             recording_sid = %form.get("RecordingSid").unwrap_or(""),
@@ -309,11 +340,14 @@ pub async fn voicemail(
 /// Answered at once; fetching, transcribing, storing and notifying run in
 /// the background (see `crate::voicemail`), once per callback.
 pub async fn recording_status(
-    engine: web::Data<Arc<Engine>>,
+    auth: web::Data<TwilioAuth>,
+    sessions: web::Data<SessionStore>,
+    store: web::Data<Store>,
+    config: web::Data<Config>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match accept(&engine, &req, &body) {
+    let form = match accept(&auth, &req, &body) {
         Ok(f) => f,
         Err(rejected) => return rejected.error_response(),
     };
@@ -321,9 +355,8 @@ pub async fn recording_status(
         Ok(c) => c,
         Err(e) => return Rejected::BadRequest(e.to_string()).error_response(),
     };
-    let engine = engine.get_ref().clone();
-    once(&engine, &req, &form, || async {
-        crate::voicemail::start(engine.store.clone(), engine.config.clone(), callback);
+    once(&sessions, &req, &form, || async {
+        crate::voicemail::start(store.get_ref().clone(), config.into_inner(), callback);
         String::new()
     })
     .await
@@ -331,12 +364,14 @@ pub async fn recording_status(
 
 /// `GET /twilio/stream`: the Media Streams WebSocket.
 pub async fn stream(
-    engine: web::Data<Arc<Engine>>,
+    auth: web::Data<TwilioAuth>,
+    calls: web::Data<Calls>,
+    metrics: web::Data<Metrics>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    if let Err(rejected) = verify_websocket(&engine, &req) {
+    if let Err(rejected) = verify_websocket(&auth, &req) {
         return Ok(rejected.error_response());
     }
-    crate::twilio::stream::start(engine.get_ref().clone(), &req, payload)
+    crate::media_stream::start(calls.get_ref().clone(), metrics.into_inner(), &req, payload)
 }

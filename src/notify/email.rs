@@ -48,22 +48,42 @@ impl std::fmt::Display for SmtpEndpoint {
     }
 }
 
+/// What is wrong with `notifications.smtp_url`. Never carries the URL
+/// itself: it may hold a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SmtpUrlError {
+    #[error("notifications.smtp_url: {0}")]
+    Unreadable(#[from] url::ParseError),
+    #[error(
+        "notifications.smtp_url must not carry credentials; set notifications.smtp_username \
+         and FRONTDESK__NOTIFICATIONS__SMTP_PASSWORD"
+    )]
+    Credentials,
+    #[error("notifications.smtp_url has no host")]
+    NoHost,
+    #[error("notifications.smtp_url: unknown parameter {0:?}")]
+    UnknownParameter(String),
+    #[error(
+        "notifications.smtp_url: tls={tls} is not supported with {scheme}:// \
+         (smtp:// takes tls=starttls or tls=none)"
+    )]
+    UnsupportedTls { tls: String, scheme: String },
+    #[error("notifications.smtp_url must start with smtp:// or smtps://, not {0}://")]
+    Scheme(String),
+}
+
 /// Reads `smtp://host[:port][?tls=starttls|none]` or `smtps://host[:port]`.
 /// Credentials in the URL are refused: the password belongs in
 /// `FRONTDESK__NOTIFICATIONS__SMTP_PASSWORD`, not in a config file.
-pub fn parse_smtp_url(raw: &str) -> Result<SmtpEndpoint, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("notifications.smtp_url: {e}"))?;
+pub fn parse_smtp_url(raw: &str) -> Result<SmtpEndpoint, SmtpUrlError> {
+    let url = url::Url::parse(raw)?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "notifications.smtp_url must not carry credentials; set notifications.smtp_username \
-             and FRONTDESK__NOTIFICATIONS__SMTP_PASSWORD"
-                .into(),
-        );
+        return Err(SmtpUrlError::Credentials);
     }
     let host = url
         .host_str()
         .filter(|h| !h.is_empty())
-        .ok_or("notifications.smtp_url has no host")?
+        .ok_or(SmtpUrlError::NoHost)?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
@@ -71,11 +91,7 @@ pub fn parse_smtp_url(raw: &str) -> Result<SmtpEndpoint, String> {
     for (key, value) in url.query_pairs() {
         match key.as_ref() {
             "tls" => tls = Some(value.to_ascii_lowercase()),
-            other => {
-                return Err(format!(
-                    "notifications.smtp_url: unknown parameter {other:?}"
-                ))
-            }
+            other => return Err(SmtpUrlError::UnknownParameter(other.to_string())),
         }
     }
     let security = match (url.scheme(), tls.as_deref()) {
@@ -83,17 +99,12 @@ pub fn parse_smtp_url(raw: &str) -> Result<SmtpEndpoint, String> {
         ("smtp", Some("none")) => SmtpSecurity::Plain,
         ("smtps", None | Some("tls")) => SmtpSecurity::Tls,
         ("smtp" | "smtps", Some(other)) => {
-            return Err(format!(
-                "notifications.smtp_url: tls={other} is not supported with {}:// \
-                 (smtp:// takes tls=starttls or tls=none)",
-                url.scheme()
-            ))
+            return Err(SmtpUrlError::UnsupportedTls {
+                tls: other.to_string(),
+                scheme: url.scheme().to_string(),
+            })
         }
-        (scheme, _) => {
-            return Err(format!(
-                "notifications.smtp_url must start with smtp:// or smtps://, not {scheme}://"
-            ))
-        }
+        (scheme, _) => return Err(SmtpUrlError::Scheme(scheme.to_string())),
     };
     let default_port = match security {
         SmtpSecurity::StartTls => 587,
@@ -134,7 +145,8 @@ impl EmailChannel {
                 "email is not configured (notifications.smtp_url is empty)",
             ));
         }
-        let endpoint = parse_smtp_url(n.smtp_url.trim()).map_err(SendError::permanent)?;
+        let endpoint =
+            parse_smtp_url(n.smtp_url.trim()).map_err(|e| SendError::permanent(e.to_string()))?;
         let from: Mailbox = n.email_from.parse().map_err(|e| {
             SendError::permanent(format!(
                 "notifications.email_from {:?} is not an address: {e}",
@@ -246,7 +258,7 @@ mod tests {
 
     #[test]
     fn smtp_url_mistakes_are_named() {
-        let err = |u: &str| parse_smtp_url(u).unwrap_err();
+        let err = |u: &str| parse_smtp_url(u).unwrap_err().to_string();
         assert!(err("http://m").contains("smtp://"));
         assert!(err("smtps://m?tls=none").contains("tls=none"));
         assert!(err("smtp://m?tls=maybe").contains("tls=maybe"));

@@ -8,35 +8,9 @@ pub mod slack;
 pub mod sms;
 pub mod worker;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::Config;
+pub use crate::store::Notification;
 use crate::store::{Store, StoreError};
-
-/// One notification on one channel, as stored in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "channel", rename_all = "snake_case")]
-pub enum Notification {
-    Email {
-        to: Vec<String>,
-        subject: String,
-        body: String,
-    },
-    /// A Slack-compatible incoming webhook (`{"text": …}`).
-    Slack { text: String },
-    /// A text message through Twilio Messages.
-    Sms { to: String, body: String },
-}
-
-impl Notification {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Notification::Email { .. } => "email",
-            Notification::Slack { .. } => "slack",
-            Notification::Sms { .. } => "sms",
-        }
-    }
-}
 
 /// Something the business should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,47 +3,9 @@
 //! retrying one).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use super::Notification;
-use crate::logmask::mask_phone;
+pub use crate::store::OutboxItem;
 use crate::store::{Store, StoreError};
-
-/// One notification in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OutboxItem {
-    pub id: i64,
-    /// `email`, `slack` or `sms`.
-    pub kind: String,
-    /// The [`Notification`] as JSON; see [`OutboxItem::notification`].
-    pub payload: String,
-    /// Delivery attempts started so far (a claim counts as one).
-    pub attempts: i32,
-    /// When the item is due (or, while a worker holds it, when its claim expires).
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    /// Dead-lettered: no more automatic attempts until `frontdesk outbox retry`.
-    pub dead: bool,
-    pub idempotency_key: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-impl OutboxItem {
-    pub fn notification(&self) -> Result<Notification, serde_json::Error> {
-        serde_json::from_str(&self.payload)
-    }
-
-    /// Where the item goes, fit for logs and the terminal: phone numbers masked.
-    pub fn destination(&self) -> String {
-        match self.notification() {
-            Ok(Notification::Email { to, .. }) => to.join(", "),
-            Ok(Notification::Slack { .. }) => "webhook".into(),
-            Ok(Notification::Sms { to, .. }) => mask_phone(&to),
-            Err(_) => "(unreadable payload)".into(),
-        }
-    }
-}
 
 /// What `frontdesk outbox` was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +81,7 @@ pub fn format_listing(items: &[OutboxItem], now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::Notification;
 
     fn item(id: i64, n: &Notification, dead: bool, next: DateTime<Utc>) -> OutboxItem {
         OutboxItem {

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use crate::call::CallRecord;
-use crate::store::{RecordRow, Store};
+use crate::store::{RecordRow, Store, StoreError};
+use frontdesk_core::CallRecord;
 pub use rows::Numbering;
 use spill::Spill;
 
@@ -51,16 +51,16 @@ pub trait BatchSink: Send + Sync + 'static {
     fn write(
         &self,
         rows: Vec<RecordRow>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+    ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 }
 
 impl BatchSink for Store {
     fn write(
         &self,
         rows: Vec<RecordRow>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>> {
         let store = self.clone();
-        Box::pin(async move { store.write_batch(&rows).await.map_err(|e| e.to_string()) })
+        Box::pin(async move { store.write_batch(&rows).await })
     }
 }
 

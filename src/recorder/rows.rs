@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::call::command::Outcome;
-use crate::call::CallRecord;
 use crate::store::RecordRow;
+use frontdesk_core::command::Outcome;
+use frontdesk_core::CallRecord;
 
 #[derive(Default)]
 struct Seqs {
@@ -136,7 +136,7 @@ impl Numbering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::transcript::{Speaker, Turn};
+    use frontdesk_core::transcript::{Speaker, Turn};
 
     #[test]
     fn events_and_turns_are_numbered_per_call_without_gaps() {

@@ -1,6 +1,6 @@
 use super::*;
-use crate::call::command::Outcome;
-use crate::call::transcript::{Speaker, Turn};
+use frontdesk_core::command::Outcome;
+use frontdesk_core::transcript::{Speaker, Turn};
 use std::sync::atomic::AtomicBool;
 
 /// A real SQLite store behind a switch that can make writes fail, as an
@@ -14,9 +14,13 @@ impl BatchSink for Gate {
     fn write(
         &self,
         rows: Vec<RecordRow>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>> {
         if !self.open.load(Ordering::SeqCst) {
-            return Box::pin(async { Err("connection refused (test gate closed)".to_string()) });
+            return Box::pin(async {
+                Err(StoreError::Unreachable(
+                    "connection refused (test gate closed)".to_string(),
+                ))
+            });
         }
         self.store.write(rows)
     }

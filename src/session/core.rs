@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::error::RedisOpError;
 use super::health::{HealthTracker, Link};
 use super::inbox::InboxRequest;
 use super::keys::Keys;
@@ -64,7 +65,7 @@ impl Core {
 
     pub(crate) fn record<T>(
         &self,
-        result: Result<T, String>,
+        result: Result<T, RedisOpError>,
         resync_on_recovery: bool,
     ) -> Option<T> {
         match result {

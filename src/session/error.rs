@@ -12,3 +12,17 @@ pub enum SessionError {
     #[error("cross-instance delivery unavailable: {0}")]
     Unavailable(String),
 }
+
+/// Why one Redis operation failed. The store falls back to local state and
+/// reports itself degraded with this reason.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisOpError {
+    #[error("no Redis connection: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    #[error(transparent)]
+    Redis(#[from] deadpool_redis::redis::RedisError),
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("subscribing timed out")]
+    SubscribeTimeout,
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use deadpool_redis::redis::{self, FromRedisValue};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
-use super::error::SessionError;
+use super::error::{RedisOpError, SessionError};
 
 /// Webhooks, heartbeat and replies share one instance's pool; a handful of
 /// multiplexed connections carry thousands of requests per second.
@@ -42,12 +42,13 @@ impl RedisLink {
         Ok((Self { pool, op_timeout }, client))
     }
 
-    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, String> {
+    pub(crate) async fn query<T: FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, RedisOpError> {
         let attempt = async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            cmd.query_async::<T>(&mut conn)
-                .await
-                .map_err(|e| e.to_string())
+            let mut conn = self.pool.get().await?;
+            Ok(cmd.query_async::<T>(&mut conn).await?)
         };
         self.bounded(attempt).await
     }
@@ -55,29 +56,27 @@ impl RedisLink {
     pub(crate) async fn query_pipe<T: FromRedisValue>(
         &self,
         pipe: &redis::Pipeline,
-    ) -> Result<T, String> {
+    ) -> Result<T, RedisOpError> {
         let attempt = async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            pipe.query_async::<T>(&mut conn)
-                .await
-                .map_err(|e| e.to_string())
+            let mut conn = self.pool.get().await?;
+            Ok(pipe.query_async::<T>(&mut conn).await?)
         };
         self.bounded(attempt).await
     }
 
     /// Publishes `message`; returns how many subscribers received it.
-    pub(crate) async fn publish(&self, channel: &str, message: &str) -> Result<i64, String> {
+    pub(crate) async fn publish(&self, channel: &str, message: &str) -> Result<i64, RedisOpError> {
         self.query(redis::cmd("PUBLISH").arg(channel).arg(message))
             .await
     }
 
     async fn bounded<T>(
         &self,
-        attempt: impl std::future::Future<Output = Result<T, String>>,
-    ) -> Result<T, String> {
+        attempt: impl std::future::Future<Output = Result<T, RedisOpError>>,
+    ) -> Result<T, RedisOpError> {
         match tokio::time::timeout(self.op_timeout, attempt).await {
             Ok(result) => result,
-            Err(_) => Err(format!("no answer within {:?}", self.op_timeout)),
+            Err(_) => Err(RedisOpError::Timeout(self.op_timeout)),
         }
     }
 }
@@ -98,7 +97,7 @@ mod tests {
     async fn unreachable_server_fails_within_the_bound() {
         let (link, _) = RedisLink::open("redis://127.0.0.1:1", OP).unwrap();
         let started = std::time::Instant::now();
-        let r: Result<String, String> = link.query(&redis::cmd("PING")).await;
+        let r: Result<String, RedisOpError> = link.query(&redis::cmd("PING")).await;
         assert!(r.is_err());
         assert!(started.elapsed() < OP * 3);
     }

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use tokio::sync::{oneshot, watch};
 
 use super::core::{Core, Remote};
+use super::error::RedisOpError;
 use super::health::Link;
 use super::inbox::{InboxRequest, ReplyEnvelope, RequestEnvelope, Responder};
 
@@ -70,7 +71,11 @@ pub(crate) async fn run(
     }
 }
 
-async fn connect(remote: &Remote, core: &Core, channels: Vec<String>) -> Result<PubSub, String> {
+async fn connect(
+    remote: &Remote,
+    core: &Core,
+    channels: Vec<String>,
+) -> Result<PubSub, RedisOpError> {
     let attempt = async {
         let mut pubsub = remote.client.get_async_pubsub().await?;
         pubsub.subscribe(channels).await?;
@@ -78,8 +83,8 @@ async fn connect(remote: &Remote, core: &Core, channels: Vec<String>) -> Result<
     };
     match tokio::time::timeout(core.opts.op_timeout * CONNECT_ROUND_TRIPS, attempt).await {
         Ok(Ok(pubsub)) => Ok(pubsub),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("subscribe timed out".to_string()),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(RedisOpError::SubscribeTimeout),
     }
 }
 

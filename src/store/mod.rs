@@ -103,6 +103,7 @@ mod error;
 mod inbox;
 mod migrate;
 mod model;
+mod notification;
 mod outbox;
 mod pool;
 mod record;
@@ -118,6 +119,7 @@ pub use model::{
     NewVoicemail, PurgeReport, RecordRow, ResponseUsage, RowCounts, TimelineEvent, ToolInvocation,
     TranscriptTurn, Usage, Voicemail,
 };
+pub use notification::{Notification, OutboxItem};
 pub use url::{Backend, DEFAULT_DATABASE_URL};
 
 /// A handle on the database. Cloning is cheap: clones share one pool.

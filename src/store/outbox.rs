@@ -1,5 +1,4 @@
-//! The notification outbox: durable, drained by the notifier worker
-//! (`crate::notify::worker`).
+//! The notification outbox: durable, drained by the notifier worker.
 //!
 //! Several engine instances may drain one PostgreSQL outbox. An item is
 //! *claimed* before it is sent: one conditional UPDATE moves its
@@ -18,8 +17,7 @@ use super::error::StoreError;
 use super::model::{from_db, to_db};
 use super::schema::outbox;
 use super::Store;
-use crate::notify::outbox::OutboxItem;
-use crate::notify::Notification;
+use super::{Notification, OutboxItem};
 
 /// Error texts are stored for the operator; a runaway server reply must not
 /// bloat the table.

@@ -5,56 +5,14 @@
 use serde_json::{json, Value};
 
 use super::{opt_str, Tool, ToolContext, ToolError, ToolFuture, ToolOutput};
-use crate::config::business::is_e164;
-use crate::config::{BusinessConfig, Config};
+use crate::business::phone::is_nanp;
+pub use crate::business::phone::{business_is_nanp, caller_number, normalize_phone};
+use crate::config::BusinessConfig;
 use crate::store::{KnownCaller, Store};
 
-/// Spoken or typed separators a model or an operator may leave in a number.
-const SEPARATORS: &[char] = &[' ', '-', '(', ')', '.', '/', '\u{a0}'];
-
-/// `raw` as E.164, or `None` when it is not a phone number. A business in
-/// the North American Numbering Plan (its own number starts with `+1`, or
-/// is not set) also accepts the ten- and eleven-digit national forms that
-/// callers say, such as "(555) 123-4567".
-pub fn normalize_phone(raw: &str, nanp: bool) -> Option<String> {
-    let compact: String = raw
-        .trim()
-        .chars()
-        .filter(|c| !SEPARATORS.contains(c))
-        .collect();
-    let candidate = if compact.starts_with('+') {
-        compact
-    } else if let Some(rest) = compact.strip_prefix("00") {
-        format!("+{rest}")
-    } else if nanp && compact.len() == 10 {
-        format!("+1{compact}")
-    } else if nanp && compact.len() == 11 && compact.starts_with('1') {
-        format!("+{compact}")
-    } else {
-        return None;
-    };
-    is_e164(&candidate).then_some(candidate)
-}
-
-/// What Twilio puts in `From` when the caller ID is blocked or missing:
-/// "ANONYMOUS", "RESTRICTED", "UNKNOWN" and "UNAVAILABLE" spelled on a
-/// keypad. They look like numbers but must never be called back.
-const WITHHELD: &[&str] = &["+266696687", "+7378742833", "+8656696", "+86282452253"];
-
-/// The caller's own number as E.164, or `None` when the caller ID is
-/// withheld or unreadable.
-pub fn caller_number(from: &str, nanp: bool) -> Option<String> {
-    normalize_phone(from, nanp).filter(|n| !WITHHELD.contains(&n.as_str()))
-}
-
-/// Whether the business dials in the North American Numbering Plan.
-pub fn business_is_nanp(config: &Config) -> bool {
-    is_nanp(&config.business.business.phone)
-}
-
-fn is_nanp(own_phone: &str) -> bool {
-    own_phone.is_empty() || own_phone.starts_with("+1")
-}
+/// How long the incoming-call webhook waits for the contacts lookup: a slow
+/// database must not hold up the answer, it only costs the greeting by name.
+pub const RECOGNISE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// The contacts of `business` with normalised numbers; entries whose
 /// number cannot be read are left out (and logged), not guessed at.
@@ -89,6 +47,28 @@ pub async fn seed_contacts(store: &Store, business: &BusinessConfig) {
         Ok(n) => tracing::info!(contacts = n, "contacts loaded"),
         Err(e) => {
             tracing::error!(error = %e, "contacts could not be loaded; callers will not be recognised")
+        }
+    }
+}
+
+/// The contact calling from `from`, if the directory knows them and the
+/// database answers within [`RECOGNISE_TIMEOUT`].
+pub async fn recognise(
+    store: &Store,
+    business: &BusinessConfig,
+    from: &str,
+) -> Option<KnownCaller> {
+    let phone = caller_number(from, is_nanp(&business.business.phone))?;
+    let lookup = store.find_contact(&business.business.phone, &phone);
+    match tokio::time::timeout(RECOGNISE_TIMEOUT, lookup).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "contacts lookup failed; caller not recognised");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("contacts lookup too slow; caller not recognised");
+            None
         }
     }
 }
@@ -171,6 +151,7 @@ impl Tool for LookupCaller {
 mod tests {
     use super::*;
     use crate::config::business::Contact;
+    use crate::config::Config;
 
     #[test]
     fn numbers_normalise_to_e164() {

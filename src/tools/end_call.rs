@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::{opt_str, Tool, ToolContext, ToolFuture, ToolOutput};
-use crate::call::ToolEffect;
+use frontdesk_core::ToolEffect;
 
 pub struct EndCall;
 

@@ -1,127 +1,15 @@
 //! `get_business_hours`: opening hours for now, today, tomorrow, a weekday or
 //! a date — in the business's own timezone, with holidays and special hours.
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Weekday};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 use super::{opt_str, Tool, ToolContext, ToolError, ToolFuture, ToolOutput};
+use crate::business::hours::{weekday_name, Schedule, WEEK};
+use crate::config::business::BusinessConfigError;
 use crate::config::business::Span;
-use crate::config::{BusinessConfig, WeeklyHours};
-
-/// How far ahead "next opening" looks: covers a long holiday closure.
-const LOOKAHEAD_DAYS: i64 = 21;
-
-/// The opening rules of the business or one department.
-#[derive(Debug, Clone, Copy)]
-pub struct Schedule<'a> {
-    weekly: &'a WeeklyHours,
-    business: &'a BusinessConfig,
-}
-
-/// One day's hours.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DayHours {
-    pub date: NaiveDate,
-    pub spans: Vec<Span>,
-    pub holiday: Option<String>,
-}
-
-impl<'a> Schedule<'a> {
-    pub fn of_business(business: &'a BusinessConfig) -> Self {
-        Schedule {
-            weekly: &business.hours,
-            business,
-        }
-    }
-
-    pub fn of_department(business: &'a BusinessConfig, department: &str) -> Option<Self> {
-        let d = business.department(department)?;
-        Some(Schedule {
-            weekly: d.hours.as_ref().unwrap_or(&business.hours),
-            business,
-        })
-    }
-
-    pub fn day(&self, date: NaiveDate) -> DayHours {
-        // Holidays close (or shorten) every department alike.
-        if let Some(h) = self.business.holidays.iter().find(|h| h.date == date) {
-            return DayHours {
-                date,
-                spans: h.hours.clone(),
-                holiday: Some(h.name.clone()),
-            };
-        }
-        DayHours {
-            date,
-            spans: self.weekly.day(date.weekday()).to_vec(),
-            holiday: None,
-        }
-    }
-
-    /// The span open at this local time, if any.
-    pub fn open_span(&self, local: NaiveDateTime) -> Option<Span> {
-        let t = local.time();
-        self.day(local.date())
-            .spans
-            .into_iter()
-            .find(|s| s.open <= t && t < s.close)
-    }
-
-    /// The next moment (local) the doors open, strictly after `local`.
-    pub fn next_opening(&self, local: NaiveDateTime) -> Option<NaiveDateTime> {
-        (0..=LOOKAHEAD_DAYS).find_map(|offset| {
-            let date = local.date() + Duration::days(offset);
-            self.day(date)
-                .spans
-                .iter()
-                .map(|s| date.and_time(s.open))
-                .find(|&at| at > local)
-        })
-    }
-
-    /// "Monday: 08:00-12:00, 13:00-17:00; ...; Sunday: closed".
-    pub fn weekly_summary(&self) -> String {
-        WEEK.iter()
-            .map(|&d| {
-                let spans = self.weekly.day(d);
-                let text = if spans.is_empty() {
-                    "closed".to_string()
-                } else {
-                    spans
-                        .iter()
-                        .map(Span::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                format!("{}: {}", weekday_name(d), text)
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-}
-
-const WEEK: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
-
-pub fn weekday_name(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
-}
+use crate::config::BusinessConfig;
 
 fn parse_weekday(s: &str) -> Option<Weekday> {
     let s = s.trim_start_matches("next ").trim_start_matches("this ");
@@ -169,7 +57,7 @@ pub struct BusinessHours {
 }
 
 impl BusinessHours {
-    pub fn new(business: BusinessConfig) -> Result<Self, String> {
+    pub fn new(business: BusinessConfig) -> Result<Self, BusinessConfigError> {
         let tz = business.timezone()?;
         Ok(BusinessHours { business, tz })
     }

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::call::ToolEffect;
 use crate::config::Config;
 use crate::realtime::session::ToolSpec;
+use frontdesk_core::ToolEffect;
 
 /// What a tool hands back: the JSON for the model, and what the call should
 /// do about it.
@@ -69,6 +69,13 @@ impl ToolError {
     }
 }
 
+/// Why the tools could not be set up for this configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolsError {
+    #[error(transparent)]
+    Business(#[from] crate::config::business::BusinessConfigError),
+}
+
 /// Facts about the call, and the services a tool may use.
 #[derive(Clone)]
 pub struct ToolContext {
@@ -111,7 +118,7 @@ impl Toolbox {
     }
 
     /// The built-in tools for this configuration.
-    pub fn standard(config: &Config) -> Result<Self, String> {
+    pub fn standard(config: &Config) -> Result<Self, ToolsError> {
         Ok(Toolbox::new(vec![
             Arc::new(hours::BusinessHours::new(config.business.clone())?),
             Arc::new(end_call::EndCall),
@@ -160,6 +167,51 @@ impl Toolbox {
             Ok(out) => (out.output.to_string(), out.effect),
             Err(e) => (e.to_model_json().to_string(), ToolEffect::None),
         }
+    }
+}
+
+/// The tools as a call uses them: the toolbox, and the services its tools
+/// work with. Cloning is cheap (shared handles).
+#[derive(Clone)]
+pub struct ToolRunner {
+    toolbox: Toolbox,
+    store: crate::store::Store,
+    config: Arc<Config>,
+}
+
+impl ToolRunner {
+    pub fn new(toolbox: Toolbox, store: crate::store::Store, config: Arc<Config>) -> Self {
+        ToolRunner {
+            toolbox,
+            store,
+            config,
+        }
+    }
+
+    /// What the model is told it may call.
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.toolbox.specs()
+    }
+
+    /// Runs one tool call of `call_sid`, from `caller` to `called`; see
+    /// [`Toolbox::run`].
+    pub async fn run(
+        &self,
+        name: &str,
+        arguments: &str,
+        call_sid: String,
+        caller: String,
+        called: String,
+    ) -> (String, ToolEffect) {
+        let ctx = ToolContext {
+            call_sid,
+            caller,
+            called,
+            now: chrono::Utc::now(),
+            store: self.store.clone(),
+            config: self.config.clone(),
+        };
+        self.toolbox.run(name, arguments, ctx).await
     }
 }
 

@@ -7,11 +7,12 @@ use chrono::TimeZone;
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use super::hours::{weekday_name, Schedule};
 use super::{opt_str, Tool, ToolContext, ToolError, ToolFuture, ToolOutput};
-use crate::call::ToolEffect;
+use crate::business::hours::{weekday_name, Schedule};
+use crate::config::business::BusinessConfigError;
 use crate::config::BusinessConfig;
 use chrono::Datelike;
+use frontdesk_core::ToolEffect;
 
 pub struct TransferCall {
     business: BusinessConfig,
@@ -19,7 +20,7 @@ pub struct TransferCall {
 }
 
 impl TransferCall {
-    pub fn new(business: BusinessConfig) -> Result<Self, String> {
+    pub fn new(business: BusinessConfig) -> Result<Self, BusinessConfigError> {
         let tz = business.timezone()?;
         Ok(TransferCall { business, tz })
     }
@@ -82,7 +83,7 @@ impl TransferCall {
                 "department": department.name,
                 "next": "Say one short line such as \"Connecting you now\" and nothing else; the call is put through when you finish speaking."
             }),
-            effect: ToolEffect::Transfer(crate::call::transfer_to(department)),
+            effect: ToolEffect::Transfer(crate::business::transfer_to(department)),
         })
     }
 }

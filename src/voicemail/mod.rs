@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub use call_info::{lookup as call_facts, CallFacts, RECORD_GRACE};
 pub use callback::{CallbackError, RecordingCallback, RecordingStatus};
-pub use pipeline::{Processed, TranscriptStatus, VoicemailError, Voicemails};
+pub use pipeline::{FetchError, Processed, TranscriptStatus, VoicemailError, Voicemails};
 pub use retry::{fetch_is_transient, RetryPolicy};
 pub use transcribe::{transcription_base_url, TranscribeError, Transcriber, TRANSCRIPTION_TIMEOUT};
 

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::logmask::mask_phone;
 use crate::notify::{notify, NotifyEvent};
 use crate::store::{NewVoicemail, Store, StoreError, Voicemail};
-use crate::twilio::rest::{RecordingFormat, TwilioRest};
+use crate::twilio::rest::{RecordingFormat, RestError, TwilioRest};
 
 /// What became of the transcript.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,17 @@ pub enum VoicemailError {
     /// The database refused or stayed away through every retry.
     #[error("voicemail could not be stored: {0}")]
     Store(#[from] StoreError),
+}
+
+/// Why the recording could not be fetched from Twilio.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("TWILIO_AUTH_TOKEN is not set")]
+    NoAuthToken,
+    #[error("{0}")]
+    Client(RestError),
+    #[error("recording download failed: {0}")]
+    Download(RestError),
 }
 
 /// The pipeline, with its retry budgets.
@@ -106,9 +117,9 @@ impl Voicemails {
             Ok(wav) => match self.transcribe(wav).await {
                 Ok(text) if text.is_empty() => (None, TranscriptStatus::Empty),
                 Ok(text) => (Some(text), TranscriptStatus::Transcribed),
-                Err(reason) => (None, TranscriptStatus::TranscriptionFailed(reason)),
+                Err(e) => (None, TranscriptStatus::TranscriptionFailed(e.to_string())),
             },
-            Err(reason) => (None, TranscriptStatus::FetchFailed(reason)),
+            Err(e) => (None, TranscriptStatus::FetchFailed(e.to_string())),
         };
         match &status {
             TranscriptStatus::FetchFailed(reason)
@@ -259,10 +270,10 @@ impl Voicemails {
     }
 
     /// The recording's WAV from Twilio's REST API (Basic auth), or why not.
-    async fn download(&self, cb: &RecordingCallback) -> Result<bytes::Bytes, String> {
+    async fn download(&self, cb: &RecordingCallback) -> Result<bytes::Bytes, FetchError> {
         let twilio = &self.config.twilio;
         let Some(token) = twilio.auth_token.as_deref().filter(|t| !t.is_empty()) else {
-            return Err("TWILIO_AUTH_TOKEN is not set".into());
+            return Err(FetchError::NoAuthToken);
         };
         // The recording lives under the account that made it; the configured
         // account (a parent) may fetch a subaccount's recordings too.
@@ -271,7 +282,7 @@ impl Voicemails {
             own => own,
         };
         let rest = TwilioRest::new(account, token)
-            .map_err(|e| e.to_string())?
+            .map_err(FetchError::Client)?
             .with_base_url(&twilio.rest_base_url);
         self.fetch_retry
             .run(
@@ -283,12 +294,12 @@ impl Voicemails {
                 },
             )
             .await
-            .map_err(|e| format!("recording download failed: {e}"))
+            .map_err(FetchError::Download)
     }
 
     /// The transcript (possibly empty), or why there is none.
-    async fn transcribe(&self, wav: bytes::Bytes) -> Result<String, String> {
-        let transcriber = Transcriber::from_config(&self.config).map_err(|e| e.to_string())?;
+    async fn transcribe(&self, wav: bytes::Bytes) -> Result<String, TranscribeError> {
+        let transcriber = Transcriber::from_config(&self.config)?;
         self.transcribe_retry
             .run(
                 || transcriber.transcribe(wav.clone()),
@@ -296,6 +307,5 @@ impl Voicemails {
                 |attempt, e| tracing::warn!(attempt, error = %e, "voicemail transcription failed"),
             )
             .await
-            .map_err(|e| e.to_string())
     }
 }

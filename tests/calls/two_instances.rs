@@ -100,10 +100,10 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     .unwrap_or(false);
     assert!(closed, "A did not leave the stream");
     assert_eq!(
-        a.running.engine.sessions.owner(&sid).await.as_deref(),
-        Some(a.running.engine.sessions.instance_id())
+        a.running.sessions.owner(&sid).await.as_deref(),
+        Some(a.running.sessions.instance_id())
     );
-    assert!(b.running.engine.registry.get(&sid).is_none());
+    assert!(b.running.calls.get(&sid).is_none());
 
     // Twilio asks the Connect action — at B. Only A knows the decision.
     let (_, twiml) = signed_post(&b.base, "/twilio/after-stream", &params(&sid, &[])).await;

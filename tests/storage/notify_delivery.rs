@@ -807,7 +807,7 @@ async fn a_launched_engine_drains_the_outbox() {
         transcript: Some("Please call me back about my invoice.".into()),
         recording_url: "https://api.twilio.com/rec/RE1".into(),
     };
-    notify(&running.store, &running.engine.config, &event, "vm:RE1")
+    notify(&running.store, &running.config, &event, "vm:RE1")
         .await
         .unwrap();
     let mail = smtp.wait_for_messages(1).await;

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::calendar::local::{parse_date, parse_hhmm, spoken_day};
 use crate::calendar::slots::{Slot, Within};
+use crate::config::business::BusinessConfigError;
 use crate::config::business::Span;
 use crate::config::Config;
 use crate::tools::{opt_str, Tool, ToolContext, ToolError, ToolFuture, ToolOutput};
@@ -21,11 +22,14 @@ pub struct CheckAvailability {
 }
 
 impl CheckAvailability {
-    pub fn new(config: &Config) -> Result<Self, String> {
+    pub fn new(config: &Config) -> Result<Self, BusinessConfigError> {
         Self::with_calendar(config, super::builtin_calendar())
     }
 
-    pub fn with_calendar(config: &Config, calendar: CalendarSource) -> Result<Self, String> {
+    pub fn with_calendar(
+        config: &Config,
+        calendar: CalendarSource,
+    ) -> Result<Self, BusinessConfigError> {
         config.business.timezone()?;
         Ok(CheckAvailability {
             calendar,

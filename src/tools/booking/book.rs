@@ -14,6 +14,7 @@ use super::{
 use crate::calendar::local::{iso, spoken};
 use crate::calendar::slots::Refusal;
 use crate::calendar::{BookingRequest, CalendarError};
+use crate::config::business::BusinessConfigError;
 use crate::config::Config;
 use crate::notify::NotifyEvent;
 use crate::tools::{opt_str, Tool, ToolContext, ToolError, ToolFuture, ToolOutput};
@@ -24,11 +25,14 @@ pub struct BookAppointment {
 }
 
 impl BookAppointment {
-    pub fn new(config: &Config) -> Result<Self, String> {
+    pub fn new(config: &Config) -> Result<Self, BusinessConfigError> {
         Self::with_calendar(config, super::builtin_calendar())
     }
 
-    pub fn with_calendar(config: &Config, calendar: CalendarSource) -> Result<Self, String> {
+    pub fn with_calendar(
+        config: &Config,
+        calendar: CalendarSource,
+    ) -> Result<Self, BusinessConfigError> {
         config.business.timezone()?;
         Ok(BookAppointment {
             calendar,

@@ -81,7 +81,10 @@ fn services_enum(config: &Config) -> Vec<String> {
 }
 
 fn tz_of(config: &Config) -> Result<Tz, ToolError> {
-    config.business.timezone().map_err(ToolError::Unavailable)
+    config
+        .business
+        .timezone()
+        .map_err(|e| ToolError::Unavailable(e.to_string()))
 }
 
 fn find_service<'c>(config: &'c Config, name: &str) -> Result<&'c Service, ToolError> {
@@ -120,7 +123,7 @@ fn service_of(config: &Config, booking: &Booking) -> Service {
 
 fn rules<'c>(config: &'c Config, service: &Service) -> Result<SlotRules<'c>, ToolError> {
     SlotRules::for_service(&config.business, service, &config.bookings)
-        .map_err(ToolError::Unavailable)
+        .map_err(|e| ToolError::Unavailable(e.to_string()))
 }
 
 /// A required, non-empty string argument.

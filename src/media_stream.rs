@@ -13,10 +13,11 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use super::media::{self, Inbound};
 use crate::call::actor::{CallActor, CallerDtmf, CallerMedia, StreamAttached, StreamEvent};
-use crate::call::Event;
-use crate::engine::{CallInfo, Engine};
+use crate::call::{CallInfo, Calls, Event};
+use crate::metrics::Metrics;
+use crate::twilio::media::{self, Inbound};
+use crate::twilio::ToTwilio;
 
 /// Twilio sends a frame every 20 ms while the call is up; this much silence
 /// on the socket means the connection is gone even if TCP has not noticed.
@@ -25,23 +26,9 @@ const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// Twilio frames are small; anything near this is not Twilio.
 const MAX_FRAME_BYTES: usize = 256 * 1024;
 
-/// What the call sends to Twilio.
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
-pub enum ToTwilio {
-    Media {
-        payload: String,
-        /// When the model frame this audio relays arrived, if it is one.
-        relayed_from: Option<Instant>,
-    },
-    Mark(String),
-    Clear,
-    /// Leave the stream: Twilio then requests the Connect action.
-    Close,
-}
-
 pub struct TwilioStreamActor {
-    engine: Arc<Engine>,
+    calls: Calls,
+    metrics: Arc<Metrics>,
     call: Option<(String, Addr<CallActor>)>,
     stream_sid: String,
     last_frame: Instant,
@@ -50,9 +37,10 @@ pub struct TwilioStreamActor {
 }
 
 impl TwilioStreamActor {
-    pub fn new(engine: Arc<Engine>) -> Self {
+    pub fn new(calls: Calls, metrics: Arc<Metrics>) -> Self {
         TwilioStreamActor {
-            engine,
+            calls,
+            metrics,
             call: None,
             stream_sid: String::new(),
             last_frame: Instant::now(),
@@ -68,7 +56,7 @@ impl TwilioStreamActor {
     }
 
     fn bad_frame(&self, why: &str) {
-        self.engine.metrics.malformed("twilio");
+        self.metrics.malformed("twilio");
         tracing::warn!(call_sid = %self.call_sid(), reason = %why, "bad Twilio frame ignored");
     }
 
@@ -102,7 +90,7 @@ impl TwilioStreamActor {
                     to: params.get("to").cloned().unwrap_or_default(),
                     known: None,
                 };
-                let call = self.engine.call(info);
+                let call = self.calls.open(info);
                 call.do_send(StreamAttached {
                     stream: ctx.address().recipient(),
                     stream_sid: stream_sid.clone(),
@@ -205,7 +193,7 @@ impl Handler<ToTwilio> for TwilioStreamActor {
             } => {
                 ctx.text(media::media_json(&self.stream_sid, &payload));
                 if let Some(t) = relayed_from {
-                    self.engine.metrics.observe_relay("to_caller", t.elapsed());
+                    self.metrics.observe_relay("to_caller", t.elapsed());
                 }
             }
             ToTwilio::Mark(name) => ctx.text(media::mark_json(&self.stream_sid, &name)),
@@ -232,11 +220,12 @@ fn looks_like_base64(s: &str) -> bool {
 
 /// Upgrades `GET /twilio/stream` (after the signature check).
 pub fn start(
-    engine: Arc<Engine>,
+    calls: Calls,
+    metrics: Arc<Metrics>,
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    ws::WsResponseBuilder::new(TwilioStreamActor::new(engine), req, payload)
+    ws::WsResponseBuilder::new(TwilioStreamActor::new(calls, metrics), req, payload)
         .frame_size(MAX_FRAME_BYTES)
         .start()
 }

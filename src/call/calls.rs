@@ -1,0 +1,51 @@
+//! The calls of this instance, as the webhooks and the Twilio stream reach
+//! them: find the live one, or start it.
+
+use std::sync::Arc;
+
+use actix::{Actor, Addr};
+
+use super::actor::CallActor;
+use super::deps::CallDeps;
+use super::info::CallInfo;
+
+#[derive(Clone)]
+pub struct Calls {
+    deps: Arc<CallDeps>,
+}
+
+impl Calls {
+    pub fn new(deps: CallDeps) -> Self {
+        Calls {
+            deps: Arc::new(deps),
+        }
+    }
+
+    /// The live call with this CallSid, if this instance holds it.
+    pub fn get(&self, call_sid: &str) -> Option<Addr<CallActor>> {
+        self.deps.registry.get(call_sid)
+    }
+
+    /// The call's actor: the live one, or a new one (pre-warm on the
+    /// webhook; or a stream whose webhook went to another instance).
+    pub fn open(&self, info: CallInfo) -> Addr<CallActor> {
+        if let Some(addr) = self.deps.registry.get(&info.call_sid) {
+            return addr;
+        }
+        let sid = info.call_sid.clone();
+        let addr = CallActor::new(self.deps.clone(), info).start();
+        self.deps.registry.insert(&sid, addr.clone());
+        let sessions = self.deps.sessions.clone();
+        actix::spawn(async move { sessions.claim(&sid).await });
+        addr
+    }
+
+    /// How many calls this instance holds.
+    pub fn len(&self) -> usize {
+        self.deps.registry.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.deps.registry.is_empty()
+    }
+}

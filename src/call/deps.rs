@@ -1,0 +1,65 @@
+//! What a call is given when it starts. Built once at start-up
+//! (`app::launch`) and shared by every call of the instance; each field is
+//! something the call itself uses — nothing here is for anyone else.
+
+use std::sync::Arc;
+
+use actix::Recipient;
+
+use super::info::CallInfo;
+use super::registry::CallRegistry;
+use super::MachineConfig;
+use crate::config::BusinessConfig;
+use crate::instructions::{greeting_instructions, session_instructions, CallerContext};
+use crate::metrics::Metrics;
+use crate::realtime::session::SessionParams;
+use crate::recorder::RecordCall;
+use crate::session::SessionStore;
+use crate::tools::ToolRunner;
+
+use super::model_setup::ModelSetup;
+
+pub struct CallDeps {
+    /// The machine's knobs.
+    pub machine: MachineConfig,
+    /// How to reach the model and what session to ask for.
+    pub model: ModelSetup,
+    /// The business: the greeting, the instructions, the operator's hours.
+    pub business: Arc<BusinessConfig>,
+    /// The receptionist's tools, with the services they use.
+    pub tools: ToolRunner,
+    /// Where call records go (the recorder actor, on its own thread).
+    pub recorder: Recipient<RecordCall>,
+    /// Call ownership across instances: claimed at start, released at stop.
+    pub sessions: SessionStore,
+    /// The calls of this instance; a call takes itself out when it stops.
+    pub registry: Arc<CallRegistry>,
+    pub metrics: Arc<Metrics>,
+    /// Base64 of the "one moment, please" clip, ready to send.
+    pub hold_clip: String,
+}
+
+impl CallDeps {
+    /// The model session for this call: the configured one, with
+    /// instructions that name the caller and the time.
+    pub fn session_params(&self, info: &CallInfo) -> SessionParams {
+        self.model.session(session_instructions(
+            &self.business,
+            &CallerContext {
+                from: info.from.clone(),
+                now: chrono::Utc::now(),
+                known: info.known.clone(),
+            },
+        ))
+    }
+
+    /// The instructions of the greeting response.
+    pub fn greeting(&self, info: &CallInfo) -> String {
+        greeting_instructions(&self.business, &info.from, info.known.as_ref())
+    }
+
+    /// Is the operator's department open right now?
+    pub fn operator_open_now(&self) -> bool {
+        crate::business::hours::operator_open_at(&self.business, chrono::Utc::now())
+    }
+}
