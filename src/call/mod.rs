@@ -4,12 +4,12 @@
 pub mod actor;
 pub mod registry;
 
+pub use frontdesk_core::{answer_without_call, Call, Cause, MachineConfig};
 pub use frontdesk_core::{
     command, decision, event, machine, playback, supervision, transcript, CallRecord, Command,
     Decision, Event, Farewell, MenuPrompt, ModelCommand, Outcome, ResponseStatus, State, StateName,
     Timer, ToolEffect, Transfer, TwilioCommand, Unexpected,
 };
-pub use frontdesk_core::{read_menu_input, Call, MachineConfig, MenuChoice};
 
 use crate::config::{Config, Department};
 use frontdesk_core::supervision::Budget;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::render;
 use super::twilio_auth::{verify_form, verify_websocket, Rejected};
 use crate::call::actor::Webhook;
-use crate::call::{read_menu_input, Decision, Event, Farewell, MenuChoice, MenuPrompt};
+use crate::call::{answer_without_call, Event};
 use crate::engine::{CallInfo, Engine};
 use crate::logmask::mask_phone;
 use actix_web::ResponseError;
@@ -146,17 +146,13 @@ pub async fn voice(
     .await
 }
 
-/// Asks the call for its decision; `fallback` when the call is not here
-/// (ended and gone, or this instance restarted).
-async fn ask(
-    engine: &Arc<Engine>,
-    req: &HttpRequest,
-    form: &Form,
-    event: Event,
-    fallback: Decision,
-) -> HttpResponse {
+/// Asks the call for its decision; when the call is not here (ended and
+/// gone, or this instance restarted), the machine's rules answer from the
+/// event alone.
+async fn ask(engine: &Arc<Engine>, req: &HttpRequest, form: &Form, event: Event) -> HttpResponse {
     once(engine, req, form, || async {
         let sid = form.call_sid();
+        let fallback = answer_without_call(&engine.machine, &event);
         let decision = match engine.registry.get(sid) {
             Some(call) => call.send(Webhook(event)).await.ok().flatten(),
             None => super::remote::ask_owner(engine, sid, &event).await,
@@ -175,19 +171,18 @@ async fn ask(
     .await
 }
 
-/// Authenticates a call-flow webhook, turns its form into the call's event
-/// (and the answer to give if the call's state is gone), and answers with the
-/// call's decision.
+/// Authenticates a call-flow webhook, turns its form into the call's event,
+/// and answers with the call's decision.
 async fn decide(
     engine: &Arc<Engine>,
     req: &HttpRequest,
     body: &[u8],
-    read: impl FnOnce(&Engine, &Form) -> (Event, Decision),
+    read: impl FnOnce(&Engine, &Form) -> Event,
 ) -> HttpResponse {
     match accept(engine, req, body) {
         Ok(form) => {
-            let (event, fallback) = read(engine, &form);
-            ask(engine, req, &form, event, fallback).await
+            let event = read(engine, &form);
+            ask(engine, req, &form, event).await
         }
         Err(rejected) => rejected.error_response(),
     }
@@ -199,16 +194,7 @@ pub async fn after_stream(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    // Without the call's state, the menu still serves the caller.
-    decide(&engine, &req, &body, |_, _| {
-        (
-            Event::AfterStream,
-            Decision::Menu {
-                prompt: MenuPrompt::Welcome,
-            },
-        )
-    })
-    .await
+    decide(&engine, &req, &body, |_, _| Event::AfterStream).await
 }
 
 /// `POST /twilio/menu`: the caller pressed a key or said something.
@@ -217,34 +203,10 @@ pub async fn menu(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    decide(&engine, &req, &body, |engine, form| {
-        let digits = form.get("Digits").map(str::to_string);
-        let speech = form.get("SpeechResult").map(str::to_string);
-        let operator_open = engine.operator_open_now();
-        let fallback = match read_menu_input(digits.as_deref(), speech.as_deref()) {
-            MenuChoice::Hours => Decision::Menu {
-                prompt: MenuPrompt::Hours,
-            },
-            MenuChoice::Message => Decision::Voicemail { department: None },
-            MenuChoice::Operator => match engine.config.business.operator() {
-                Some(d) if operator_open => Decision::Transfer(crate::call::transfer_to(d)),
-                Some(d) => Decision::Voicemail {
-                    department: Some(d.name.clone()),
-                },
-                None => Decision::Voicemail { department: None },
-            },
-            MenuChoice::Unclear => Decision::Menu {
-                prompt: MenuPrompt::Retry,
-            },
-        };
-        (
-            Event::MenuInput {
-                digits,
-                speech,
-                operator_open,
-            },
-            fallback,
-        )
+    decide(&engine, &req, &body, |engine, form| Event::MenuInput {
+        digits: form.get("Digits").map(str::to_string),
+        speech: form.get("SpeechResult").map(str::to_string),
+        operator_open: engine.operator_open_now(),
     })
     .await
 }
@@ -258,13 +220,7 @@ pub async fn dial_status(
     decide(&engine, &req, &body, |_, form| {
         let status = form.get("DialCallStatus").unwrap_or("failed").to_string();
         tracing::info!(call_sid = %form.call_sid(), %status, "transfer finished");
-        let fallback = match status.as_str() {
-            "completed" | "answered" => Decision::Hangup {
-                farewell: Farewell::None,
-            },
-            _ => Decision::Voicemail { department: None },
-        };
-        (Event::DialFinished { status }, fallback)
+        Event::DialFinished { status }
     })
     .await
 }
@@ -282,12 +238,7 @@ pub async fn voicemail(
             duration = %form.get("RecordingDuration").unwrap_or(""),
             "voicemail recorded"
         );
-        (
-            Event::RecordingFinished,
-            Decision::Hangup {
-                farewell: Farewell::MessageTaken,
-            },
-        )
+        Event::RecordingFinished
     })
     .await
 }

@@ -32,7 +32,9 @@ fn transition(i: usize) -> CallRecord {
     CallRecord::Transition {
         from: "conversing",
         to: "conversing",
-        cause: format!("step {i}"),
+        cause: crate::call::Cause::HangupRequested {
+            reason: format!("step {i}"),
+        },
     }
 }
 
