@@ -15,6 +15,7 @@
 
 mod after_stream;
 mod context;
+mod conversation;
 mod leave;
 mod live;
 mod model;
