@@ -1,9 +1,8 @@
-//! `CallActor`: one per CallSid. It owns the call's state machine, its
-//! timers and its children (model connection, codec), turns what they say
+//! `CallActor`: one per CallSid. It owns the call's state machine, the one
+//! timer that wakes it at the machine's earliest deadline, and its children (model connection, codec), turns what they say
 //! into machine events and executes the machine's commands. It makes no
 //! decisions of its own.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use actix::prelude::*;
 
 use super::command::{CallRecord, Command, ModelCommand, ModelUsage, TwilioCommand};
 use super::decision::Decision;
-use super::event::{Event, ResponseStatus, Timer};
+use super::event::{Event, ResponseStatus};
 use super::machine::{Call, StateName};
 use super::transcript::{Speaker, Turn};
 use super::{CallDeps, CallInfo};
@@ -70,7 +69,8 @@ pub struct CallActor {
     info: CallInfo,
     machine: Call,
     clock: Instant,
-    timers: HashMap<Timer, SpawnHandle>,
+    /// The one actix timer of this call: the machine's earliest deadline.
+    wake: Option<(u64, SpawnHandle)>,
     stream: Option<Recipient<ToTwilio>>,
     model: Option<(u64, Addr<RealtimeActor>)>,
     next_conn: u64,
@@ -94,7 +94,7 @@ impl CallActor {
             info,
             machine,
             clock: Instant::now(),
-            timers: HashMap::new(),
+            wake: None,
             stream: None,
             model: None,
             next_conn: 0,
@@ -126,6 +126,36 @@ impl CallActor {
                 tracing::warn!(call_sid = %self.info.call_sid, %unexpected, "event ignored");
             }
         }
+        self.rearm(ctx);
+    }
+
+    /// Keeps the one timer on the machine's earliest deadline; re-armed only
+    /// when that deadline changed.
+    fn rearm(&mut self, ctx: &mut Context<Self>) {
+        let next = if self.finished {
+            None
+        } else {
+            self.machine.poll_timeout()
+        };
+        if self.wake.as_ref().map(|(at, _)| *at) == next {
+            return;
+        }
+        if let Some((_, h)) = self.wake.take() {
+            ctx.cancel_future(h);
+        }
+        let Some(at) = next else {
+            return;
+        };
+        let delay = Duration::from_millis(at.saturating_sub(self.now()));
+        let handle = ctx.run_later(delay, |act, ctx| {
+            act.wake = None;
+            let now = act.now();
+            for c in act.machine.handle_timeout(now) {
+                act.execute(c, ctx);
+            }
+            act.rearm(ctx);
+        });
+        self.wake = Some((at, handle));
     }
 
     fn record(&self, record: CallRecord) {
@@ -161,23 +191,6 @@ impl CallActor {
                 name,
                 arguments,
             } => self.run_tool(call_id, name, arguments, ctx),
-            Command::Arm { timer, at } => {
-                if let Some(h) = self.timers.remove(&timer) {
-                    ctx.cancel_future(h);
-                }
-                let delay = Duration::from_millis(at.saturating_sub(self.now()));
-                let t = timer.clone();
-                let handle = ctx.run_later(delay, move |act, ctx| {
-                    act.timers.remove(&t);
-                    act.apply(Event::Timer(t), ctx);
-                });
-                self.timers.insert(timer, handle);
-            }
-            Command::Disarm(timer) => {
-                if let Some(h) = self.timers.remove(&timer) {
-                    ctx.cancel_future(h);
-                }
-            }
             Command::LeaveStream(decision) => {
                 tracing::info!(call_sid = %self.info.call_sid, decision = decision.kind(), "leaving the stream");
                 if let Some(stream) = self.stream.take() {
@@ -192,7 +205,7 @@ impl CallActor {
                     }
                     // A menu reached because the model is unavailable.
                     CallRecord::Transition { to, cause, .. }
-                        if *to == StateName::Menu.as_str() && cause.starts_with("model") =>
+                        if *to == StateName::Menu.as_str() && cause.is_model_fallback() =>
                     {
                         self.deps.metrics.menu_fallbacks.inc();
                     }
@@ -216,7 +229,7 @@ impl CallActor {
                     addr.do_send(Shutdown);
                 }
                 self.codec = None;
-                for (_, h) in self.timers.drain() {
+                if let Some((_, h)) = self.wake.take() {
                     ctx.cancel_future(h);
                 }
                 ctx.run_later(LINGER, |_, ctx| ctx.stop());
@@ -490,6 +503,7 @@ impl Actor for CallActor {
         for c in std::mem::take(&mut self.pending_start) {
             self.execute(c, ctx);
         }
+        self.rearm(ctx);
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {

@@ -13,12 +13,12 @@ pub use deps::CallDeps;
 pub use info::CallInfo;
 pub use model_setup::ModelSetup;
 
+pub use frontdesk_core::{answer_without_call, Call, Cause, MachineConfig};
 pub use frontdesk_core::{
     command, decision, event, machine, playback, supervision, transcript, CallRecord, Command,
     Decision, Event, Farewell, MenuPrompt, ModelCommand, Outcome, ResponseStatus, State, StateName,
     Timer, ToolEffect, Transfer, TwilioCommand, Unexpected,
 };
-pub use frontdesk_core::{read_menu_input, Call, MachineConfig, MenuChoice};
 
 pub use crate::business::transfer_to;
 use crate::config::Config;

@@ -74,6 +74,7 @@ struct AppData {
     drain: web::Data<Drain>,
     config: web::Data<Config>,
     limits: web::Data<crate::config::LimitsConfig>,
+    machine: web::Data<crate::call::MachineConfig>,
 }
 
 impl AppData {
@@ -95,6 +96,7 @@ impl AppData {
             metrics: web::Data::from(s.metrics),
             drain: web::Data::new(s.drain),
             limits: web::Data::new(s.config.limits.clone()),
+            machine: web::Data::new(crate::call::machine_config(&s.config)),
             config: web::Data::from(s.config),
         }
     }
@@ -108,7 +110,8 @@ impl AppData {
             .app_data(self.metrics)
             .app_data(self.drain)
             .app_data(self.config)
-            .app_data(self.limits);
+            .app_data(self.limits)
+            .app_data(self.machine);
     }
 }
 

@@ -11,9 +11,7 @@ use super::render::{self, TwimlRenderer};
 use super::twilio_auth::{verify_form, verify_websocket, Rejected, TwilioAuth};
 use crate::business::hours::operator_open_at;
 use crate::call::actor::Webhook;
-use crate::call::{
-    read_menu_input, CallInfo, Calls, Decision, Event, Farewell, MenuChoice, MenuPrompt,
-};
+use crate::call::{answer_without_call, CallInfo, Calls, Event, MachineConfig};
 use crate::config::{BusinessConfig, Config, LimitsConfig};
 use crate::logmask::mask_phone;
 use crate::metrics::Metrics;
@@ -176,17 +174,13 @@ pub async fn voice(
     .await
 }
 
-/// Asks the call for its decision; `fallback` when the call is not here
-/// (ended and gone, or this instance restarted).
-async fn ask(
-    flow: &Flow,
-    req: &HttpRequest,
-    form: &Form,
-    event: Event,
-    fallback: Decision,
-) -> HttpResponse {
+/// Asks the call for its decision; when the call is not here (ended and
+/// gone, or this instance restarted), the machine's rules answer from the
+/// event alone.
+async fn ask(flow: &Flow, req: &HttpRequest, form: &Form, event: Event) -> HttpResponse {
     once(&flow.sessions, req, form, || async {
         let sid = form.call_sid();
+        let fallback = answer_without_call(&flow.machine, &event);
         let decision = match flow.calls.get(sid) {
             Some(call) => call.send(Webhook(event)).await.ok().flatten(),
             None => super::remote::ask_owner(&flow.sessions, sid, &event).await,
@@ -205,19 +199,18 @@ async fn ask(
     .await
 }
 
-/// Authenticates a call-flow webhook, turns its form into the call's event
-/// (and the answer to give if the call's state is gone), and answers with the
-/// call's decision.
+/// Authenticates a call-flow webhook, turns its form into the call's event,
+/// and answers with the call's decision.
 async fn decide(
     flow: Flow,
     req: &HttpRequest,
     body: &[u8],
-    read: impl FnOnce(&BusinessConfig, &Form) -> (Event, Decision),
+    read: impl FnOnce(&BusinessConfig, &Form) -> Event,
 ) -> HttpResponse {
     match accept(&flow.auth, req, body) {
         Ok(form) => {
-            let (event, fallback) = read(&flow.twiml.business, &form);
-            ask(&flow, req, &form, event, fallback).await
+            let event = read(&flow.twiml.business, &form);
+            ask(&flow, req, &form, event).await
         }
         Err(rejected) => rejected.error_response(),
     }
@@ -230,6 +223,7 @@ pub struct Flow {
     sessions: web::Data<SessionStore>,
     calls: web::Data<Calls>,
     twiml: web::Data<TwimlRenderer>,
+    machine: web::Data<MachineConfig>,
 }
 
 impl actix_web::FromRequest for Flow {
@@ -248,6 +242,7 @@ impl actix_web::FromRequest for Flow {
                 sessions: data(req)?,
                 calls: data(req)?,
                 twiml: data(req)?,
+                machine: data(req)?,
             })
         })())
     }
@@ -255,48 +250,15 @@ impl actix_web::FromRequest for Flow {
 
 /// `POST /twilio/after-stream`: the stream closed; what now?
 pub async fn after_stream(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    // Without the call's state, the menu still serves the caller.
-    decide(flow, &req, &body, |_, _| {
-        (
-            Event::AfterStream,
-            Decision::Menu {
-                prompt: MenuPrompt::Welcome,
-            },
-        )
-    })
-    .await
+    decide(flow, &req, &body, |_, _| Event::AfterStream).await
 }
 
 /// `POST /twilio/menu`: the caller pressed a key or said something.
 pub async fn menu(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    decide(flow, &req, &body, |business, form| {
-        let digits = form.get("Digits").map(str::to_string);
-        let speech = form.get("SpeechResult").map(str::to_string);
-        let operator_open = operator_open_at(business, chrono::Utc::now());
-        let fallback = match read_menu_input(digits.as_deref(), speech.as_deref()) {
-            MenuChoice::Hours => Decision::Menu {
-                prompt: MenuPrompt::Hours,
-            },
-            MenuChoice::Message => Decision::Voicemail { department: None },
-            MenuChoice::Operator => match business.operator() {
-                Some(d) if operator_open => Decision::Transfer(crate::call::transfer_to(d)),
-                Some(d) => Decision::Voicemail {
-                    department: Some(d.name.clone()),
-                },
-                None => Decision::Voicemail { department: None },
-            },
-            MenuChoice::Unclear => Decision::Menu {
-                prompt: MenuPrompt::Retry,
-            },
-        };
-        (
-            Event::MenuInput {
-                digits,
-                speech,
-                operator_open,
-            },
-            fallback,
-        )
+    decide(flow, &req, &body, |business, form| Event::MenuInput {
+        digits: form.get("Digits").map(str::to_string),
+        speech: form.get("SpeechResult").map(str::to_string),
+        operator_open: operator_open_at(business, chrono::Utc::now()),
     })
     .await
 }
@@ -306,13 +268,7 @@ pub async fn dial_status(flow: Flow, req: HttpRequest, body: web::Bytes) -> Http
     decide(flow, &req, &body, |_, form| {
         let status = form.get("DialCallStatus").unwrap_or("failed").to_string();
         tracing::info!(call_sid = %form.call_sid(), %status, "transfer finished");
-        let fallback = match status.as_str() {
-            "completed" | "answered" => Decision::Hangup {
-                farewell: Farewell::None,
-            },
-            _ => Decision::Voicemail { department: None },
-        };
-        (Event::DialFinished { status }, fallback)
+        Event::DialFinished { status }
     })
     .await
 }
@@ -326,12 +282,7 @@ pub async fn voicemail(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpRe
             duration = %form.get("RecordingDuration").unwrap_or(""),
             "voicemail recorded"
         );
-        (
-            Event::RecordingFinished,
-            Decision::Hangup {
-                farewell: Farewell::MessageTaken,
-            },
-        )
+        Event::RecordingFinished
     })
     .await
 }

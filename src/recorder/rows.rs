@@ -158,7 +158,7 @@ mod tests {
             CallRecord::Transition {
                 from: "a",
                 to: "b",
-                cause: "x".into(),
+                cause: frontdesk_core::Cause::HangupRequested { reason: "x".into() },
             },
         );
         assert!(matches!(t[0], RecordRow::Event { seq: 2, .. }));
@@ -168,7 +168,7 @@ mod tests {
             CallRecord::Transition {
                 from: "a",
                 to: "b",
-                cause: "x".into(),
+                cause: frontdesk_core::Cause::HangupRequested { reason: "x".into() },
             },
         );
         assert!(matches!(other[0], RecordRow::Event { seq: 1, .. }));

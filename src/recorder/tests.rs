@@ -36,7 +36,9 @@ fn transition(i: usize) -> CallRecord {
     CallRecord::Transition {
         from: "conversing",
         to: "conversing",
-        cause: format!("step {i}"),
+        cause: frontdesk_core::Cause::HangupRequested {
+            reason: format!("step {i}"),
+        },
     }
 }
 

@@ -2,9 +2,8 @@
 
 use serde::Serialize;
 
+use super::cause::Cause;
 use super::decision::Decision;
-use super::event::Timer;
-use super::playback::Millis;
 use super::transcript::Turn;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +70,7 @@ pub enum CallRecord {
     Transition {
         from: &'static str,
         to: &'static str,
-        cause: String,
+        cause: Cause,
     },
     Turn(Turn),
     Tool {
@@ -130,11 +129,6 @@ pub enum Command {
         name: String,
         arguments: String,
     },
-    Arm {
-        timer: Timer,
-        at: Millis,
-    },
-    Disarm(Timer),
     /// Record the decision and close the stream; Twilio will ask for TwiML.
     LeaveStream(Decision),
     /// The TwiML answer to a pending webhook.

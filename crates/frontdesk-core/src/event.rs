@@ -5,8 +5,9 @@ use super::decision::Transfer;
 use super::playback::Millis;
 use super::transcript::Speaker;
 
-/// Timers are data: the machine asks for them with `Command::Arm` and is
-/// told with `Event::Timer`; it never reads a clock.
+/// Timers are data: the machine arms them in its own table, the executor
+/// wakes it at `Call::poll_timeout()` and `Call::handle_timeout(now)` feeds
+/// each due one back as `Event::Timer`; the machine never reads a clock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Timer {
     /// Release more paced outbound audio.

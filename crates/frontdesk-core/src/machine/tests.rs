@@ -3,7 +3,11 @@
 //! every (state, event) pair a state does not handle has a row too.
 
 use super::*;
-use crate::decision::{MenuPrompt, OnNoAnswer};
+use crate::command::{ModelCommand, TwilioCommand};
+use crate::decision::{Decision, Farewell, MenuPrompt, OnNoAnswer};
+use crate::event::{ResponseStatus, ToolEffect};
+use crate::supervision::Budget;
+use crate::transcript::Speaker;
 use base64::Engine;
 
 fn cfg() -> MachineConfig {
@@ -170,9 +174,9 @@ fn op() -> Transfer {
 }
 
 /// (from, event, to, a command that must be among the results)
-type Row = (StateName, Event, StateName, Option<Command>);
+type ExampleRow = (StateName, Event, StateName, Option<Command>);
 
-fn transition_table() -> Vec<Row> {
+fn transition_table() -> Vec<ExampleRow> {
     use StateName::*;
     vec![
         (
@@ -587,14 +591,8 @@ fn pre_warmed_greeting_waits_for_the_stream_then_plays_at_once() {
 #[test]
 fn stream_first_then_model_greets_on_ready() {
     let (mut c, _) = Call::start(cfg(), 0);
-    let cmds = step(&mut c, stream(), 5);
-    assert!(has(
-        &cmds,
-        &Command::Arm {
-            timer: Timer::ModelReadyDeadline,
-            at: 4005
-        }
-    ));
+    step(&mut c, stream(), 5);
+    assert_eq!(c.timer_deadline(&Timer::ModelReadyDeadline), Some(4005));
     let cmds = step(&mut c, Event::ModelReady, 30);
     assert_eq!(c.state().name(), StateName::Greeting);
     assert!(has(&cmds, &Command::Model(ModelCommand::Greet)));
@@ -841,7 +839,7 @@ fn end_call_leaves_by_deadline_when_marks_never_come() {
         80,
     );
     step(&mut c, delta("r3", "bye", 100), 90);
-    let cmds = step(
+    step(
         &mut c,
         Event::ResponseDone {
             response_id: "r3".into(),
@@ -849,13 +847,10 @@ fn end_call_leaves_by_deadline_when_marks_never_come() {
         },
         100,
     );
-    assert!(has(
-        &cmds,
-        &Command::Arm {
-            timer: Timer::ExitDeadline,
-            at: 100 + 100 + 1500
-        }
-    ));
+    assert_eq!(
+        c.timer_deadline(&Timer::ExitDeadline),
+        Some(100 + 100 + 1500)
+    );
     let cmds = step(&mut c, Event::Timer(Timer::ExitDeadline), 1700);
     assert!(left_with(&cmds).is_some());
 }
@@ -880,20 +875,8 @@ fn model_failure_restarts_with_backoff_and_resumes_with_the_transcript() {
         200,
     );
     assert!(has(&cmds, &Command::StopModel));
-    assert!(has(
-        &cmds,
-        &Command::Arm {
-            timer: Timer::ModelRestart,
-            at: 300
-        }
-    ));
-    assert!(has(
-        &cmds,
-        &Command::Arm {
-            timer: Timer::HoldMessage,
-            at: 1400
-        }
-    ));
+    assert_eq!(c.timer_deadline(&Timer::ModelRestart), Some(300));
+    assert_eq!(c.timer_deadline(&Timer::HoldMessage), Some(1400));
     assert!(!c.forwards_caller_audio());
     let cmds = step(&mut c, Event::Timer(Timer::ModelRestart), 300);
     let resume = cmds.iter().find_map(|c| match c {
@@ -903,7 +886,7 @@ fn model_failure_restarts_with_backoff_and_resumes_with_the_transcript() {
     assert_eq!(resume.unwrap()[0].text, "Are you open Friday?");
     // Back within the hold threshold: no "one moment".
     let cmds = step(&mut c, Event::ModelReady, 500);
-    assert!(has(&cmds, &Command::Disarm(Timer::HoldMessage)));
+    assert_eq!(c.timer_deadline(&Timer::HoldMessage), None);
     // The caller spoke last, so the resumed model answers.
     assert!(has(
         &cmds,
@@ -959,14 +942,8 @@ fn past_the_restart_budget_the_call_goes_to_the_menu() {
 #[test]
 fn silent_model_deadlines_count_as_failures() {
     let (mut c, _) = Call::start(cfg(), 0);
-    let cmds = step(&mut c, Event::Timer(Timer::SessionReady), 5000);
-    assert!(has(
-        &cmds,
-        &Command::Arm {
-            timer: Timer::ModelRestart,
-            at: 5100
-        }
-    ));
+    step(&mut c, Event::Timer(Timer::SessionReady), 5000);
+    assert_eq!(c.timer_deadline(&Timer::ModelRestart), Some(5100));
     let mut c = call_in(StateName::Conversing);
     let cmds = step(&mut c, Event::Timer(Timer::ResponseDeadline), 8030);
     assert!(has(&cmds, &Command::StopModel));
@@ -1040,14 +1017,8 @@ fn silence_nudges_once_then_says_goodbye() {
 fn caller_activity_postpones_the_silence_timer() {
     let mut c = call_in(StateName::Conversing);
     step(&mut c, Event::CallerVoice { speaking: true }, 15_000);
-    let cmds = step(&mut c, Event::Timer(Timer::Silence), 20_030);
-    assert!(has(
-        &cmds,
-        &Command::Arm {
-            timer: Timer::Silence,
-            at: 35_000
-        }
-    ));
+    step(&mut c, Event::Timer(Timer::Silence), 20_030);
+    assert_eq!(c.timer_deadline(&Timer::Silence), Some(35_000));
 }
 
 #[test]
@@ -1354,5 +1325,476 @@ fn end_call_waits_for_the_goodbye_even_while_the_response_is_only_requested() {
         Some(&Decision::Hangup {
             farewell: Farewell::None
         })
+    );
+}
+
+// ---- The exported table, the doc, and the machine agree ----
+
+const DOC: &str = include_str!("../../../../docs/call-state-machine.md");
+
+/// The rows of the doc's "## Transitions" table (header and rule skipped).
+fn doc_transition_rows() -> Vec<&'static str> {
+    DOC.split("\n## Transitions\n")
+        .nth(1)
+        .unwrap_or_default()
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .collect()
+}
+
+#[test]
+fn the_doc_shows_the_machine_table_row_for_row() {
+    let ours: Vec<String> = TRANSITIONS.iter().map(Row::markdown).collect();
+    let doc = doc_transition_rows();
+    assert_eq!(
+        doc,
+        ours,
+        "docs/call-state-machine.md must show machine::TRANSITIONS; expected:\n{}",
+        ours.join("\n")
+    );
+}
+
+/// Fires an armed timer at its deadline (it must be armed).
+fn at_deadline(c: &Call, t: Timer) -> (Event, Millis) {
+    let at = c
+        .timer_deadline(&t)
+        .unwrap_or_else(|| panic!("{t:?} is not armed"));
+    (Event::Timer(t), at)
+}
+
+fn menu_input(digits: &str) -> Event {
+    Event::MenuInput {
+        digits: Some(digits.into()),
+        speech: None,
+        operator_open: true,
+    }
+}
+
+fn marks_in(cmds: &[Command]) -> Vec<String> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Twilio(TwilioCommand::Mark(m)) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Spends the restart budget until the call gives up on the model.
+fn exhaust_model(c: &mut Call, mut now: Millis) {
+    for _ in 0..10 {
+        step(c, Event::ModelFailed { reason: "x".into() }, now);
+        if c.state().name() == StateName::Menu {
+            return;
+        }
+        let (e, at) = at_deadline(c, Timer::ModelRestart);
+        step(c, e, at);
+        now = at + 10;
+    }
+    panic!("the restart budget never ran out");
+}
+
+fn conversing_with(cfg: MachineConfig) -> Call {
+    let (mut c, _) = Call::start(cfg, 0);
+    step(&mut c, Event::ModelReady, 10);
+    step(
+        &mut c,
+        Event::ResponseCreated {
+            response_id: "r1".into(),
+        },
+        15,
+    );
+    step(&mut c, stream(), 20);
+    step(
+        &mut c,
+        Event::ResponseDone {
+            response_id: "r1".into(),
+            status: ResponseStatus::Completed,
+        },
+        25,
+    );
+    step(
+        &mut c,
+        Event::Committed {
+            item_id: "u1".into(),
+        },
+        30,
+    );
+    c
+}
+
+/// A call in the row's `from` state and the event (and time) of the row.
+fn drive(row: &Row) -> (Call, Event, Millis) {
+    use StateName::*;
+    let digit = |d: char, open: bool| Event::Dtmf {
+        digit: d,
+        operator_open: open,
+    };
+    match (row.from, row.event, row.when) {
+        (Connecting, "model ready", "the stream has not started") => {
+            (call_in(Connecting), Event::ModelReady, 10)
+        }
+        (Connecting, "model ready", "the stream is up") => {
+            let mut c = call_in(Connecting);
+            step(&mut c, stream(), 5);
+            (c, Event::ModelReady, 10)
+        }
+        (Connecting, "stream start", "the model is ready") => {
+            let mut c = call_in(Connecting);
+            step(&mut c, Event::ModelReady, 5);
+            (c, stream(), 10)
+        }
+        (Connecting, "stream start", "the model is not ready") => {
+            (call_in(Connecting), stream(), 10)
+        }
+        (Connecting, "timer", "model-ready deadline, model not ready") => {
+            let mut c = call_in(Connecting);
+            step(&mut c, stream(), 10);
+            let (e, at) = at_deadline(&c, Timer::ModelReadyDeadline);
+            (c, e, at)
+        }
+        (Connecting, "timer", "stream-start deadline, no stream (pre-warmed call)") => {
+            let c = call_in(Connecting);
+            let (e, at) = at_deadline(&c, Timer::StreamStart);
+            (c, e, at)
+        }
+        (Connecting, "stream stop", _) => (call_in(Connecting), Event::StreamStopped, 10),
+        (Greeting, "speech started", _) => (call_in(Greeting), Event::SpeechStarted, 30),
+        (Greeting, "caller turn committed", _) => (
+            call_in(Greeting),
+            Event::Committed {
+                item_id: "u1".into(),
+            },
+            30,
+        ),
+        (Greeting, "mark", "the greeting has played out") => {
+            let (mut c, _) = Call::start(cfg(), 0);
+            step(&mut c, Event::ModelReady, 5);
+            step(
+                &mut c,
+                Event::ResponseCreated {
+                    response_id: "r1".into(),
+                },
+                6,
+            );
+            step(&mut c, delta("r1", "a1", 100), 7);
+            let marks = marks_in(&step(&mut c, stream(), 50));
+            step(
+                &mut c,
+                Event::ResponseDone {
+                    response_id: "r1".into(),
+                    status: ResponseStatus::Completed,
+                },
+                60,
+            );
+            let last = marks.last().cloned().unwrap_or_default();
+            (c, Event::Mark { name: last }, 150)
+        }
+        (Conversing, "function call", _) => (
+            call_in(Conversing),
+            Event::FunctionCall {
+                call_id: "c9".into(),
+                name: "end_call".into(),
+                arguments: "{}".into(),
+            },
+            100,
+        ),
+        (ToolWait, "tool finished", _) => (
+            call_in(ToolWait),
+            Event::ToolFinished {
+                call_id: "c1".into(),
+                name: "get_business_hours".into(),
+                output: "{}".into(),
+                effect: ToolEffect::None,
+                latency_ms: 3,
+            },
+            100,
+        ),
+        (ToolWait, "timer", "tool deadline of the last running tool") => {
+            let c = call_in(ToolWait);
+            let (e, at) = at_deadline(&c, Timer::Tool("c1".into()));
+            (c, e, at)
+        }
+        (Conversing, "dtmf", "`0`, operator open") => (call_in(Conversing), digit('0', true), 100),
+        (Conversing, "dtmf", "`0`, operator closed") => {
+            (call_in(Conversing), digit('0', false), 100)
+        }
+        (Conversing, "dtmf", "another digit") => (call_in(Conversing), digit('5', true), 100),
+        (Conversing, "stream stop", _) => (call_in(Conversing), Event::StreamStopped, 100),
+        (Conversing, "timer", "max call duration") => {
+            let c = call_in(Conversing);
+            let (e, at) = at_deadline(&c, Timer::MaxDuration);
+            (c, e, at)
+        }
+        (Conversing, "hangup request", _) => (
+            call_in(Conversing),
+            Event::Hangup {
+                reason: "operator".into(),
+            },
+            100,
+        ),
+        (Conversing, "timer", "silence, the first time") => {
+            let mut c = call_in(Conversing);
+            // The first deadline counts from the stream start; the caller spoke later.
+            let (e, at) = at_deadline(&c, Timer::Silence);
+            step(&mut c, e, at);
+            let (e, at) = at_deadline(&c, Timer::Silence);
+            (c, e, at)
+        }
+        (Conversing, "timer", "silence, the second time") => {
+            let mut c = call_in(Conversing);
+            for _ in 0..2 {
+                let (e, at) = at_deadline(&c, Timer::Silence);
+                step(&mut c, e, at);
+            }
+            let nudged_at = c.timer_deadline(&Timer::Silence).unwrap_or_default() - 20_000;
+            let r = |response_id: &str| response_id.to_string();
+            step(
+                &mut c,
+                Event::ResponseCreated {
+                    response_id: r("r9"),
+                },
+                nudged_at + 10,
+            );
+            step(
+                &mut c,
+                Event::ResponseDone {
+                    response_id: r("r9"),
+                    status: ResponseStatus::Completed,
+                },
+                nudged_at + 20,
+            );
+            let (e, at) = at_deadline(&c, Timer::Silence);
+            (c, e, at)
+        }
+        (Conversing, "model failed", "within the restart budget") => (
+            call_in(Conversing),
+            Event::ModelFailed {
+                reason: "closed".into(),
+            },
+            100,
+        ),
+        (Conversing, "model failed", "the restart budget is spent") => {
+            let mut c = call_in(Conversing);
+            for now in [100, 1000] {
+                step(
+                    &mut c,
+                    Event::ModelFailed {
+                        reason: "closed".into(),
+                    },
+                    now,
+                );
+                let (e, at) = at_deadline(&c, Timer::ModelRestart);
+                step(&mut c, e, at);
+            }
+            (
+                c,
+                Event::ModelFailed {
+                    reason: "closed".into(),
+                },
+                5000,
+            )
+        }
+        (Conversing, "timer", "restart backoff over") => {
+            let mut c = call_in(Conversing);
+            step(
+                &mut c,
+                Event::ModelFailed {
+                    reason: "closed".into(),
+                },
+                100,
+            );
+            let (e, at) = at_deadline(&c, Timer::ModelRestart);
+            (c, e, at)
+        }
+        (Conversing, "mark", "end_call answered and the goodbye has played") => {
+            let mut c = call_in(Conversing);
+            step(
+                &mut c,
+                Event::FunctionCall {
+                    call_id: "c9".into(),
+                    name: "end_call".into(),
+                    arguments: "{}".into(),
+                },
+                100,
+            );
+            step(
+                &mut c,
+                Event::ToolFinished {
+                    call_id: "c9".into(),
+                    name: "end_call".into(),
+                    output: "{}".into(),
+                    effect: ToolEffect::EndCall,
+                    latency_ms: 1,
+                },
+                110,
+            );
+            step(
+                &mut c,
+                Event::ResponseCreated {
+                    response_id: "r5".into(),
+                },
+                120,
+            );
+            let marks = marks_in(&step(&mut c, delta("r5", "a5", 100), 125));
+            step(
+                &mut c,
+                Event::ResponseDone {
+                    response_id: "r5".into(),
+                    status: ResponseStatus::Completed,
+                },
+                130,
+            );
+            let last = marks.last().cloned().unwrap_or_default();
+            (c, Event::Mark { name: last }, 300)
+        }
+        (Conversing, "stream lost", _) => (call_in(Conversing), Event::StreamLost, 100),
+        (Conversing, "after-stream request", _) => {
+            let mut c = call_in(Conversing);
+            step(&mut c, Event::StreamLost, 100);
+            (c, Event::AfterStream, 110)
+        }
+        (Conversing, "timer", "stream-lost deadline, no new stream") => {
+            let mut c = call_in(Conversing);
+            step(&mut c, Event::StreamLost, 100);
+            let (e, at) = at_deadline(&c, Timer::StreamLost);
+            (c, e, at)
+        }
+        (Transferring, "after-stream request", _) => {
+            (call_in(Transferring), Event::AfterStream, 100)
+        }
+        (Transferring, "dial finished", "`completed`/`answered`") => (
+            call_in(Transferring),
+            Event::DialFinished {
+                status: "completed".into(),
+            },
+            100,
+        ),
+        (Transferring, "dial finished", w) if w.contains("voicemail") => (
+            call_in(Transferring),
+            Event::DialFinished {
+                status: "busy".into(),
+            },
+            100,
+        ),
+        (Transferring, "dial finished", w) if w.contains("assistant") => {
+            let mut cfg = cfg();
+            if let Some(op) = cfg.operator.as_mut() {
+                op.on_no_answer = OnNoAnswer::Assistant;
+            }
+            let mut c = conversing_with(cfg);
+            step(&mut c, digit('0', true), 60);
+            (
+                c,
+                Event::DialFinished {
+                    status: "no-answer".into(),
+                },
+                100,
+            )
+        }
+        (Voicemail, "after-stream request", _) => (call_in(Voicemail), Event::AfterStream, 100),
+        (Voicemail, "recording finished", _) => (call_in(Voicemail), Event::RecordingFinished, 100),
+        (Menu, "after-stream request", _) => (call_in(Menu), Event::AfterStream, 5000),
+        (Menu, "menu input", "`1` / \"hours\"") => (call_in(Menu), menu_input("1"), 5000),
+        (Menu, "menu input", "`2` / \"message\"") => (call_in(Menu), menu_input("2"), 5000),
+        (Menu, "menu input", "`0` / \"operator\", operator open") => {
+            (call_in(Menu), menu_input("0"), 5000)
+        }
+        (Menu, "menu input", "`0` / \"operator\", operator closed") => (
+            call_in(Menu),
+            Event::MenuInput {
+                digits: None,
+                speech: Some("the operator please".into()),
+                operator_open: false,
+            },
+            5000,
+        ),
+        (Menu, "menu input", "unusable, before the 3rd time") => {
+            (call_in(Menu), menu_input("7"), 5000)
+        }
+        (Menu, "menu input", "unusable, the 3rd time") => {
+            let mut c = call_in(Menu);
+            step(&mut c, menu_input("7"), 5000);
+            step(&mut c, menu_input("8"), 6000);
+            (c, menu_input("9"), 7000)
+        }
+        (Menu, "stream start", _) => {
+            let mut c = call_in(Connecting);
+            exhaust_model(&mut c, 100);
+            (c, stream(), 9000)
+        }
+        (Menu, "timer", "max call duration") => {
+            let c = call_in(Menu);
+            let (e, at) = at_deadline(&c, Timer::MaxDuration);
+            (c, e, at)
+        }
+        (Ended, "after-stream request", _) => (call_in(Ended), Event::AfterStream, 200),
+        (Ended, "stream stop", _) => (call_in(Ended), Event::StreamStopped, 200),
+        _ => panic!("no scenario drives the row {}", row.markdown()),
+    }
+}
+
+#[test]
+fn every_row_of_the_machine_table_holds() {
+    for row in TRANSITIONS {
+        let label = row.markdown();
+        let (mut c, event, now) = drive(row);
+        assert_eq!(c.state().name(), row.from, "{label}: setup");
+        let cmds = c
+            .step(event, now)
+            .unwrap_or_else(|u| panic!("{label}: {u}"));
+        assert_eq!(c.state().name(), row.to, "{label}: {cmds:?}");
+        let recorded = cmds.iter().find_map(|c| match c {
+            Command::Record(CallRecord::Transition { from, to, cause }) => {
+                Some((*from, *to, cause.kind()))
+            }
+            _ => None,
+        });
+        let want = row
+            .cause
+            .map(|cause| (row.from.as_str(), row.to.as_str(), cause));
+        assert_eq!(recorded, want, "{label}: {cmds:?}");
+    }
+}
+
+#[test]
+fn without_the_call_the_webhooks_get_the_machines_rules() {
+    let cfg = cfg();
+    let closed = Event::MenuInput {
+        digits: Some("0".into()),
+        speech: None,
+        operator_open: false,
+    };
+    assert_eq!(
+        answer_without_call(&cfg, &closed),
+        Decision::Voicemail {
+            department: Some("Front desk".into())
+        }
+    );
+    assert_eq!(
+        answer_without_call(&cfg, &menu_input("0")),
+        Decision::Transfer(op())
+    );
+    assert_eq!(
+        answer_without_call(&cfg, &menu_input("x")),
+        Decision::Menu {
+            prompt: MenuPrompt::Retry
+        }
+    );
+    assert_eq!(
+        answer_without_call(
+            &cfg,
+            &Event::DialFinished {
+                status: "busy".into()
+            }
+        ),
+        Decision::Voicemail { department: None }
+    );
+    assert_eq!(
+        answer_without_call(&cfg, &Event::AfterStream),
+        Decision::Menu {
+            prompt: MenuPrompt::Welcome
+        }
     );
 }

@@ -1,0 +1,112 @@
+//! Leaving the AI conversation: for a TwiML state (transfer, voicemail,
+//! menu) or for good, now or once the closing words have played.
+
+use super::context::{Greeting, Link, StreamLink};
+use super::{go, stay, Context, State, Step};
+use crate::cause::Cause;
+use crate::command::{CallRecord, Command, Outcome};
+use crate::decision::{Decision, MenuPrompt};
+use crate::event::Timer;
+
+/// Marks or a finished response may complete the greeting or a pending exit.
+pub(super) fn after_playback_progress(
+    state: State,
+    ctx: &mut Context,
+    out: &mut Vec<Command>,
+) -> Step {
+    if ctx.pending_exit.is_some() && !ctx.model_busy() && !ctx.playback.has_unplayed() {
+        if let Some(d) = ctx.pending_exit.take() {
+            ctx.timers.disarm(&Timer::ExitDeadline);
+            return exit_with(ctx, d, out);
+        }
+    }
+    if state == State::PlayingGreeting {
+        let played_out = matches!(ctx.greeting, Greeting::Playing { .. })
+            && ctx.response_active().is_none()
+            && !ctx.playback.has_unplayed();
+        if played_out || ctx.greeting == Greeting::Over {
+            ctx.greeting = Greeting::Over;
+            return go(State::Conversing, Cause::GreetingPlayed);
+        }
+    }
+    stay(state)
+}
+
+pub(super) fn exit_with(ctx: &mut Context, d: Decision, out: &mut Vec<Command>) -> Step {
+    match d.clone() {
+        Decision::Transfer(target) => leave_to(
+            ctx,
+            d,
+            State::AwaitingDialOutcome { target },
+            Cause::AssistantTransfer,
+            out,
+        ),
+        Decision::Voicemail { department } => leave_to(
+            ctx,
+            d,
+            State::AwaitingRecording { department },
+            Cause::AssistantVoicemail,
+            out,
+        ),
+        Decision::Menu { .. } => leave_to(
+            ctx,
+            d,
+            State::AwaitingMenuChoice { attempts: 0 },
+            Cause::AssistantMenu,
+            out,
+        ),
+        Decision::Hangup { .. } | Decision::Reconnect => {
+            leave(ctx, d, Outcome::Completed, Cause::AssistantEnded, out)
+        }
+    }
+}
+
+/// Leave the stream for a state that waits on Twilio (transfer, voicemail, menu).
+pub(super) fn leave_to(
+    ctx: &mut Context,
+    d: Decision,
+    next: State,
+    cause: Cause,
+    out: &mut Vec<Command>,
+) -> Step {
+    ctx.left_with = Some(d.clone());
+    ctx.link = Link::Stopped;
+    ctx.stream = StreamLink::Left;
+    ctx.playback.stream_stopped();
+    out.push(Command::Record(CallRecord::Decision(d.clone())));
+    out.push(Command::StopModel);
+    out.push(Command::LeaveStream(d));
+    go(next, cause)
+}
+
+/// Leave the stream and end the call.
+pub(super) fn leave(
+    ctx: &mut Context,
+    d: Decision,
+    outcome: Outcome,
+    cause: Cause,
+    out: &mut Vec<Command>,
+) -> Step {
+    ctx.left_with = Some(d.clone());
+    out.push(Command::Record(CallRecord::Decision(d.clone())));
+    out.push(Command::StopModel);
+    out.push(Command::LeaveStream(d));
+    go(State::Ended { outcome }, cause)
+}
+
+/// The model cannot serve the call: the DTMF/speech menu instead.
+pub(super) fn to_menu(ctx: &mut Context, cause: Cause, out: &mut Vec<Command>) -> Step {
+    let d = Decision::Menu {
+        prompt: MenuPrompt::Welcome,
+    };
+    ctx.link = Link::Stopped;
+    out.push(Command::StopModel);
+    out.push(Command::Record(CallRecord::Decision(d.clone())));
+    if ctx.stream == StreamLink::Up {
+        ctx.left_with = Some(d.clone());
+        ctx.stream = StreamLink::Left;
+        out.push(Command::LeaveStream(d));
+    }
+    // Without a stream yet, the menu is announced when it starts.
+    go(State::AwaitingMenuChoice { attempts: 0 }, cause)
+}

@@ -1,0 +1,322 @@
+//! The call state machine: `Call::step(event, now) -> commands`.
+//!
+//! Sans-IO: no sockets, no clock reads, no actix types. Time comes in as
+//! `now` (milliseconds on the call's clock). Timers live in a table inside
+//! the machine: the executor asks `poll_timeout()` for the earliest deadline
+//! and calls `handle_timeout(now)` when it passes. The states are named after
+//! what the call waits for and carry only their own data; what spans states
+//! lives in `Context`. A transition consumes the old state; an event a state
+//! does not expect is an `Unexpected` error naming what it was waiting for,
+//! and leaves the call as it was.
+//!
+//! State-first: `transition` picks the state's function, which handles the
+//! events that state cares about (`live.rs` for the AI conversation,
+//! `after_stream.rs` for the TwiML states).
+
+mod after_stream;
+mod context;
+mod conversation;
+mod leave;
+mod live;
+mod model;
+mod table;
+mod timers;
+
+pub use after_stream::answer_without_call;
+pub use context::{Context, Greeting, Link, Response, StreamLink};
+pub use table::{Row, TRANSITIONS};
+
+use crate::cause::Cause;
+use crate::command::{CallRecord, Command, Outcome};
+use crate::decision::Transfer;
+use crate::event::{Event, Timer};
+use crate::playback::Millis;
+use crate::supervision::Budget;
+
+/// The knobs the machine needs, already in milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineConfig {
+    pub pacing_lead_ms: u64,
+    pub barge_in_margin_ms: u64,
+    pub hold_message_after_ms: u64,
+    pub tool_timeout_ms: u64,
+    pub silence_timeout_ms: u64,
+    pub max_call_ms: u64,
+    pub stream_start_timeout_ms: u64,
+    pub model_ready_deadline_ms: u64,
+    pub session_ready_timeout_ms: u64,
+    pub response_timeout_ms: u64,
+    pub session_cap_ms: u64,
+    pub budget: Budget,
+    /// Where DTMF 0 goes; `None` sends the caller to voicemail instead.
+    pub operator: Option<Transfer>,
+}
+
+/// The stored name of a state (call records, metrics, the doc's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum StateName {
+    Connecting,
+    Greeting,
+    Conversing,
+    ToolWait,
+    Transferring,
+    Voicemail,
+    Menu,
+    Ended,
+}
+
+impl StateName {
+    pub const ALL: [StateName; 8] = [
+        StateName::Connecting,
+        StateName::Greeting,
+        StateName::Conversing,
+        StateName::ToolWait,
+        StateName::Transferring,
+        StateName::Voicemail,
+        StateName::Menu,
+        StateName::Ended,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateName::Connecting => "connecting",
+            StateName::Greeting => "greeting",
+            StateName::Conversing => "conversing",
+            StateName::ToolWait => "tool_wait",
+            StateName::Transferring => "transferring",
+            StateName::Voicemail => "voicemail",
+            StateName::Menu => "menu",
+            StateName::Ended => "ended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    /// Until both the Twilio stream and the model session are up.
+    AwaitingStreamAndModel,
+    /// The greeting is playing; the caller may speak over it.
+    PlayingGreeting,
+    Conversing,
+    /// Tools are running (the model may keep talking meanwhile).
+    AwaitingTools {
+        pending: Vec<String>,
+    },
+    /// The call left the stream for a `<Dial>`.
+    AwaitingDialOutcome {
+        target: Transfer,
+    },
+    /// The caller is recording a message.
+    AwaitingRecording {
+        department: Option<String>,
+    },
+    /// The DTMF/speech menu.
+    AwaitingMenuChoice {
+        attempts: u32,
+    },
+    Ended {
+        outcome: Outcome,
+    },
+}
+
+impl State {
+    pub fn name(&self) -> StateName {
+        match self {
+            State::AwaitingStreamAndModel => StateName::Connecting,
+            State::PlayingGreeting => StateName::Greeting,
+            State::Conversing => StateName::Conversing,
+            State::AwaitingTools { .. } => StateName::ToolWait,
+            State::AwaitingDialOutcome { .. } => StateName::Transferring,
+            State::AwaitingRecording { .. } => StateName::Voicemail,
+            State::AwaitingMenuChoice { .. } => StateName::Menu,
+            State::Ended { .. } => StateName::Ended,
+        }
+    }
+
+    /// What this state is waiting for, for `Unexpected` errors.
+    pub fn expects(&self) -> &'static str {
+        match self {
+            State::AwaitingStreamAndModel => "the stream start and the model session",
+            State::PlayingGreeting => "the greeting to play out or the caller to speak",
+            State::Conversing => "conversation events",
+            State::AwaitingTools { .. } => "tool results",
+            State::AwaitingDialOutcome { .. } => "the after-stream request or the dial outcome",
+            State::AwaitingRecording { .. } => "the after-stream request or the recording",
+            State::AwaitingMenuChoice { .. } => "the after-stream request or a menu choice",
+            State::Ended { .. } => "nothing (the call is over)",
+        }
+    }
+
+    /// Is the AI conversation (stream + model) the current mode?
+    fn is_live(&self) -> bool {
+        matches!(
+            self,
+            State::AwaitingStreamAndModel
+                | State::PlayingGreeting
+                | State::Conversing
+                | State::AwaitingTools { .. }
+        )
+    }
+}
+
+/// An event the current state does not handle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected {event} in state {state}: expected {expected}")]
+pub struct Unexpected {
+    pub state: &'static str,
+    pub event: &'static str,
+    pub expected: &'static str,
+}
+
+/// One call's machine.
+#[derive(Debug, Clone)]
+pub struct Call {
+    state: State,
+    pub ctx: Context,
+}
+
+/// What the model is asked to do when the caller goes quiet.
+pub const SILENCE_NUDGE: &str =
+    "The caller has been silent for a while. Briefly ask whether they are still there.";
+
+impl Call {
+    /// A new call (webhook received) and its first commands: open the model
+    /// session at once so it is ready when the stream starts.
+    pub fn start(cfg: MachineConfig, now: Millis) -> (Call, Vec<Command>) {
+        let mut ctx = Context::new(cfg, now);
+        let cfg = &ctx.cfg;
+        let deadlines = [
+            (Timer::SessionReady, now + cfg.session_ready_timeout_ms),
+            (Timer::StreamStart, now + cfg.stream_start_timeout_ms),
+            (Timer::MaxDuration, now + cfg.max_call_ms),
+        ];
+        for (timer, at) in deadlines {
+            ctx.timers.arm(timer, at);
+        }
+        let call = Call {
+            state: State::AwaitingStreamAndModel,
+            ctx,
+        };
+        (call, vec![Command::StartModel { resume: None }])
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Should caller audio go to the model right now?
+    pub fn forwards_caller_audio(&self) -> bool {
+        self.state.is_live() && self.ctx.link == Link::Ready
+    }
+
+    /// The earliest armed deadline: the executor wakes the call then.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.ctx.timers.next()
+    }
+
+    /// When `timer` fires, if it is armed.
+    pub fn timer_deadline(&self, timer: &Timer) -> Option<Millis> {
+        self.ctx.timers.deadline(timer)
+    }
+
+    /// Fires every timer due at `now`, earliest first, each at most once: a
+    /// timer re-armed at or before `now` waits for the next call.
+    pub fn handle_timeout(&mut self, now: Millis) -> Vec<Command> {
+        let mut out = Vec::new();
+        let mut fired: Vec<Timer> = Vec::new();
+        while let Some(timer) = self.ctx.timers.take_due(now) {
+            if fired.contains(&timer) {
+                self.ctx.timers.arm(timer, now);
+                break;
+            }
+            fired.push(timer.clone());
+            // Timers never produce `Unexpected`: a stale one is ignored.
+            if let Ok(mut commands) = self.step(Event::Timer(timer), now) {
+                out.append(&mut commands);
+            }
+        }
+        out
+    }
+
+    /// Feed one event. On `Err` nothing changed.
+    pub fn step(&mut self, event: Event, now: Millis) -> Result<Vec<Command>, Unexpected> {
+        let placeholder = State::Ended {
+            outcome: Outcome::Hangup,
+        };
+        let old = std::mem::replace(&mut self.state, placeholder);
+        let from = old.name();
+        let mut out = Vec::new();
+        match transition(old, &mut self.ctx, event, now, &mut out) {
+            Ok((state, cause)) => {
+                let to = state.name();
+                if let (true, Some(cause)) = (from != to, cause) {
+                    out.push(Command::Record(CallRecord::Transition {
+                        from: from.as_str(),
+                        to: to.as_str(),
+                        cause,
+                    }));
+                    if let State::Ended { outcome } = state {
+                        self.ctx.link = Link::Stopped;
+                        self.ctx.timers.clear();
+                        out.push(Command::Record(CallRecord::Ended { outcome }));
+                        out.push(Command::Finish(outcome));
+                    }
+                }
+                self.state = state;
+                Ok(out)
+            }
+            Err((state, unexpected)) => {
+                self.state = state;
+                Err(unexpected)
+            }
+        }
+    }
+}
+
+/// The next state and, when it changed, why.
+type Step = Result<(State, Option<Cause>), (State, Unexpected)>;
+
+fn unexpected(state: State, event: &Event) -> Step {
+    let u = Unexpected {
+        state: state.name().as_str(),
+        event: event.name(),
+        expected: state.expects(),
+    };
+    Err((state, u))
+}
+
+fn stay(state: State) -> Step {
+    Ok((state, None))
+}
+
+fn go(state: State, cause: Cause) -> Step {
+    Ok((state, Some(cause)))
+}
+
+fn transition(
+    state: State,
+    ctx: &mut Context,
+    event: Event,
+    now: Millis,
+    out: &mut Vec<Command>,
+) -> Step {
+    match state {
+        State::AwaitingStreamAndModel => live::awaiting_stream_and_model(ctx, event, now, out),
+        State::PlayingGreeting => live::playing_greeting(ctx, event, now, out),
+        State::Conversing => live::conversing(ctx, event, now, out),
+        State::AwaitingTools { pending } => live::awaiting_tools(pending, ctx, event, now, out),
+        State::AwaitingDialOutcome { target } => {
+            after_stream::awaiting_dial_outcome(target, ctx, event, now, out)
+        }
+        State::AwaitingRecording { department } => {
+            after_stream::awaiting_recording(department, event, out)
+        }
+        State::AwaitingMenuChoice { attempts } => {
+            after_stream::awaiting_menu_choice(attempts, ctx, event, out)
+        }
+        State::Ended { outcome } => after_stream::ended(outcome, ctx, event, out),
+    }
+}
+
+#[cfg(test)]
+mod tests;
