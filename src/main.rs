@@ -78,8 +78,8 @@ enum OutboxCmd {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = frontdesk::logmask::log_filter(rust_log.as_deref());
     // Colours only on a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::fmt()
@@ -104,12 +104,8 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Cmd::CheckConfig) => {
             let config = load(&cli)?;
-            println!(
-                "configuration OK: {} ({})",
-                config.business.business.name,
-                cli.config_dir.display()
-            );
-            println!("{config:#?}");
+            println!("configuration OK ({})\n", cli.config_dir.display());
+            print!("{}", frontdesk::config::summary::summary(&config));
             Ok(())
         }
         Some(Cmd::Simulate(args)) => {

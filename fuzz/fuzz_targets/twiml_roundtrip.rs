@@ -62,8 +62,19 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             Ok(Event::Text(t)) => {
-                let t = t.unescape().unwrap_or_else(|err| panic!("bad text in {xml:?}: {err}"));
+                let t = t.decode().unwrap_or_else(|err| panic!("bad text in {xml:?}: {err}"));
                 texts.push_str(&t);
+            }
+            // quick-xml reports `&amp;` and `&#10;` in text as references.
+            Ok(Event::GeneralRef(r)) => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    texts.push(c);
+                } else {
+                    let name = r.decode().unwrap_or_else(|err| panic!("bad ref in {xml:?}: {err}"));
+                    let entity = quick_xml::escape::resolve_predefined_entity(&name)
+                        .unwrap_or_else(|| panic!("unknown entity {name:?} in {xml:?}"));
+                    texts.push_str(entity);
+                }
             }
             Ok(_) => {}
             Err(err) => panic!("ill-formed TwiML {xml:?}: {err}"),

@@ -49,7 +49,7 @@ impl ModelSetup {
         };
         Ok(ModelSetup {
             url: realtime_url(&r.base_url, &r.model)?,
-            api_key: r.api_key.clone(),
+            api_key: r.api_key.as_ref().map(|k| k.expose().to_owned()),
             codec,
             session,
         })

@@ -8,6 +8,8 @@
 //! gets committed.
 
 pub mod business;
+mod secret;
+pub mod summary;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use business::{Business, BusinessConfig, Department, Holiday, WeeklyHours};
+pub use secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -165,7 +168,7 @@ impl Default for ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// `sqlite://path` (embedded) or `postgres://…` (`DATABASE_URL`).
@@ -178,6 +181,25 @@ pub struct StorageConfig {
     pub spill_path: String,
     /// Transcripts and recordings older than this are purged; 0 keeps them.
     pub retention_days: u32,
+}
+
+/// The URLs may carry passwords: printed masked.
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field(
+                "database_url",
+                &crate::logmask::mask_url_password(&self.database_url),
+            )
+            .field(
+                "redis_url",
+                &crate::logmask::mask_url_password(&self.redis_url),
+            )
+            .field("redis_namespace", &self.redis_namespace)
+            .field("spill_path", &self.spill_path)
+            .field("retention_days", &self.retention_days)
+            .finish()
+    }
 }
 
 impl Default for StorageConfig {
@@ -205,11 +227,11 @@ pub struct NotificationsConfig {
     pub smtp_username: String,
     /// Secret: environment only (`FRONTDESK__NOTIFICATIONS__SMTP_PASSWORD`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<Secret>,
     /// Slack-compatible incoming webhook; secret, environment only
     /// (`FRONTDESK__NOTIFICATIONS__SLACK_WEBHOOK_URL`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub slack_webhook_url: Option<String>,
+    pub slack_webhook_url: Option<Secret>,
     /// Staff numbers texted about urgent messages.
     pub sms_to: Vec<String>,
     /// Attempts before a notification is dead-lettered.
@@ -296,7 +318,7 @@ pub struct TwilioConfig {
     pub rest_base_url: String,
     /// Secret: environment only (`TWILIO_AUTH_TOKEN`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_token: Option<String>,
+    pub auth_token: Option<Secret>,
 }
 
 impl Default for TwilioConfig {
@@ -343,7 +365,7 @@ pub struct RealtimeConfig {
     pub session_cap_secs: u64,
     /// Secret: environment only (`OPENAI_API_KEY`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
 }
 
 impl Default for RealtimeConfig {

@@ -94,9 +94,15 @@ fn env_overrides_files() {
     assert!(!c.server.verify_signatures);
     assert_eq!(c.realtime.voice, "cedar");
     assert_eq!(c.realtime.base_url, "http://127.0.0.1:9/v1");
-    assert_eq!(c.realtime.api_key.as_deref(), Some("sk-test"));
+    assert_eq!(
+        c.realtime.api_key.as_ref().map(Secret::expose),
+        Some("sk-test")
+    );
     // A numeric-looking token stays a string.
-    assert_eq!(c.twilio.auth_token.as_deref(), Some("12345"));
+    assert_eq!(
+        c.twilio.auth_token.as_ref().map(Secret::expose),
+        Some("12345")
+    );
     assert_eq!(c.twilio.account_sid, "AC123");
     assert_eq!(c.server.public_url, "https://desk.example.com");
     assert_eq!(c.server.port, 9090);

@@ -16,7 +16,7 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// `GET /readyz`: ready to take calls (not draining).
+/// `GET /readyz`: ready to take calls (not draining, a model key set).
 pub async fn readyz(
     store: web::Data<Store>,
     sessions: web::Data<SessionStore>,
@@ -38,16 +38,28 @@ pub async fn readyz(
         Health::Ok => "ok (in memory, single instance)".to_string(),
         Health::Degraded(reason) => format!("degraded: {reason}"),
     };
+    // Without a model key every session would be refused and every caller
+    // would land in the keypad menu: not a state to send calls to.
+    let model_key = config
+        .realtime
+        .api_key
+        .as_ref()
+        .is_some_and(|k| !k.is_empty());
+    let status = match (drain.is_draining(), model_key) {
+        (true, _) => "draining",
+        (false, false) => "not ready: OPENAI_API_KEY is not set",
+        (false, true) => "ready",
+    };
     let body = json!({
         "database": database,
         "sessions": session_health,
         "instance": sessions.instance_id(),
-        "status": if drain.is_draining() { "draining" } else { "ready" },
+        "status": status,
         "active_calls": calls.len(),
         "model": config.realtime.model,
         "signature_verification": auth.policy.describe(),
     });
-    if drain.is_draining() {
+    if status != "ready" {
         HttpResponse::ServiceUnavailable().json(body)
     } else {
         HttpResponse::Ok().json(body)

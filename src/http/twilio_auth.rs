@@ -27,7 +27,7 @@ impl SignaturePolicy {
     /// accepts everything is logged loudly.
     pub fn from_config(config: &Config) -> Self {
         match (&config.twilio.auth_token, config.server.verify_signatures) {
-            (Some(token), true) => SignaturePolicy::Verify(Validator::new(token.clone())),
+            (Some(token), true) => SignaturePolicy::Verify(Validator::new(token.expose())),
             (None, true) => {
                 tracing::error!(
                     "TWILIO_AUTH_TOKEN is not set: Twilio requests cannot be verified and will be \

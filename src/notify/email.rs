@@ -172,7 +172,10 @@ impl EmailChannel {
         if !n.smtp_username.is_empty() {
             builder = builder.credentials(Credentials::new(
                 n.smtp_username.clone(),
-                n.smtp_password.clone().unwrap_or_default(),
+                n.smtp_password
+                    .as_ref()
+                    .map(|p| p.expose().to_owned())
+                    .unwrap_or_default(),
             ));
         }
         Ok(EmailChannel {

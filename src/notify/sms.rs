@@ -3,6 +3,7 @@
 
 use super::worker::SendError;
 use crate::config::Config;
+use crate::config::Secret;
 use crate::logmask::mask_phone;
 use crate::twilio::rest::{RestError, TwilioRest};
 
@@ -18,7 +19,7 @@ impl SmsChannel {
         let t = &config.twilio;
         let missing = if t.account_sid.trim().is_empty() {
             Some("twilio.account_sid (TWILIO_ACCOUNT_SID)")
-        } else if t.auth_token.as_deref().is_none_or(str::is_empty) {
+        } else if t.auth_token.as_ref().is_none_or(Secret::is_empty) {
             Some("the auth token (TWILIO_AUTH_TOKEN)")
         } else if config.business.business.phone.trim().is_empty() {
             Some("business.phone (the number texts are sent from)")
@@ -32,7 +33,10 @@ impl SmsChannel {
         }
         let rest = TwilioRest::new(
             t.account_sid.trim(),
-            t.auth_token.clone().unwrap_or_default(),
+            t.auth_token
+                .as_ref()
+                .map(Secret::expose)
+                .unwrap_or_default(),
         )
         .map_err(|e| SendError::permanent(format!("Twilio client: {e}")))?
         .with_base_url(&t.rest_base_url);

@@ -22,6 +22,7 @@ use super::slack::SlackChannel;
 use super::sms::SmsChannel;
 use super::Notification;
 use crate::config::Config;
+use crate::config::Secret;
 use crate::store::{Store, StoreError};
 
 /// Why a send failed, and whether trying again could help.
@@ -113,7 +114,7 @@ impl Channels {
         let n = &config.notifications;
         let channels = Channels {
             email: EmailChannel::from_config(n),
-            slack: SlackChannel::from_url(n.slack_webhook_url.as_deref()),
+            slack: SlackChannel::from_url(n.slack_webhook_url.as_ref().map(Secret::expose)),
             sms: SmsChannel::from_config(config),
         };
         // A wrong setting (as opposed to a channel simply left out) is worth

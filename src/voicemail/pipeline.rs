@@ -12,6 +12,7 @@ use super::callback::{RecordingCallback, RecordingStatus};
 use super::retry::{fetch_is_transient, RetryPolicy};
 use super::transcribe::{TranscribeError, Transcriber};
 use crate::config::Config;
+use crate::config::Secret;
 use crate::logmask::mask_phone;
 use crate::notify::{notify, NotifyEvent};
 use crate::store::{NewVoicemail, Store, StoreError, Voicemail};
@@ -272,7 +273,12 @@ impl Voicemails {
     /// The recording's WAV from Twilio's REST API (Basic auth), or why not.
     async fn download(&self, cb: &RecordingCallback) -> Result<bytes::Bytes, FetchError> {
         let twilio = &self.config.twilio;
-        let Some(token) = twilio.auth_token.as_deref().filter(|t| !t.is_empty()) else {
+        let Some(token) = twilio
+            .auth_token
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|t| !t.is_empty())
+        else {
             return Err(FetchError::NoAuthToken);
         };
         // The recording lives under the account that made it; the configured

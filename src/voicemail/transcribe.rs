@@ -129,7 +129,11 @@ impl Transcriber {
         Self::new(
             &transcription_base_url(config),
             config.knowledge.transcription_model.clone(),
-            config.realtime.api_key.clone(),
+            config
+                .realtime
+                .api_key
+                .as_ref()
+                .map(|k| k.expose().to_owned()),
             TRANSCRIPTION_TIMEOUT,
         )
     }

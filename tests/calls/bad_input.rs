@@ -266,3 +266,17 @@ async fn a_call_sid_must_look_like_one() {
         assert_eq!(status, 400, "{bad}: {body}");
     }
 }
+
+#[actix_rt::test]
+async fn readiness_says_not_ready_without_a_model_key() {
+    let rig = rig(ModelScript::default(), |c| c.realtime.api_key = None).await;
+    let resp = reqwest::get(format!("{}/readyz", rig.base)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["status"].as_str().unwrap().contains("OPENAI_API_KEY"),
+        "{body}"
+    );
+    let ok = reqwest::get(format!("{}/healthz", rig.base)).await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200, "alive all the same");
+}

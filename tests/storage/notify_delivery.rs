@@ -444,7 +444,7 @@ async fn slack_webhook_gets_json_text_and_failures_are_sorted() {
         let store = db.store().await;
         let mut config = base_config();
         config.notifications.email_to.clear();
-        config.notifications.slack_webhook_url = Some(hook.url.clone());
+        config.notifications.slack_webhook_url = Some(hook.url.clone().into());
         let notifier = Notifier::new(store.clone(), &config).with_options(fast());
 
         assert_eq!(
@@ -738,7 +738,7 @@ async fn two_workers_on_one_database_send_each_item_once() {
     for db in backends().await {
         let hook = Receiver::start();
         let mut config = base_config();
-        config.notifications.slack_webhook_url = Some(hook.url.clone());
+        config.notifications.slack_webhook_url = Some(hook.url.clone().into());
         let (a, b) = (db.store().await, db.store().await);
         for i in 0..20 {
             a.enqueue_notification(
