@@ -149,6 +149,10 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
     actix_rt::spawn(server);
     // Detached: it lives as long as the runtime; a send cut off by shutdown is retried.
     crate::notify::worker::spawn(store.clone(), &config);
+    actix_rt::spawn(crate::voicemail::recover_periodically(
+        store.clone(),
+        config.clone(),
+    ));
     if config.storage.retention_days > 0 {
         actix_rt::spawn(purge_periodically(
             store.clone(),

@@ -306,8 +306,26 @@ pub async fn recording_status(
         Ok(c) => c,
         Err(e) => return Rejected::BadRequest(e.to_string()).error_response(),
     };
+    // Stored before Twilio hears back, so a crash after the answer loses
+    // nothing; idempotent, so a retried callback stores nothing twice.
+    let config = config.into_inner();
+    let completed = match crate::voicemail::accept(
+        store.get_ref().clone(),
+        config.clone(),
+        &callback,
+    )
+    .await
+    {
+        Ok(completed) => completed,
+        Err(e) => {
+            tracing::error!(call_sid = %callback.call_sid, error = %e, "voicemail not stored; asking Twilio to retry");
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+    };
     once(&sessions, &req, &form, || async {
-        crate::voicemail::start(store.get_ref().clone(), config.into_inner(), callback);
+        if completed {
+            crate::voicemail::spawn_processing(store.get_ref().clone(), config, callback);
+        }
         String::new()
     })
     .await

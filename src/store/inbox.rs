@@ -1,11 +1,14 @@
 //! What callers leave behind: messages taken by the assistant and voicemails.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::error::StoreError;
-use super::model::{to_db, NewMessage, NewVoicemail};
+use super::model::{
+    to_db, NewMessage, NewVoicemail, Voicemail, TRANSCRIPT_DONE, TRANSCRIPT_PENDING,
+};
+use super::rows::VoicemailRow;
 use super::schema::{messages, voicemails};
 use super::Store;
 
@@ -34,7 +37,8 @@ impl Store {
 
     /// Stores a voicemail and returns its id. Idempotent on `recording_sid`
     /// (Twilio retries its recording callback): a repeat returns the id of the
-    /// voicemail already stored and changes nothing.
+    /// voicemail already stored and changes nothing. A voicemail without a
+    /// transcript and `pending` set waits for [`Store::finish_voicemail`].
     pub async fn add_voicemail(&self, vm: NewVoicemail) -> Result<i64, StoreError> {
         let created_at = to_db(Utc::now());
         db_write!(self, |conn| {
@@ -46,6 +50,11 @@ impl Store {
                     voicemails::duration_secs.eq(vm.duration_secs),
                     voicemails::transcript.eq(vm.transcript.as_deref()),
                     voicemails::created_at.eq(created_at),
+                    voicemails::transcript_status.eq(if vm.pending {
+                        TRANSCRIPT_PENDING
+                    } else {
+                        TRANSCRIPT_DONE
+                    }),
                 ))
                 .on_conflict(voicemails::recording_sid)
                 .do_nothing()
@@ -61,6 +70,46 @@ impl Store {
                     .first::<i64>(conn)
                     .await?),
             }
+        })
+    }
+
+    /// The transcript step of voicemail `id` is over: `transcript` is what
+    /// it produced (`None` when there was nothing to transcribe or it failed).
+    pub async fn finish_voicemail(
+        &self,
+        id: i64,
+        transcript: Option<&str>,
+    ) -> Result<(), StoreError> {
+        db_write!(self, |conn| {
+            diesel::update(voicemails::table.filter(voicemails::id.eq(id)))
+                .set((
+                    voicemails::transcript.eq(transcript),
+                    voicemails::transcript_status.eq(TRANSCRIPT_DONE),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Voicemails stored before `before` still waiting for their transcript
+    /// step: an instance died between storing and transcribing them.
+    pub async fn pending_voicemails(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Voicemail>, StoreError> {
+        let before = to_db(before);
+        db_run!(self, |conn| {
+            let rows: Vec<VoicemailRow> = voicemails::table
+                .filter(voicemails::transcript_status.eq(TRANSCRIPT_PENDING))
+                .filter(voicemails::created_at.lt(before))
+                .order(voicemails::id.asc())
+                .limit(limit)
+                .select(VoicemailRow::as_select())
+                .load(conn)
+                .await?;
+            Ok::<_, StoreError>(rows.into_iter().map(Voicemail::from).collect())
         })
     }
 }

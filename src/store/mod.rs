@@ -117,7 +117,7 @@ pub use error::StoreError;
 pub use model::{
     Appointment, AppointmentStatus, CallDetail, CallSummary, Message, NewAppointment, NewMessage,
     NewVoicemail, PurgeReport, RecordRow, ResponseUsage, RowCounts, TimelineEvent, ToolInvocation,
-    TranscriptTurn, Usage, Voicemail,
+    TranscriptTurn, Usage, Voicemail, TRANSCRIPT_DONE, TRANSCRIPT_PENDING,
 };
 pub use notification::{Notification, OutboxItem};
 pub use url::{Backend, DEFAULT_DATABASE_URL};

@@ -254,6 +254,8 @@ pub struct NewVoicemail {
     pub recording_url: String,
     pub duration_secs: i32,
     pub transcript: Option<String>,
+    /// Stored ahead of its transcript step.
+    pub pending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -266,7 +268,14 @@ pub struct Voicemail {
     pub duration_secs: i32,
     pub transcript: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Stored, not yet downloaded and transcribed (see `voicemail`).
+    pub pending: bool,
 }
+
+/// `voicemails.transcript_status` of a voicemail waiting for its transcript.
+pub const TRANSCRIPT_PENDING: &str = "pending";
+/// … and of one whose transcript step is over (with or without a transcript).
+pub const TRANSCRIPT_DONE: &str = "done";
 
 /// Stored form of a UTC instant. PostgreSQL keeps microseconds, so finer
 /// digits are dropped here for both backends to read back the same value.

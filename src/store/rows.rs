@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::error::StoreError;
 use super::model::{
     from_db, Appointment, AppointmentStatus, CallSummary, Message, ResponseUsage, TimelineEvent,
-    ToolInvocation, TranscriptTurn, Usage, Voicemail,
+    ToolInvocation, TranscriptTurn, Usage, Voicemail, TRANSCRIPT_PENDING,
 };
 use super::schema::{
     appointments, call_events, call_usage, calls, messages, tool_invocations, transcript_turns,
@@ -188,6 +188,7 @@ pub(crate) struct VoicemailRow {
     pub duration_secs: i32,
     pub transcript: Option<String>,
     pub created_at: NaiveDateTime,
+    pub transcript_status: String,
 }
 
 impl From<VoicemailRow> for Voicemail {
@@ -200,6 +201,7 @@ impl From<VoicemailRow> for Voicemail {
             duration_secs: r.duration_secs,
             transcript: r.transcript,
             created_at: from_db(r.created_at),
+            pending: r.transcript_status == TRANSCRIPT_PENDING,
         }
     }
 }

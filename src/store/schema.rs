@@ -134,6 +134,7 @@ diesel::table! {
         duration_secs -> Integer,
         transcript -> Nullable<Text>,
         created_at -> Timestamp,
+        transcript_status -> Text,
     }
 }
 

@@ -106,14 +106,52 @@ impl Voicemails {
         self
     }
 
-    /// Handles one `completed` recording callback, end to end.
+    /// Stores the voicemail at once, its transcript pending, and returns its
+    /// id: from here on a crash loses nothing, the pending row is picked up
+    /// again by [`Voicemails::recover`]. Idempotent on the recording SID.
+    pub async fn accept(&self, cb: &RecordingCallback) -> Result<i64, VoicemailError> {
+        if cb.status != RecordingStatus::Completed {
+            return Err(VoicemailError::NotCompleted(cb.status.as_str().to_owned()));
+        }
+        let new = NewVoicemail {
+            call_sid: cb.call_sid.clone(),
+            recording_sid: cb.recording_sid.clone(),
+            recording_url: cb.recording_url.clone(),
+            duration_secs: cb.duration_secs,
+            transcript: None,
+            pending: true,
+        };
+        self.store_retry
+            .run(
+                || self.store.add_voicemail(new.clone()),
+                StoreError::is_transient,
+                |attempt, e| {
+                    tracing::warn!(recording_sid = %cb.recording_sid, attempt, error = %e,
+                        "storing the voicemail failed")
+                },
+            )
+            .await
+            .inspect_err(|e| {
+                // Twilio keeps the recording: this line is what an operator
+                // needs to recover it.
+                tracing::error!(call_sid = %cb.call_sid, recording_sid = %cb.recording_sid,
+                    recording_url = %cb.recording_url, error = %e, "voicemail LOST from the database");
+            })
+            .map_err(VoicemailError::Store)
+    }
+
+    /// Handles one `completed` recording callback, end to end: stored first
+    /// (see [`Voicemails::accept`]), then downloaded, transcribed, finished
+    /// and notified.
     pub async fn process(&self, cb: &RecordingCallback) -> Result<Processed, VoicemailError> {
         if cb.status != RecordingStatus::Completed {
             return Err(VoicemailError::NotCompleted(cb.status.as_str().to_owned()));
         }
-        if let Some(existing) = self.stored(cb).await {
-            return self.renotify(cb, existing).await;
-        }
+        let voicemail_id = match self.stored(cb).await {
+            Some(existing) if !existing.pending => return self.renotify(cb, existing).await,
+            Some(pending) => pending.id,
+            None => self.accept(cb).await?,
+        };
         let (transcript, status) = match self.download(cb).await {
             Ok(wav) => match self.transcribe(wav).await {
                 Ok(text) if text.is_empty() => (None, TranscriptStatus::Empty),
@@ -134,31 +172,20 @@ impl Voicemails {
             }
             TranscriptStatus::Transcribed | TranscriptStatus::AlreadyStored => {}
         }
-        let facts = self.facts(&cb.call_sid).await;
-        let new = NewVoicemail {
-            call_sid: cb.call_sid.clone(),
-            recording_sid: cb.recording_sid.clone(),
-            recording_url: cb.recording_url.clone(),
-            duration_secs: cb.duration_secs,
-            transcript: transcript.clone(),
-        };
-        let voicemail_id = self
-            .store_retry
+        self.store_retry
             .run(
-                || self.store.add_voicemail(new.clone()),
+                || {
+                    self.store
+                        .finish_voicemail(voicemail_id, transcript.as_deref())
+                },
                 StoreError::is_transient,
                 |attempt, e| {
                     tracing::warn!(recording_sid = %cb.recording_sid, attempt, error = %e,
-                        "storing the voicemail failed")
+                        "storing the transcript failed")
                 },
             )
-            .await
-            .inspect_err(|e| {
-                // Twilio keeps the recording: this line is what an operator
-                // needs to recover it.
-                tracing::error!(call_sid = %cb.call_sid, recording_sid = %cb.recording_sid,
-                    recording_url = %cb.recording_url, error = %e, "voicemail LOST from the database");
-            })?;
+            .await?;
+        let facts = self.facts(&cb.call_sid).await;
         let notifications = self
             .notify(
                 cb,
@@ -178,6 +205,38 @@ impl Voicemails {
             department: facts.department,
             notifications,
         })
+    }
+
+    /// Finishes voicemails that were stored more than `stale` ago and are
+    /// still pending: the instance that took them died before their
+    /// transcript step. Returns how many were finished. Several instances
+    /// may finish the same one; its transcript is written twice and its
+    /// notification is queued once (keyed by recording SID).
+    pub async fn recover(&self, stale: Duration) -> Result<usize, StoreError> {
+        let before = chrono::Utc::now()
+            - chrono::Duration::from_std(stale).unwrap_or(chrono::Duration::zero());
+        let pending = self.store.pending_voicemails(before, 50).await?;
+        let mut finished = 0;
+        for v in pending {
+            let cb = RecordingCallback {
+                account_sid: self.config.twilio.account_sid.clone(),
+                call_sid: v.call_sid.clone(),
+                recording_sid: v.recording_sid.clone(),
+                recording_url: v.recording_url.clone().unwrap_or_default(),
+                status: RecordingStatus::Completed,
+                duration_secs: v.duration_secs,
+                channels: 1,
+                source: "RecordVerb".into(),
+            };
+            tracing::info!(call_sid = %v.call_sid, recording_sid = %v.recording_sid,
+                "finishing a voicemail left pending");
+            match self.process(&cb).await {
+                Ok(_) => finished += 1,
+                Err(e) => tracing::warn!(recording_sid = %v.recording_sid, error = %e,
+                    "pending voicemail not finished; will try again"),
+            }
+        }
+        Ok(finished)
     }
 
     /// The voicemail stored by an earlier delivery of this callback.

@@ -54,6 +54,7 @@ fn voicemail(sid: &str, recording_sid: &str) -> NewVoicemail {
         recording_url: format!("https://api.twilio.com/rec/{recording_sid}"),
         duration_secs: 42,
         transcript: Some("please call me back".into()),
+        pending: false,
     }
 }
 

@@ -122,6 +122,58 @@ fn email(rows: &[OutboxRow]) -> serde_json::Value {
 }
 
 #[actix_rt::test]
+async fn a_voicemail_is_stored_before_it_is_transcribed_and_a_crash_in_between_loses_nothing() {
+    for db in [TestDb::postgres().await, TestDb::sqlite()] {
+        let store = db.store().await;
+        let (call, rec) = (new_sid("CA"), new_sid("RE"));
+        let wav = mulaw_to_wav(&synth_speech(2500, 4));
+        let rest = sims(Some((&rec, wav))).await;
+        let stt = TranscriptionSim::start(TranscriptionScript {
+            api_key: Some(KEY.into()),
+            text: TRANSCRIPT.into(),
+            ..TranscriptionScript::default()
+        })
+        .await
+        .unwrap();
+        seed_call(&store, &call, Some("Billing")).await;
+        let c = config(&db, &rest, &stt.base_url());
+        let cb = callback(&rest, &call, &rec, "completed");
+
+        // What the webhook does before it answers Twilio…
+        let completed = frontdesk::voicemail::accept(store.clone(), Arc::new(c.clone()), &cb)
+            .await
+            .unwrap();
+        assert!(completed);
+        // …and then the instance dies: the voicemail is on record, pending,
+        // nothing was downloaded, transcribed or notified yet.
+        let stored = store.call_detail(&call).await.unwrap().unwrap().voicemails;
+        assert_eq!(stored.len(), 1);
+        assert!(stored[0].pending);
+        assert_eq!(stored[0].transcript, None);
+        assert_eq!(stored[0].duration_secs, 6);
+        assert!(recording_fetches(&rest).is_empty());
+        assert!(outbox(&db.url).await.is_empty());
+        // Not stale yet: recovery leaves it to the instance that took it.
+        let vm = pipeline(&store, c.clone());
+        assert_eq!(vm.recover(Duration::from_secs(3600)).await.unwrap(), 0);
+
+        // Another instance finishes what was left pending.
+        assert_eq!(vm.recover(Duration::ZERO).await.unwrap(), 1);
+        let stored = wait_for_voicemail(&store, &call).await;
+        assert!(!stored[0].pending);
+        assert_eq!(stored[0].transcript.as_deref(), Some(TRANSCRIPT));
+        let n = email(&notifications_for(&db.url, &rec, 1).await);
+        assert!(n["body"].as_str().unwrap().contains(TRANSCRIPT));
+        // Finished means finished: nothing left to recover, nothing redone.
+        assert_eq!(vm.recover(Duration::ZERO).await.unwrap(), 0);
+        assert_eq!(recording_fetches(&rest).len(), 1);
+        assert_eq!(stt.requests().len(), 1);
+        rest.stop().await;
+        stt.stop().await;
+    }
+}
+
+#[actix_rt::test]
 async fn a_transcribed_voicemail_names_its_department_and_a_repeat_changes_nothing() {
     for db in [TestDb::postgres().await, TestDb::sqlite()] {
         let store = db.store().await;
@@ -352,7 +404,10 @@ async fn a_callback_without_a_recording_stores_nothing() {
                 matches!(err, VoicemailError::NotCompleted(ref s) if s == status),
                 "{err}"
             );
-            assert!(frontdesk::voicemail::start(store.clone(), Arc::new(c.clone()), cb).is_none());
+            let completed = frontdesk::voicemail::accept(store.clone(), Arc::new(c.clone()), &cb)
+                .await
+                .unwrap();
+            assert!(!completed, "nothing to process for {status}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(rest.requests().is_empty());

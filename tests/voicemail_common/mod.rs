@@ -79,12 +79,14 @@ pub async fn notifications_for(
     }
 }
 
-/// The call's voicemails once there is one (15 s at most).
+/// The call's voicemails once every one has been through its transcript
+/// step (15 s at most).
 pub async fn wait_for_voicemail(store: &Store, call_sid: &str) -> Vec<Voicemail> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(d) = store.call_detail(call_sid).await.unwrap() {
-            if !d.voicemails.is_empty() {
+            // Stored at once, pending until its transcript step is over.
+            if !d.voicemails.is_empty() && d.voicemails.iter().all(|v| !v.pending) {
                 return d.voicemails;
             }
         }

@@ -1,0 +1,2 @@
+DROP INDEX voicemails_pending;
+ALTER TABLE voicemails DROP COLUMN transcript_status;
