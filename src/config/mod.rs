@@ -262,6 +262,9 @@ pub struct BookingsConfig {
     pub slot_minutes: u32,
     /// How far ahead bookings are taken.
     pub horizon_days: u32,
+    /// Country calling codes (`"+1"`, `"+44"`) a confirmation may be texted
+    /// to when it is not the caller's own number; empty: only the caller's.
+    pub sms_countries: Vec<String>,
 }
 
 impl Default for BookingsConfig {
@@ -270,6 +273,7 @@ impl Default for BookingsConfig {
             sms_confirmation: true,
             slot_minutes: 15,
             horizon_days: 60,
+            sms_countries: Vec::new(),
         }
     }
 }

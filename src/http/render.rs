@@ -36,6 +36,17 @@ pub struct TwimlRenderer {
     pub urls: PublicUrls,
 }
 
+/// A caller over the hourly limit: a short sentence, then the call ends
+/// (`<Reject>` cannot speak: it refuses without answering).
+pub fn over_limit() -> String {
+    Response::new()
+        .say(say(
+            "Sorry, we can't take another call from this number right now. Please try again later. Goodbye.",
+        ))
+        .hangup()
+        .to_xml()
+}
+
 /// The TwiML that opens (or reopens) the media stream.
 pub fn connect_stream(twiml: &TwimlRenderer, from: &str, to: &str) -> String {
     Response::new()

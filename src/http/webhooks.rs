@@ -10,6 +10,7 @@ use super::drain::Drain;
 use super::render::{self, TwimlRenderer};
 use super::twilio_auth::{verify_form, verify_websocket, Rejected, TwilioAuth};
 use crate::business::hours::operator_open_at;
+use crate::business::phone::{caller_number, is_nanp};
 use crate::call::actor::Webhook;
 use crate::call::{answer_without_call, CallInfo, Calls, Event, MachineConfig};
 use crate::config::{BusinessConfig, Config, LimitsConfig};
@@ -158,12 +159,17 @@ pub async fn voice(
             to: form.get("To").unwrap_or_default().to_string(),
             known: None,
         };
+        // One bucket per caller, keyed by the E.164 number so every way of
+        // writing it is the same caller. A withheld caller ID is nobody in
+        // particular: one shared bucket would let one anonymous caller turn
+        // away every other, so those calls are not limited per caller.
         let limit = limits.calls_per_caller_per_hour;
-        if limit > 0 && !info.from.is_empty() && !sessions.allow(&info.from, limit, Duration::from_secs(3600)).await {
-            tracing::warn!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "caller over the hourly call limit; rejected");
-            return crate::twilio::twiml::Response::new()
-                .reject(Some(crate::twilio::twiml::RejectReason::Busy))
-                .to_xml();
+        let nanp = is_nanp(&twiml.business.business.phone);
+        if let (true, Some(caller)) = (limit > 0, caller_number(&info.from, nanp)) {
+            if !sessions.allow(&caller, limit, Duration::from_secs(3600)).await {
+                tracing::warn!(call_sid = %info.call_sid, from = %mask_phone(&caller), "caller over the hourly call limit; turned away");
+                return render::over_limit();
+            }
         }
         tracing::info!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "incoming call");
         let answer = render::connect_stream(&twiml, &info.from, &info.to);

@@ -210,17 +210,32 @@ async fn with_redis_unreachable_calls_are_still_answered_and_readiness_says_degr
     assert!(report.heard.len() > 1000, "{}", report.timeline_text());
 }
 
+/// A voice webhook's parameters with another caller ID.
+fn from_number(call_sid: &str, from: &str) -> Vec<(String, String)> {
+    let mut p = params(call_sid, &[]);
+    for (k, v) in &mut p {
+        if k == "From" {
+            *v = from.to_owned();
+        }
+    }
+    p
+}
+
 #[actix_rt::test]
 async fn a_caller_over_the_hourly_limit_is_turned_away() {
     let rig = rig(ModelScript::default(), |c| {
         c.limits.calls_per_caller_per_hour = 2
     })
     .await;
+    // The same caller, written three ways: one bucket.
     let mut answers = Vec::new();
-    for i in 0..3 {
+    for (i, from) in ["+15005550006", "+1 (500) 555-0006", "15005550006"]
+        .iter()
+        .enumerate()
+    {
         let sid = format!("CA{:032x}", 0xabc0 + i);
         answers.push(
-            signed_post(&rig.base, "/twilio/voice", &params(&sid, &[]))
+            signed_post(&rig.base, "/twilio/voice", &from_number(&sid, from))
                 .await
                 .1,
         );
@@ -229,9 +244,21 @@ async fn a_caller_over_the_hourly_limit_is_turned_away() {
         answers[0].contains("<Connect") && answers[1].contains("<Connect"),
         "{answers:?}"
     );
+    // Turned away with a sentence, not dead air.
     assert!(
-        answers[2].contains("<Reject reason=\"busy\" />"),
+        answers[2].contains("<Say") && answers[2].contains("try again later"),
         "{}",
         answers[2]
     );
+    assert!(answers[2].contains("<Hangup />"), "{}", answers[2]);
+    assert!(!answers[2].contains("<Connect"), "{}", answers[2]);
+
+    // Withheld caller IDs are not one bucket: each still gets through.
+    for i in 0..3 {
+        let sid = format!("CA{:032x}", 0xdef0 + i);
+        let answer = signed_post(&rig.base, "/twilio/voice", &from_number(&sid, "+266696687"))
+            .await
+            .1;
+        assert!(answer.contains("<Connect"), "{answer}");
+    }
 }

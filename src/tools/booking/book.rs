@@ -239,6 +239,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_confirmation_goes_only_to_the_caller_or_an_allowed_country() {
+        // SMS pumping: another number, abroad, gets no text by default…
+        let ctx = ctx_at(sunday()).await;
+        let t = BookAppointment::new(&ctx.config).unwrap();
+        let mut a = args("2026-11-24T14:30");
+        a["phone"] = json!("+88216543210");
+        let out = run(&t, a, &ctx).await.unwrap();
+        assert_eq!(out["booked"], true);
+        assert_eq!(out["sms_confirmation"], "not_allowed");
+
+        // …while a number in an allowed country does.
+        let mut ctx = ctx_at(sunday()).await;
+        let mut config = (*ctx.config).clone();
+        config.bookings.sms_countries = vec!["+1".into()];
+        ctx.config = std::sync::Arc::new(config);
+        let t = BookAppointment::new(&ctx.config).unwrap();
+        let mut a = args("2026-11-24T15:30");
+        a["phone"] = json!("(555) 010-2030");
+        let out = run(&t, a, &ctx).await.unwrap();
+        assert_eq!(out["sms_confirmation"], "queued");
+    }
+
+    #[tokio::test]
     async fn bad_arguments_are_refused_and_nothing_is_stored() {
         let ctx = ctx_at(sunday()).await;
         let t = BookAppointment::new(&ctx.config).unwrap();

@@ -32,6 +32,7 @@ use crate::calendar::slots::{Refusal, Slot, SlotRules};
 use crate::calendar::{Booking, BuiltinCalendar, Calendar, CalendarError, Interval};
 use crate::config::business::{is_e164, Service};
 use crate::config::Config;
+use crate::logmask::mask_phone;
 use crate::notify::{notify, route, NotifyEvent};
 
 /// Which calendar a call books into. The default is the built-in one over
@@ -275,11 +276,20 @@ async fn slot_taken(
 }
 
 /// Queues the caller's confirmation text: "queued", "off" (SMS
-/// confirmations are disabled) or "failed" (the booking stands; the model
-/// says no text is coming).
+/// confirmations are disabled), "not_allowed" (see [`may_text`]) or
+/// "failed" (the booking stands; the model says no text is coming).
 async fn confirm(ctx: &ToolContext, event: NotifyEvent, key: &str) -> &'static str {
     if route(&ctx.config, &event).is_empty() {
         return "off";
+    }
+    let to = match &event {
+        NotifyEvent::AppointmentBooked { to, .. }
+        | NotifyEvent::AppointmentCancelled { to, .. } => to.as_str(),
+        _ => "",
+    };
+    if !may_text(ctx, to) {
+        tracing::warn!(call_sid = %ctx.call_sid, to = %mask_phone(to), "confirmation text not sent: not the caller's number nor an allowed country");
+        return "not_allowed";
     }
     match notify(&ctx.store, &ctx.config, &event, key).await {
         Ok(_) => "queued",
@@ -288,6 +298,19 @@ async fn confirm(ctx: &ToolContext, event: NotifyEvent, key: &str) -> &'static s
             "failed"
         }
     }
+}
+
+/// SMS pumping: a caller must not make the business text premium or
+/// far-away numbers at its expense. A confirmation goes to the caller's own
+/// number, or to a number in one of `bookings.sms_countries`.
+fn may_text(ctx: &ToolContext, to: &str) -> bool {
+    caller_phone(ctx).is_ok_and(|own| own == to)
+        || ctx
+            .config
+            .bookings
+            .sms_countries
+            .iter()
+            .any(|code| !code.is_empty() && to.starts_with(code.as_str()))
 }
 
 /// The caller's upcoming bookings, found by their number.
