@@ -55,7 +55,10 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     drain: Drain,
     pub addr: SocketAddr,
-    pub server: ServerHandle,
+    /// The public server, and the internal one when configured.
+    pub servers: Vec<ServerHandle>,
+    /// Where `/readyz` and `/metrics` are served when not on `addr`.
+    pub internal_addr: Option<SocketAddr>,
     pub store: Store,
     pub recorder: Addr<Recorder>,
     pub recorder_stats: Arc<RecorderStats>,
@@ -140,13 +143,25 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         metrics: metrics.clone(),
         drain: drain.clone(),
     };
-    let server =
-        crate::http::serve(services, listener, workers).map_err(|source| LaunchError::Bind {
+    let internal = match config.server.internal_listen.as_str() {
+        "" => None,
+        at => Some(TcpListener::bind(at).map_err(|source| LaunchError::Bind {
+            addr: at.to_owned(),
+            source,
+        })?),
+    };
+    let internal_addr = internal.as_ref().and_then(|l| l.local_addr().ok());
+    let servers = crate::http::serve(services, listener, internal, workers).map_err(|source| {
+        LaunchError::Bind {
             addr: addr.to_string(),
             source,
-        })?;
-    let handle = server.handle();
-    actix_rt::spawn(server);
+        }
+    })?;
+    let mut handles = Vec::new();
+    for server in servers {
+        handles.push(server.handle());
+        actix_rt::spawn(server);
+    }
     // Detached: it lives as long as the runtime; a send cut off by shutdown is retried.
     crate::notify::worker::spawn(store.clone(), &config);
     actix_rt::spawn(crate::voicemail::recover_periodically(
@@ -166,7 +181,8 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         metrics,
         drain,
         addr,
-        server: handle,
+        servers: handles,
+        internal_addr,
         store,
         recorder,
         recorder_stats: stats,
@@ -195,6 +211,13 @@ async fn purge_periodically(store: Store, days: u32) {
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Running {
+    /// Stops serving HTTP (gracefully: requests in progress finish).
+    pub async fn stop(&self, graceful: bool) {
+        for server in &self.servers {
+            server.stop(graceful).await;
+        }
+    }
+
     /// Shutdown drain: refuse new calls, let the ones in progress finish
     /// (up to `timeout`), then stop.
     pub async fn drain(&self, timeout: Duration) {
@@ -203,7 +226,7 @@ impl Running {
         while !self.calls.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        self.server.stop(true).await;
+        self.stop(true).await;
         if !self
             .recorder
             .send(Flush {

@@ -301,7 +301,7 @@ pub async fn run(config: Config, args: SimulateArgs) -> Result<(), SimulateError
                 }
             }
         }
-        r.server.stop(false).await;
+        r.stop(false).await;
     }
     drop(sims);
     Ok(())

@@ -151,6 +151,9 @@ pub struct ServerConfig {
     /// Connections one address may hold open before any of them has carried
     /// a successful Twilio request; 0 = no cap.
     pub max_unproven_connections_per_peer: usize,
+    /// `host:port` of a listener for `/readyz` and `/metrics` only (they
+    /// then leave the public one); empty: served publicly.
+    pub internal_listen: String,
 }
 
 impl Default for ServerConfig {
@@ -164,6 +167,7 @@ impl Default for ServerConfig {
             header_timeout_ms: 5000,
             body_timeout_ms: 10_000,
             max_unproven_connections_per_peer: 32,
+            internal_listen: String::new(),
         }
     }
 }

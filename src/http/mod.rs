@@ -31,7 +31,9 @@ pub use urls::PublicUrls;
 /// Webhook bodies are small forms; anything larger is not Twilio.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// The public face: Twilio's webhooks and stream, liveness, and — unless
+/// an internal listener takes them — readiness and metrics.
+pub fn routes(cfg: &mut web::ServiceConfig, with_ops: bool) {
     cfg.app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
         .route("/twilio/voice", web::post().to(webhooks::voice))
         .route(
@@ -46,8 +48,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(webhooks::recording_status),
         )
         .route("/twilio/stream", web::get().to(webhooks::stream))
-        .route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz))
+        .route("/healthz", web::get().to(ops::healthz));
+    if with_ops {
+        ops_routes(cfg);
+    }
+}
+
+/// What only operators and their monitoring need to see.
+fn ops_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics));
 }
 
@@ -115,8 +124,14 @@ impl AppData {
     }
 }
 
-/// Starts serving on an already bound listener (tests bind port 0).
-pub fn serve(services: Services, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+/// Starts serving on an already bound listener (tests bind port 0), and on
+/// `internal` (for `/readyz` and `/metrics` only) when one is given.
+pub fn serve(
+    services: Services,
+    listener: TcpListener,
+    internal: Option<TcpListener>,
+    workers: usize,
+) -> std::io::Result<Vec<Server>> {
     let server_config = &services.config.server;
     let limits = limits::Limits {
         body_timeout: Duration::from_millis(server_config.body_timeout_ms),
@@ -126,12 +141,30 @@ pub fn serve(services: Services, listener: TcpListener, workers: usize) -> std::
     let header_timeout = Duration::from_millis(server_config.header_timeout_ms);
     let peers = limits::PeerConnections::default();
     let data = AppData::new(services);
+    let public_ops = internal.is_none();
+    let mut servers = Vec::new();
+    if let Some(internal) = internal {
+        let data = data.clone();
+        servers.push(
+            HttpServer::new(move || {
+                let data = data.clone();
+                App::new()
+                    .configure(move |app| data.install(app))
+                    .route("/healthz", web::get().to(ops::healthz))
+                    .configure(ops_routes)
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(internal)?
+            .run(),
+        );
+    }
     let server = HttpServer::new(move || {
         let data = data.clone();
         App::new()
             .configure(move |app| data.install(app))
             .wrap(from_fn(move |req, next| limits::enforce(limits, req, next)))
-            .configure(routes)
+            .configure(|cfg| routes(cfg, public_ops))
     })
     .workers(workers.max(1))
     .client_request_timeout(header_timeout)
@@ -143,5 +176,6 @@ pub fn serve(services: Services, listener: TcpListener, workers: usize) -> std::
     .disable_signals()
     .listen(listener)?
     .run();
-    Ok(server)
+    servers.push(server);
+    Ok(servers)
 }

@@ -280,3 +280,18 @@ async fn readiness_says_not_ready_without_a_model_key() {
     let ok = reqwest::get(format!("{}/healthz", rig.base)).await.unwrap();
     assert_eq!(ok.status().as_u16(), 200, "alive all the same");
 }
+
+#[actix_rt::test]
+async fn readiness_and_metrics_can_leave_the_public_port() {
+    let rig = rig(ModelScript::default(), |c| {
+        c.server.internal_listen = "127.0.0.1:0".into()
+    })
+    .await;
+    let internal = rig.running.internal_addr.expect("internal listener bound");
+    let status = |url: String| async move { reqwest::get(url).await.unwrap().status().as_u16() };
+    assert_eq!(status(format!("{}/metrics", rig.base)).await, 404);
+    assert_eq!(status(format!("{}/readyz", rig.base)).await, 404);
+    assert_eq!(status(format!("{}/healthz", rig.base)).await, 200);
+    assert_eq!(status(format!("http://{internal}/metrics")).await, 200);
+    assert_eq!(status(format!("http://{internal}/readyz")).await, 200);
+}

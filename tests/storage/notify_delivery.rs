@@ -827,5 +827,5 @@ async fn a_launched_engine_drains_the_outbox() {
         async move { store.list_outbox(true).await.unwrap().is_empty() }
     })
     .await;
-    running.server.stop(true).await;
+    running.stop(true).await;
 }
