@@ -291,20 +291,60 @@ pub async fn run(config: Config, args: SimulateArgs) -> Result<(), SimulateError
     if let Some(r) = running {
         // Let a voicemail finish its trip (fetch, transcription, storage).
         if caller_left_voicemail(&report) {
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            if let Ok(Some(detail)) = r.store.call_detail(&report.call_sid).await {
-                for vm in &detail.voicemails {
-                    println!(
-                        "\nVoicemail stored: {}",
-                        vm.transcript.as_deref().unwrap_or("(no transcript)")
-                    );
-                }
+            for vm in finished_voicemails(&r, &report.call_sid).await {
+                println!(
+                    "\nVoicemail stored: {}",
+                    vm.transcript.as_deref().unwrap_or("(no transcript)")
+                );
             }
         }
+        // The call's last records (its end, its outcome) reach the database
+        // before this command returns.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !r.calls.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let flushed = r
+            .recorder
+            .send(crate::recorder::Flush {
+                timeout: Duration::from_secs(5),
+            })
+            .await
+            .unwrap_or(false);
         r.stop(false).await;
+        println!(
+            "\nRecords {} {}\n  see them: DATABASE_URL={} frontdesk calls show {}",
+            if flushed {
+                "written to"
+            } else {
+                "partly written (the rest is in the spill file) to"
+            },
+            r.config.storage.database_url,
+            r.config.storage.database_url,
+            report.call_sid
+        );
     }
     drop(sims);
     Ok(())
+}
+
+/// The call's voicemails once their transcript step is over (10 s at most).
+async fn finished_voicemails(
+    r: &crate::app::Running,
+    call_sid: &str,
+) -> Vec<crate::store::Voicemail> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored = match r.store.call_detail(call_sid).await {
+            Ok(Some(detail)) => detail.voicemails,
+            _ => Vec::new(),
+        };
+        let done = !stored.is_empty() && stored.iter().all(|v| !v.pending);
+        if done || tokio::time::Instant::now() >= deadline {
+            return stored;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A scratch directory for a simulated call's own database.
