@@ -711,7 +711,7 @@ fn live(
             after_playback_progress(state, ctx, now, out)
         }
         Event::Timer(Timer::Pace) => {
-            let sent = ctx.playback.drain(now);
+            let sent = ctx.playback.paced(now);
             emit_outbound(ctx, sent, out);
             stay(state)
         }
@@ -868,6 +868,9 @@ fn live(
             if ctx.response_active.as_deref() == Some(response_id.as_str()) {
                 ctx.response_active = None;
             }
+            // Marks are sparse: the end of the answer needs one of its own.
+            let sent = ctx.playback.response_done(&response_id);
+            emit_outbound(ctx, sent, out);
             if status == ResponseStatus::Failed {
                 out.push(Command::Record(CallRecord::ModelError {
                     code: Some("response_failed".into()),
@@ -1073,14 +1076,14 @@ fn ask_model(ctx: &mut Context, cmd: ModelCommand, now: Millis, out: &mut Vec<Co
     });
 }
 
-fn emit_outbound(ctx: &Context, sent: Vec<Outbound>, out: &mut Vec<Command>) {
+fn emit_outbound(ctx: &mut Context, sent: Vec<Outbound>, out: &mut Vec<Command>) {
     for o in sent {
         out.push(Command::Twilio(match o {
             Outbound::Media(p) => TwilioCommand::Media(p),
             Outbound::Mark(m) => TwilioCommand::Mark(m),
         }));
     }
-    if let Some(at) = ctx.playback.next_drain_at() {
+    if let Some(at) = ctx.playback.next_drain_change() {
         out.push(Command::Arm {
             timer: Timer::Pace,
             at,
