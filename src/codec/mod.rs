@@ -16,7 +16,10 @@
 //! the per-call [`CodecActor`] that runs it.
 
 pub mod actor;
+pub mod caller_meter;
 
 pub use frontdesk_core::codec::{meter, mulaw, resample};
+
+pub use caller_meter::CallerMeter;
 
 pub use actor::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
