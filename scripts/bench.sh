@@ -242,7 +242,7 @@ echo "KiB/call: 50 KB = 48.8 KiB. Targets (issue 7): x relay <= 1.2, <= 50 KB pe
 echo "p99 added latency <= 5 ms both ways, greeting p99 <= 5 ms, clear p99 <= 2 ms, no loss."
 echo
 for target in "${TARGET_LIST[@]}"; do
-    files=("$OUT"/calls-"$target"-*.json)
+    files=("$OUT"/calls-"$target"-[0-9]*.json)
     [ -e "${files[0]}" ] || continue
     echo "$target:"
     "$LOAD_BIN" --summarize "${files[@]}"

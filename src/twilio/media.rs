@@ -168,39 +168,45 @@ pub struct MediaRef<'a> {
     pub payload: &'a str,
 }
 
-/// The per-frame fast path: a `media` frame read as a plain struct of
-/// borrowed strings (no tagged-enum buffering, no allocation). `None` means
-/// "not a plain media frame": the caller then uses [`parse_inbound`], which
-/// accepts everything this accepts (and reports errors precisely).
+/// The per-frame fast path: a `media` frame in exactly the shape Twilio
+/// sends (`event`, `sequenceNumber`, `media` {`track`, `chunk`,
+/// `timestamp`, `payload`}, `streamSid`; no whitespace, no escapes), read
+/// by matching that template, borrowing the strings. Anything else — another
+/// key order, whitespace, escapes, a non-base64 payload — is `None`, and the
+/// caller uses [`parse_inbound`], which accepts everything this accepts.
 pub fn parse_media(text: &str) -> Option<MediaRef<'_>> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Frame<'a> {
-        event: &'a str,
-        sequence_number: &'a str,
-        #[allow(dead_code)] // required, as parse_inbound requires it
-        stream_sid: &'a str,
-        #[serde(borrow)]
-        media: Media<'a>,
-    }
-    #[derive(Deserialize)]
-    struct Media<'a> {
-        track: &'a str,
-        chunk: &'a str,
-        timestamp: &'a str,
-        payload: &'a str,
-    }
-    if !text.starts_with(r#"{"event":"media""#) {
-        return None;
-    }
-    let f: Frame<'_> = serde_json::from_str(text).ok()?;
-    let numeric = |s: &str| s.parse::<u64>().is_ok();
-    let m = &f.media;
-    (f.event == "media" && numeric(f.sequence_number) && numeric(m.chunk) && numeric(m.timestamp))
-        .then_some(MediaRef {
-            track: m.track,
-            payload: m.payload,
+    let rest = text.strip_prefix(r#"{"event":"media","sequenceNumber":""#)?;
+    let (_, rest) = field(rest, r#"","media":{"track":""#, is_digits)?;
+    let (track, rest) = field(rest, r#"","chunk":""#, |s| {
+        s.bytes().all(|b| b.is_ascii_alphanumeric())
+    })?;
+    let (_, rest) = field(rest, r#"","timestamp":""#, is_digits)?;
+    let (_, rest) = field(rest, r#"","payload":""#, is_digits)?;
+    let (payload, rest) = field(rest, r#""},"streamSid":""#, |s| {
+        s.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric() | (b == b'+') | (b == b'/') | (b == b'='))
         })
+    })?;
+    let (_, rest) = field(rest, "\"}", |s| {
+        s.bytes().all(|b| b.is_ascii_alphanumeric())
+    })?;
+    rest.is_empty().then_some(MediaRef { track, payload })
+}
+
+/// A string value up to its closing quote, which must be followed by
+/// `then`; `ok` vets the value (none of the accepted characters needs
+/// escaping, so the first quote closes it).
+fn field<'a>(text: &'a str, then: &str, ok: impl Fn(&str) -> bool) -> Option<(&'a str, &'a str)> {
+    let end = text.find('"')?;
+    let value = &text[..end];
+    let rest = text[end..].strip_prefix(then)?;
+    // `then` starts with the closing quote.
+    ok(value).then_some((value, rest))
+}
+
+/// A non-empty decimal that fits a u64, as `u64_from_string` requires.
+fn is_digits(s: &str) -> bool {
+    s.parse::<u64>().is_ok() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Turns a serde failure into a precise [`MediaError`]; only runs on the error path.
