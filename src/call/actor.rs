@@ -25,7 +25,7 @@ use crate::realtime::actor::{
 use crate::realtime::events::{self as rt, ServerEvent};
 use crate::recorder::RecordCall;
 use crate::tools::ToolContext;
-use crate::twilio::stream::{RouteCallerAudio, ToTwilio};
+use crate::twilio::stream::{RouteCallerAudio, RouteCallerFrames, ToTwilio};
 
 /// How long an ended call still answers late webhooks (Twilio asks the
 /// Connect action right after the stream closes).
@@ -38,6 +38,8 @@ pub struct StreamAttached {
     pub stream: Recipient<ToTwilio>,
     /// Where to say which model connection caller audio goes to.
     pub caller_audio: Recipient<RouteCallerAudio>,
+    /// `pcm24k`: where to say which codec caller frames go to.
+    pub caller_frames: Recipient<RouteCallerFrames>,
     pub stream_sid: String,
 }
 
@@ -515,7 +517,9 @@ impl Actor for CallActor {
                 self.codec_mode,
                 ctx.address().recipient(),
             );
-            self.codec = Some(codec.start());
+            let codec = codec.start();
+            self.caller_route.codec_started(codec.clone().recipient());
+            self.codec = Some(codec);
         }
         self.record(CallRecord::Started {
             from: self.info.from.clone(),
@@ -546,6 +550,10 @@ impl Handler<StreamAttached> for CallActor {
     fn handle(&mut self, msg: StreamAttached, ctx: &mut Self::Context) {
         self.stream = Some(msg.stream);
         self.caller_route.stream_attached(msg.caller_audio);
+        if let Some(codec) = &self.codec {
+            msg.caller_frames
+                .do_send(RouteCallerFrames(codec.clone().recipient()));
+        }
         self.stream_started_at = Some(Instant::now());
         tracing::info!(call_sid = %self.info.call_sid, stream_sid = %msg.stream_sid, "stream started");
         self.apply(

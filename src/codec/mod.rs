@@ -22,4 +22,6 @@ pub use frontdesk_core::codec::{meter, mulaw, resample};
 
 pub use caller_meter::CallerMeter;
 
-pub use actor::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
+pub use actor::{
+    AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio, RouteToModel,
+};

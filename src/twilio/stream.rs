@@ -16,7 +16,7 @@ use actix_web_actors::ws;
 use super::media::{self, Inbound};
 use crate::call::actor::{CallActor, CallerDtmf, CallerMedia, StreamAttached, StreamEvent};
 use crate::call::Event;
-use crate::codec::CallerMeter;
+use crate::codec::{CallerFrame, CallerMeter};
 use crate::config::AudioFormatSetting;
 use crate::engine::{CallInfo, Engine};
 use crate::realtime::audio_sink::ModelAudioSink;
@@ -53,6 +53,11 @@ pub enum ToTwilio {
 #[rtype(result = "()")]
 pub struct RouteCallerAudio(pub Option<ModelAudioSink>);
 
+/// `pcm24k`: caller frames go straight to the call's codec.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RouteCallerFrames(pub Recipient<CallerFrame>);
+
 pub struct TwilioStreamActor {
     engine: Arc<Engine>,
     call: Option<(String, Addr<CallActor>)>,
@@ -65,6 +70,8 @@ pub struct TwilioStreamActor {
     /// whose audio goes through the call to the codec.
     meter: Option<CallerMeter>,
     to_model: Option<ModelAudioSink>,
+    /// `pcm24k`: the call's codec, once the call named it.
+    to_codec: Option<Recipient<CallerFrame>>,
     bad_audio: u64,
 }
 
@@ -78,6 +85,7 @@ impl TwilioStreamActor {
             ended: false,
             meter: None,
             to_model: None,
+            to_codec: None,
             bad_audio: 0,
         }
     }
@@ -137,10 +145,14 @@ impl TwilioStreamActor {
             return;
         }
         if self.meter.is_none() {
-            call.do_send(CallerMedia {
-                payload: payload.to_string(),
-                received: Instant::now(),
-            });
+            let payload = payload.to_string();
+            match &self.to_codec {
+                Some(codec) => codec.do_send(CallerFrame { payload }),
+                None => call.do_send(CallerMedia {
+                    payload,
+                    received: Instant::now(),
+                }),
+            }
         } else {
             self.passthrough_media(payload);
         }
@@ -186,6 +198,7 @@ impl TwilioStreamActor {
                 call.do_send(StreamAttached {
                     stream: ctx.address().recipient(),
                     caller_audio: ctx.address().recipient(),
+                    caller_frames: ctx.address().recipient(),
                     stream_sid: stream_sid.clone(),
                 });
                 self.stream_sid = stream_sid;
@@ -292,6 +305,13 @@ impl Handler<ToTwilio> for TwilioStreamActor {
                 ctx.stop();
             }
         }
+    }
+}
+
+impl Handler<RouteCallerFrames> for TwilioStreamActor {
+    type Result = ();
+    fn handle(&mut self, msg: RouteCallerFrames, _: &mut Self::Context) {
+        self.to_codec = Some(msg.0);
     }
 }
 

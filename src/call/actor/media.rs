@@ -4,6 +4,8 @@
 //! frame and writes it into the model connection's queue itself; the call
 //! only tells the stream where to (a [`ModelAudioSink`]) whenever the
 //! machine starts or stops forwarding, or the connection changes.
+//! `pcm24k`: the stream sends frames straight to the codec, which writes
+//! the transcoded audio into the same queue (one hop more).
 //!
 //! Model -> caller: the model socket's read half is polled in the call's
 //! own context (no hop through the model actor), and a chunk of audio and
@@ -17,15 +19,17 @@ use futures_util::{future, stream, StreamExt};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::{CallActor, Command, Context, TwilioCommand};
-use crate::codec::CodecMode;
+use crate::codec::RouteToModel;
 use crate::realtime::actor::{read_signal, ModelReader, ModelSignal};
 use crate::realtime::audio_sink::ModelAudioSink;
 use crate::twilio::stream::{RouteCallerAudio, ToTwilio};
 
-/// Which model connection the stream writes caller audio to.
+/// Which model connection the stream (`pcmu`) or the codec (`pcm24k`)
+/// writes caller audio to.
 #[derive(Default)]
 pub(super) struct CallerRoute {
     stream: Option<Recipient<RouteCallerAudio>>,
+    codec: Option<Recipient<RouteToModel>>,
     /// The sink of the newest model connection.
     sink: Option<ModelAudioSink>,
     /// The connection the stream was last told to write to.
@@ -43,6 +47,10 @@ impl CallerRoute {
         self.routed = None;
     }
 
+    pub(super) fn codec_started(&mut self, codec: Recipient<RouteToModel>) {
+        self.codec = Some(codec);
+    }
+
     pub(super) fn model_started(&mut self, sink: ModelAudioSink) {
         self.sink = Some(sink);
     }
@@ -52,7 +60,8 @@ impl CallerRoute {
         self.sink.as_ref().filter(|s| s.conn() == conn)
     }
 
-    /// Tells the stream about a change of destination; a no-op otherwise.
+    /// Tells the stream (and the codec, in `pcm24k`) about a change of
+    /// destination; a no-op otherwise.
     fn route(&mut self, want: Option<u64>) {
         if want == self.routed {
             return;
@@ -62,6 +71,9 @@ impl CallerRoute {
         };
         let sink = want.and_then(|conn| self.sink(conn)).cloned();
         self.routed = sink.as_ref().map(ModelAudioSink::conn);
+        if let Some(codec) = &self.codec {
+            codec.do_send(RouteToModel(sink.clone()));
+        }
         stream.do_send(RouteCallerAudio(sink));
     }
 }
@@ -106,13 +118,10 @@ impl CallActor {
         });
     }
 
-    /// Points the stream's caller audio at the model while the machine
-    /// forwards it (`pcmu` passthrough; `pcm24k` goes through the codec).
+    /// Points caller audio at the model while the machine forwards it.
     pub(super) fn sync_caller_route(&mut self) {
-        let want = match (self.codec_mode, &self.model) {
-            (CodecMode::Passthrough, Some((conn, _))) if self.machine.forwards_caller_audio() => {
-                Some(*conn)
-            }
+        let want = match &self.model {
+            Some((conn, _)) if self.machine.forwards_caller_audio() => Some(*conn),
             _ => None,
         };
         self.caller_route.route(want);
