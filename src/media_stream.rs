@@ -14,8 +14,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
 use crate::call::actor::{CallActor, CallerDtmf, CallerMedia, StreamAttached, StreamEvent};
+use crate::call::actor::{RouteCallerAudio, RouteCallerFrames};
 use crate::call::{CallInfo, Calls, Event};
+use crate::codec::{CallerFrame, CallerMeter};
 use crate::metrics::Metrics;
+use crate::realtime::audio_sink::ModelAudioSink;
 use crate::twilio::media::{self, Inbound};
 use crate::twilio::ToTwilio;
 
@@ -34,6 +37,14 @@ pub struct TwilioStreamActor {
     last_frame: Instant,
     /// `stop` arrived (or we closed): the end is orderly.
     ended: bool,
+    /// `pcmu` passthrough: caller audio is metered here and written to the
+    /// model from here, never crossing the call actor. `None` for `pcm24k`,
+    /// whose audio goes through the call to the codec.
+    meter: Option<CallerMeter>,
+    to_model: Option<ModelAudioSink>,
+    /// `pcm24k`: the call's codec, once the call named it.
+    to_codec: Option<Recipient<CallerFrame>>,
+    bad_audio: u64,
 }
 
 impl TwilioStreamActor {
@@ -45,6 +56,41 @@ impl TwilioStreamActor {
             stream_sid: String::new(),
             last_frame: Instant::now(),
             ended: false,
+            meter: None,
+            to_model: None,
+            to_codec: None,
+            bad_audio: 0,
+        }
+    }
+
+    /// The per-frame path of `pcmu` passthrough: meter, then hand the
+    /// payload to the model's writer. Only a change of speech reaches the
+    /// call.
+    fn passthrough_media(&mut self, payload: &str) {
+        let Some(meter) = &mut self.meter else {
+            return;
+        };
+        let received = Instant::now();
+        match meter.push(payload) {
+            Ok(Some(speaking)) => {
+                if let Some((_, call)) = &self.call {
+                    call.do_send(StreamEvent(Event::CallerVoice { speaking }));
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                self.metrics.malformed("audio");
+                self.bad_audio += 1;
+                // A broken stream repeats 50 times a second: log the 1st,
+                // 2nd, 4th... frame.
+                if self.bad_audio.is_power_of_two() {
+                    tracing::warn!(call_sid = %self.call_sid(), %error, bad_frames = self.bad_audio, "undecodable caller audio");
+                }
+                return;
+            }
+        }
+        if let Some(sink) = &self.to_model {
+            sink.append(payload, received);
         }
     }
 
@@ -60,7 +106,35 @@ impl TwilioStreamActor {
         tracing::warn!(call_sid = %self.call_sid(), reason = %why, "bad Twilio frame ignored");
     }
 
+    /// Caller audio (a `media` frame), after `start`.
+    fn on_media(&mut self, track: &str, payload: &str) {
+        let Some((_, call)) = &self.call else {
+            return self.bad_frame("media before start");
+        };
+        if !looks_like_base64(payload) {
+            return self.bad_frame("media payload is not base64");
+        }
+        if track != "inbound" {
+            return;
+        }
+        if self.meter.is_none() {
+            let payload = payload.to_string();
+            match &self.to_codec {
+                Some(codec) => codec.do_send(CallerFrame { payload }),
+                None => call.do_send(CallerMedia {
+                    payload,
+                    received: Instant::now(),
+                }),
+            }
+        } else {
+            self.passthrough_media(payload);
+        }
+    }
+
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(m) = media::parse_media(text) {
+            return self.on_media(m.track, m.payload);
+        }
         let frame = match media::parse_inbound(text) {
             Ok(f) => f,
             Err(e) => return self.bad_frame(&e.to_string()),
@@ -91,27 +165,19 @@ impl TwilioStreamActor {
                     known: None,
                 };
                 let call = self.calls.open(info);
+                if self.calls.passthrough() {
+                    self.meter = Some(CallerMeter::new());
+                }
                 call.do_send(StreamAttached {
                     stream: ctx.address().recipient(),
+                    caller_audio: ctx.address().recipient(),
+                    caller_frames: ctx.address().recipient(),
                     stream_sid: stream_sid.clone(),
                 });
                 self.stream_sid = stream_sid;
                 self.call = Some((start.call_sid, call));
             }
-            Inbound::Media { media, .. } => match &self.call {
-                Some((_, call)) => {
-                    if !looks_like_base64(&media.payload) {
-                        return self.bad_frame("media payload is not base64");
-                    }
-                    if media.track == "inbound" {
-                        call.do_send(CallerMedia {
-                            payload: media.payload,
-                            received: Instant::now(),
-                        });
-                    }
-                }
-                None => self.bad_frame("media before start"),
-            },
+            Inbound::Media { media, .. } => self.on_media(&media.track, &media.payload),
             Inbound::Dtmf { dtmf, .. } => {
                 let digit = dtmf
                     .digit
@@ -187,11 +253,16 @@ impl Handler<ToTwilio> for TwilioStreamActor {
     type Result = ();
     fn handle(&mut self, msg: ToTwilio, ctx: &mut Self::Context) {
         match msg {
-            ToTwilio::Media {
+            ToTwilio::Audio {
                 payload,
+                mark,
                 relayed_from,
             } => {
+                // Both frames go out in the same write of this context.
                 ctx.text(media::media_json(&self.stream_sid, &payload));
+                if let Some(name) = mark {
+                    ctx.text(media::mark_json(&self.stream_sid, &name));
+                }
                 if let Some(t) = relayed_from {
                     self.metrics.observe_relay("to_caller", t.elapsed());
                 }
@@ -210,12 +281,28 @@ impl Handler<ToTwilio> for TwilioStreamActor {
     }
 }
 
+impl Handler<RouteCallerFrames> for TwilioStreamActor {
+    type Result = ();
+    fn handle(&mut self, msg: RouteCallerFrames, _: &mut Self::Context) {
+        self.to_codec = Some(msg.0);
+    }
+}
+
+impl Handler<RouteCallerAudio> for TwilioStreamActor {
+    type Result = ();
+    fn handle(&mut self, msg: RouteCallerAudio, _: &mut Self::Context) {
+        self.to_model = msg.0;
+    }
+}
+
 /// A cheap shape check, so garbage is never forwarded to the model (which
 /// would answer with an error event). The codec decodes for real.
 fn looks_like_base64(s: &str) -> bool {
+    // No early exit: this form vectorises (it runs on every caller frame).
     s.len() % 4 == 0
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        && s.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric() | (b == b'+') | (b == b'/') | (b == b'='))
+        })
 }
 
 /// Upgrades `GET /twilio/stream` (after the signature check).

@@ -3,6 +3,8 @@
 //! into machine events and executes the machine's commands. It makes no
 //! decisions of its own.
 
+mod media;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,11 +19,12 @@ use super::{CallDeps, CallInfo};
 use crate::codec::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
 use crate::logmask::mask_phone;
 use crate::realtime::actor::{
-    CallerAudio, FromModel, ModelLinkSpec, ModelSignal, RealtimeActor, Shutdown, ToModel,
+    FromModel, ModelLinkSpec, ModelSignal, RealtimeActor, Shutdown, ToModel,
 };
 use crate::realtime::events::{self as rt, ServerEvent};
 use crate::recorder::RecordCall;
 use crate::twilio::ToTwilio;
+pub use media::{RouteCallerAudio, RouteCallerFrames};
 
 /// How long an ended call still answers late webhooks (Twilio asks the
 /// Connect action right after the stream closes).
@@ -32,6 +35,10 @@ const LINGER: Duration = Duration::from_secs(30);
 #[rtype(result = "()")]
 pub struct StreamAttached {
     pub stream: Recipient<ToTwilio>,
+    /// Where to say which model connection caller audio goes to.
+    pub caller_audio: Recipient<RouteCallerAudio>,
+    /// `pcm24k`: where to say which codec caller frames go to.
+    pub caller_frames: Recipient<RouteCallerFrames>,
     pub stream_sid: String,
 }
 
@@ -83,6 +90,9 @@ pub struct CallActor {
     relay_stamp: Option<Instant>,
     finished: bool,
     pending_start: Vec<Command>,
+    caller_route: media::CallerRoute,
+    /// The current model connection's read half, polled in this context.
+    model_reader: Option<SpawnHandle>,
 }
 
 impl CallActor {
@@ -106,6 +116,8 @@ impl CallActor {
             relay_stamp: None,
             finished: false,
             pending_start: first,
+            caller_route: media::CallerRoute::default(),
+            model_reader: None,
         }
     }
 
@@ -116,11 +128,7 @@ impl CallActor {
     fn apply(&mut self, event: Event, ctx: &mut Context<Self>) {
         let now = self.now();
         match self.machine.step(event, now) {
-            Ok(commands) => {
-                for c in commands {
-                    self.execute(c, ctx);
-                }
-            }
+            Ok(commands) => self.execute_all(commands, ctx),
             Err(unexpected) => {
                 self.deps.metrics.unexpected_events.inc();
                 tracing::warn!(call_sid = %self.info.call_sid, %unexpected, "event ignored");
@@ -170,6 +178,7 @@ impl CallActor {
         match command {
             Command::StartModel { resume } => self.start_model(resume, ctx),
             Command::StopModel => {
+                self.stop_model_reader(ctx);
                 if let Some((_, addr)) = self.model.take() {
                     addr.do_send(Shutdown);
                 }
@@ -179,8 +188,9 @@ impl CallActor {
             Command::PlayHoldMessage => {
                 if let Some(stream) = &self.stream {
                     if !self.deps.hold_clip.is_empty() {
-                        stream.do_send(ToTwilio::Media {
+                        stream.do_send(ToTwilio::Audio {
                             payload: self.deps.hold_clip.clone(),
+                            mark: None,
                             relayed_from: None,
                         });
                     }
@@ -225,6 +235,7 @@ impl CallActor {
                 tracing::info!(call_sid = %self.info.call_sid, %outcome, "call ended");
                 self.deps.metrics.call_ended(&outcome);
                 self.deps.metrics.active_calls.dec();
+                self.stop_model_reader(ctx);
                 if let Some((_, addr)) = self.model.take() {
                     addr.do_send(Shutdown);
                 }
@@ -238,6 +249,7 @@ impl CallActor {
     }
 
     fn start_model(&mut self, resume: Option<Vec<Turn>>, ctx: &mut Context<Self>) {
+        self.stop_model_reader(ctx);
         if let Some((_, old)) = self.model.take() {
             old.do_send(Shutdown);
         }
@@ -263,9 +275,12 @@ impl CallActor {
             self.info.call_sid.clone(),
             spec,
             ctx.address().recipient(),
+            ctx.address().recipient(),
             self.deps.metrics.clone(),
         );
-        self.model = Some((conn, actor.start()));
+        let (addr, sink) = actor.start_with_sink();
+        self.caller_route.model_started(sink);
+        self.model = Some((conn, addr));
     }
 
     fn send_to_model(&mut self, cmd: ModelCommand) {
@@ -294,29 +309,14 @@ impl CallActor {
     }
 
     fn send_to_twilio(&mut self, cmd: TwilioCommand) {
-        let Some(stream) = &self.stream else {
-            return;
-        };
         let msg = match cmd {
-            TwilioCommand::Media(payload) => {
-                if !self.greeting_measured {
-                    if let Some(t0) = self.stream_started_at {
-                        self.greeting_measured = true;
-                        self.deps
-                            .metrics
-                            .greeting_latency
-                            .observe(t0.elapsed().as_secs_f64());
-                    }
-                }
-                ToTwilio::Media {
-                    payload,
-                    relayed_from: self.relay_stamp,
-                }
-            }
+            TwilioCommand::Media(payload) => return self.send_audio(payload, None),
             TwilioCommand::Mark(name) => ToTwilio::Mark(name),
             TwilioCommand::Clear => ToTwilio::Clear,
         };
-        stream.do_send(msg);
+        if let Some(stream) = &self.stream {
+            stream.do_send(msg);
+        }
     }
 
     fn run_tool(
@@ -346,6 +346,30 @@ impl CallActor {
                 latency_ms,
             }));
         });
+    }
+
+    /// A signal of model connection `conn` (read here or reported by it).
+    fn on_model_signal(
+        &mut self,
+        conn: u64,
+        signal: ModelSignal,
+        received: Instant,
+        ctx: &mut Context<Self>,
+    ) {
+        let current = self.model.as_ref().map(|(c, _)| *c);
+        if current != Some(conn) {
+            return; // a replaced connection's last words
+        }
+        match signal {
+            ModelSignal::Event(e) => self.on_model_event(e, received, ctx),
+            ModelSignal::Failed(reason) => {
+                self.stop_model_reader(ctx);
+                if let Some((_, addr)) = self.model.take() {
+                    addr.do_send(Shutdown);
+                }
+                self.apply(Event::ModelFailed { reason }, ctx);
+            }
+        }
     }
 
     fn on_model_event(&mut self, event: ServerEvent, received: Instant, ctx: &mut Context<Self>) {
@@ -490,12 +514,17 @@ impl Actor for CallActor {
             to = %mask_phone(&self.info.to),
             "call started"
         );
-        let codec = CodecActor::new(
-            self.info.call_sid.clone(),
-            self.codec_mode,
-            ctx.address().recipient(),
-        );
-        self.codec = Some(codec.start());
+        // Passthrough audio never needs the codec: the stream meters it.
+        if self.codec_mode == CodecMode::Pcm24k {
+            let codec = CodecActor::new(
+                self.info.call_sid.clone(),
+                self.codec_mode,
+                ctx.address().recipient(),
+            );
+            let codec = codec.start();
+            self.caller_route.codec_started(codec.clone().recipient());
+            self.codec = Some(codec);
+        }
         self.record(CallRecord::Started {
             from: self.info.from.clone(),
             to: self.info.to.clone(),
@@ -525,6 +554,11 @@ impl Handler<StreamAttached> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: StreamAttached, ctx: &mut Self::Context) {
         self.stream = Some(msg.stream);
+        self.caller_route.stream_attached(msg.caller_audio);
+        if let Some(codec) = &self.codec {
+            msg.caller_frames
+                .do_send(RouteCallerFrames(codec.clone().recipient()));
+        }
         self.stream_started_at = Some(Instant::now());
         tracing::info!(call_sid = %self.info.call_sid, stream_sid = %msg.stream_sid, "stream started");
         self.apply(
@@ -538,31 +572,19 @@ impl Handler<StreamAttached> for CallActor {
             if let Some(stream) = self.stream.take() {
                 stream.do_send(ToTwilio::Close);
             }
+            self.caller_route.stream_gone();
         }
     }
 }
 
 impl Handler<CallerMedia> for CallActor {
     type Result = ();
+    /// `pcm24k` only: passthrough audio goes from the stream to the model.
     fn handle(&mut self, msg: CallerMedia, _: &mut Self::Context) {
-        let Some(codec) = &self.codec else {
-            return;
-        };
-        let forward = self.machine.forwards_caller_audio();
-        match (self.codec_mode, forward, &self.model) {
-            (CodecMode::Passthrough, true, Some((_, model))) => {
-                // Passthrough: the same base64 string goes to the model.
-                codec.do_send(CallerFrame {
-                    payload: msg.payload.clone(),
-                });
-                model.do_send(CallerAudio {
-                    payload: msg.payload,
-                    received: msg.received,
-                });
-            }
-            _ => codec.do_send(CallerFrame {
+        if let Some(codec) = &self.codec {
+            codec.do_send(CallerFrame {
                 payload: msg.payload,
-            }),
+            });
         }
     }
 }
@@ -572,6 +594,7 @@ impl Handler<StreamEvent> for CallActor {
     fn handle(&mut self, msg: StreamEvent, ctx: &mut Self::Context) {
         if matches!(msg.0, Event::StreamStopped | Event::StreamLost) {
             self.stream = None;
+            self.caller_route.stream_gone();
         }
         self.apply(msg.0, ctx);
     }
@@ -603,17 +626,7 @@ impl Handler<Webhook> for CallActor {
 impl Handler<FromModel> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: FromModel, ctx: &mut Self::Context) {
-        let current = self.model.as_ref().map(|(c, _)| *c);
-        if current != Some(msg.conn) {
-            return; // a replaced connection's last words
-        }
-        match msg.signal {
-            ModelSignal::Event(e) => self.on_model_event(e, msg.received, ctx),
-            ModelSignal::Failed(reason) => {
-                self.model = None;
-                self.apply(Event::ModelFailed { reason }, ctx);
-            }
-        }
+        self.on_model_signal(msg.conn, msg.signal, msg.received, ctx);
     }
 }
 
@@ -624,11 +637,10 @@ impl Handler<CodecEvent> for CallActor {
             CodecEvent::Voice(speaking) => self.apply(Event::CallerVoice { speaking }, ctx),
             CodecEvent::ToModel(payload) => {
                 if self.machine.forwards_caller_audio() {
-                    if let Some((_, model)) = &self.model {
-                        model.do_send(CallerAudio {
-                            payload,
-                            received: Instant::now(),
-                        });
+                    // Straight into the writer's queue, not via the model actor.
+                    let conn = self.model.as_ref().map(|(c, _)| *c);
+                    if let Some(sink) = conn.and_then(|c| self.caller_route.sink(c)) {
+                        sink.append(&payload, Instant::now());
                     }
                 }
             }

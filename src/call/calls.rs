@@ -21,6 +21,12 @@ impl Calls {
         }
     }
 
+    /// Whether caller audio goes to the model as it came (`pcmu`), so the
+    /// stream meters and forwards it itself.
+    pub fn passthrough(&self) -> bool {
+        self.deps.model.codec == crate::codec::CodecMode::Passthrough
+    }
+
     /// The live call with this CallSid, if this instance holds it.
     pub fn get(&self, call_sid: &str) -> Option<Addr<CallActor>> {
         self.deps.registry.get(call_sid)

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use super::meter::{mulaw_energy_dbfs, VoiceDetector};
 use super::mulaw;
 use super::resample::{Downsampler, Upsampler};
+use crate::realtime::audio_sink::ModelAudioSink;
 
 /// Caller speech threshold. Line noise on PSTN calls sits around -60 to
 /// -50 dBFS and quiet speech around -35 dBFS; -45 separates the two with
@@ -92,7 +93,15 @@ pub struct CodecActor {
     /// whose second half arrives in the next chunk.
     pending_byte: Option<u8>,
     bad_frames: u64,
+    /// Where transcoded caller audio goes while the call forwards it.
+    to_model: Option<ModelAudioSink>,
 }
+
+/// Write transcoded caller audio straight to this model connection (or,
+/// with `None`, hand it to the call as [`CodecEvent::ToModel`]).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct RouteToModel(pub Option<ModelAudioSink>);
 
 impl CodecActor {
     pub fn new(call_sid: String, mode: CodecMode, sink: Recipient<CodecEvent>) -> Self {
@@ -109,6 +118,7 @@ impl CodecActor {
             encoded: Vec::new(),
             pending_byte: None,
             bad_frames: 0,
+            to_model: None,
         }
     }
 
@@ -151,8 +161,13 @@ impl CodecActor {
             self.encoded.clear();
             self.encoded
                 .extend(self.pcm_out.iter().flat_map(|s| s.to_le_bytes()));
-            self.sink
-                .do_send(CodecEvent::ToModel(STANDARD.encode(&self.encoded)));
+            let payload = STANDARD.encode(&self.encoded);
+            // Routed: straight into the model's write queue (one hop from
+            // the stream, via this actor); otherwise the call decides.
+            match &self.to_model {
+                Some(model) => model.append(&payload, std::time::Instant::now()),
+                None => self.sink.do_send(CodecEvent::ToModel(payload)),
+            }
         }
     }
 
@@ -194,6 +209,14 @@ impl CodecActor {
 
 impl Actor for CodecActor {
     type Context = Context<Self>;
+}
+
+impl Handler<RouteToModel> for CodecActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RouteToModel, _ctx: &mut Context<Self>) {
+        self.to_model = msg.0;
+    }
 }
 
 impl Handler<CallerFrame> for CodecActor {

@@ -16,7 +16,12 @@
 //! the per-call [`CodecActor`] that runs it.
 
 pub mod actor;
+pub mod caller_meter;
 
 pub use frontdesk_core::codec::{meter, mulaw, resample};
 
-pub use actor::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
+pub use caller_meter::CallerMeter;
+
+pub use actor::{
+    AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio, RouteToModel,
+};

@@ -1,22 +1,28 @@
 //! `RealtimeActor`: one model connection (tokio-tungstenite client).
 //!
-//! It owns nothing but the socket. Server events go to the owning call as
-//! `FromModel`, tagged with the connection number so a call can ignore a
-//! connection it has already replaced. Any failure — refused handshake,
-//! error frame, close, stall — is reported once as `ModelSignal::Failed`
-//! and the actor stops; restarting is the call's decision (actix's
-//! `Supervisor` would restart the same instance, with its dead socket).
+//! It owns nothing but the socket. Once connected it hands the socket's read
+//! half to the owning call ([`ModelReader`]), which reads server events in
+//! its own context — one mailbox hop less for every model audio delta — and
+//! turns them into signals with [`read_signal`]; the write half stays here,
+//! fed by a queue. Signals are tagged with the connection number so a call
+//! can ignore a connection it has already replaced. A failure to connect or
+//! to write is reported once as `FromModel` with `ModelSignal::Failed` and
+//! the actor stops; restarting is the call's decision (actix's `Supervisor`
+//! would restart the same instance, with its dead socket).
 
 use std::time::Instant;
 
 use actix::prelude::*;
+use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::audio_sink::{ModelAudioSink, WriterStalled};
 use super::events::{parse_server_event, ServerEvent};
 use crate::metrics::Metrics;
 use std::sync::Arc;
@@ -26,6 +32,11 @@ use std::sync::Arc;
 /// few KiB and are read in pieces; 2 KiB keeps the memset out of profiles
 /// (docs/benchmarks.md).
 const READ_BUFFER_BYTES: usize = 2 * 1024;
+/// The largest event a model may send. Audio deltas are a few KiB; a
+/// compromised or broken endpoint's 16 MiB frame is refused from its header,
+/// before any of it is buffered (tungstenite's default would take 16 MiB
+/// frames and 64 MiB messages).
+const MAX_MODEL_FRAME_BYTES: usize = 1024 * 1024;
 
 /// Client events waiting to be written. At 50 audio frames a second this is
 /// ten seconds of backlog: a model that stops reading for that long is dead.
@@ -57,26 +68,28 @@ pub struct FromModel {
     pub received: Instant,
 }
 
+/// The read half of a model connection.
+pub type ModelFrames = SplitStream<WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>>;
+
+/// The connection is up: its server events are the owner's to read.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ModelReader {
+    pub conn: u64,
+    pub frames: ModelFrames,
+}
+
 /// A client event to send (JSON text).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct ToModel(pub String);
-
-/// Caller audio, already in the session's input format (base64).
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
-pub struct CallerAudio {
-    pub payload: String,
-    /// When the frame arrived from Twilio, for the relay-latency histogram.
-    pub received: Instant,
-}
 
 /// Close the connection politely; no failure is reported.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-enum Outgoing {
+pub(super) enum Outgoing {
     Text(String, Option<Instant>),
     Close,
 }
@@ -86,11 +99,14 @@ pub struct RealtimeActor {
     call_sid: String,
     spec: Option<ModelLinkSpec>,
     owner: Recipient<FromModel>,
+    reader: Recipient<ModelReader>,
     metrics: Arc<Metrics>,
     tx: mpsc::Sender<Outgoing>,
     rx: Option<mpsc::Receiver<Outgoing>>,
     /// A failure (or shutdown) was already handled.
     done: bool,
+    /// `session.update` and the replay all fit the write queue.
+    preamble_queued: bool,
 }
 
 impl RealtimeActor {
@@ -99,19 +115,42 @@ impl RealtimeActor {
         call_sid: String,
         spec: ModelLinkSpec,
         owner: Recipient<FromModel>,
+        reader: Recipient<ModelReader>,
         metrics: Arc<Metrics>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_FRAMES);
+        // Queued before the socket exists (and before anyone holds an audio
+        // sink), so they are the first frames sent. A fresh queue has room.
+        let first = std::iter::once(&spec.session_update).chain(&spec.replay);
+        let preamble_queued = first
+            .map(|text| tx.try_send(Outgoing::Text(text.clone(), None)))
+            .all(|sent| sent.is_ok());
         RealtimeActor {
             conn,
             call_sid,
             spec: Some(spec),
             owner,
+            reader,
             metrics,
             tx,
             rx: Some(rx),
             done: false,
+            preamble_queued,
         }
+    }
+
+    /// Starts the actor; returns its address and a sink that writes caller
+    /// audio straight into its write queue.
+    pub fn start_with_sink(self) -> (Addr<Self>, ModelAudioSink) {
+        let conn = self.conn;
+        let tx = self.tx.clone();
+        let addr = self.start();
+        let sink = ModelAudioSink {
+            conn,
+            tx,
+            on_stall: addr.clone().recipient(),
+        };
+        (addr, sink)
     }
 
     fn queue(&mut self, out: Outgoing, ctx: &mut Context<Self>) {
@@ -182,18 +221,29 @@ where
     }
 }
 
+/// Why the model's WebSocket request could not be built.
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
+    #[error("bad model URL {url}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("OPENAI_API_KEY contains characters not allowed in a header")]
+    Key,
+}
+
 fn request(
     spec: &ModelLinkSpec,
-) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, String> {
+) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, RequestError> {
     let mut req = spec
         .url
         .as_str()
         .into_client_request()
-        .map_err(|e| format!("bad model URL {}: {e}", spec.url))?;
-    if let Some(key) = &spec.api_key {
-        let value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-            "OPENAI_API_KEY contains characters not allowed in a header".to_string()
+        .map_err(|e| RequestError::Url {
+            url: spec.url.to_string(),
+            reason: e.to_string(),
         })?;
+    if let Some(key) = &spec.api_key {
+        let value =
+            HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| RequestError::Key)?;
         req.headers_mut().insert("Authorization", value);
     }
     Ok(req)
@@ -206,16 +256,20 @@ impl Actor for RealtimeActor {
         let Some(spec) = self.spec.take() else {
             return;
         };
-        // Queued before the socket exists, so they are the first frames sent.
-        self.queue(Outgoing::Text(spec.session_update.clone(), None), ctx);
-        for item in &spec.replay {
-            self.queue(Outgoing::Text(item.clone(), None), ctx);
+        if !self.preamble_queued {
+            return self.fail(
+                "the conversation to replay does not fit the write queue".to_string(),
+                ctx,
+            );
         }
         let req = match request(&spec) {
             Ok(r) => r,
-            Err(reason) => return self.fail(reason, ctx),
+            Err(reason) => return self.fail(reason.to_string(), ctx),
         };
-        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_BYTES)
+            .max_frame_size(Some(MAX_MODEL_FRAME_BYTES))
+            .max_message_size(Some(MAX_MODEL_FRAME_BYTES));
         let connect = async move {
             tokio_tungstenite::connect_async_with_config(req, Some(config), true).await
         };
@@ -227,7 +281,10 @@ impl Actor for RealtimeActor {
                 };
                 let metrics = act.metrics.clone();
                 tokio::spawn(write_loop(sink, rx, metrics));
-                ctx.add_stream(stream);
+                act.reader.do_send(ModelReader {
+                    conn: act.conn,
+                    frames: stream,
+                });
             }
             Err(e) => {
                 let reason = match e {
@@ -242,38 +299,35 @@ impl Actor for RealtimeActor {
     }
 }
 
-impl StreamHandler<Result<Message, WsError>> for RealtimeActor {
-    fn handle(&mut self, item: Result<Message, WsError>, ctx: &mut Self::Context) {
-        let received = Instant::now();
-        match item {
-            Ok(Message::Text(text)) => match parse_server_event(text.as_str()) {
-                Ok(event) => self.owner.do_send(FromModel {
-                    conn: self.conn,
-                    signal: ModelSignal::Event(event),
-                    received,
-                }),
-                Err(e) => {
-                    self.metrics.malformed("model");
-                    tracing::warn!(call_sid = %self.call_sid, error = %e, "malformed model event ignored");
-                }
-            },
-            Ok(Message::Close(frame)) => {
-                let reason = frame
-                    .map(|f| format!("model closed the connection ({}: {})", f.code, f.reason))
-                    .unwrap_or_else(|| "model closed the connection".to_string());
-                self.fail(reason, ctx);
+/// What one frame read from the model means for the call: an event, a
+/// failure, or nothing (`None`: ping/pong, or a malformed event, counted and
+/// logged here).
+pub fn read_signal(
+    item: Result<Message, WsError>,
+    metrics: &Metrics,
+    call_sid: &str,
+) -> Option<ModelSignal> {
+    match item {
+        Ok(Message::Text(text)) => match parse_server_event(text.as_str()) {
+            Ok(event) => Some(ModelSignal::Event(event)),
+            Err(e) => {
+                metrics.malformed("model");
+                tracing::warn!(%call_sid, error = %e, "malformed model event ignored");
+                None
             }
-            Ok(Message::Binary(_)) => {
-                self.metrics.malformed("model");
-                tracing::warn!(call_sid = %self.call_sid, "binary frame from the model ignored");
-            }
-            Ok(_) => {} // ping/pong are answered by tungstenite
-            Err(e) => self.fail(format!("model connection error: {e}"), ctx),
+        },
+        Ok(Message::Close(frame)) => Some(ModelSignal::Failed(
+            frame
+                .map(|f| format!("model closed the connection ({}: {})", f.code, f.reason))
+                .unwrap_or_else(|| "model closed the connection".to_string()),
+        )),
+        Ok(Message::Binary(_)) => {
+            metrics.malformed("model");
+            tracing::warn!(%call_sid, "binary frame from the model ignored");
+            None
         }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        self.fail("model connection ended".to_string(), ctx);
+        Ok(_) => None, // ping/pong are answered by tungstenite
+        Err(e) => Some(ModelSignal::Failed(format!("model connection error: {e}"))),
     }
 }
 
@@ -284,11 +338,10 @@ impl Handler<ToModel> for RealtimeActor {
     }
 }
 
-impl Handler<CallerAudio> for RealtimeActor {
+impl Handler<WriterStalled> for RealtimeActor {
     type Result = ();
-    fn handle(&mut self, msg: CallerAudio, ctx: &mut Self::Context) {
-        let text = super::events::input_audio_append_json(&msg.payload);
-        self.queue(Outgoing::Text(text, Some(msg.received)), ctx);
+    fn handle(&mut self, msg: WriterStalled, ctx: &mut Self::Context) {
+        self.fail(msg.0.to_string(), ctx);
     }
 }
 

@@ -24,9 +24,10 @@ pub fn input_audio_append_json(audio_b64: &str) -> String {
     const TAIL: &str = r#""}"#;
     // Base64 never needs escaping; anything else goes through serde so that a
     // caller mistake still yields valid JSON.
-    let plain = audio_b64
-        .bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f);
+    // No early exit: this form vectorises (it runs on every caller frame).
+    let plain = audio_b64.bytes().fold(true, |ok, b| {
+        ok & (b >= 0x20) & (b != b'"') & (b != b'\\') & (b < 0x7f)
+    });
     if !plain {
         return json!({"type": "input_audio_buffer.append", "audio": audio_b64}).to_string();
     }

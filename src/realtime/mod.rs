@@ -7,5 +7,6 @@
 //! input because some compatible servers still send them.
 
 pub mod actor;
+pub mod audio_sink;
 pub mod events;
 pub mod session;

@@ -12,8 +12,11 @@ use actix::Message;
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub enum ToTwilio {
-    Media {
+    /// Audio and, when one is due, the mark after it: one message, one
+    /// write.
+    Audio {
         payload: String,
+        mark: Option<String>,
         /// When the model frame this audio relays arrived, if it is one.
         relayed_from: Option<Instant>,
     },

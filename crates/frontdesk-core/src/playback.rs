@@ -1,10 +1,14 @@
 //! What the caller has heard: outbound pacing, marks and the truncate point.
 //!
 //! Pure bookkeeping, driven by the state machine with an explicit clock. Each
-//! assistant audio item gets a *generation*; every chunk sent to Twilio is
-//! followed by a mark named `"{generation}:{ms sent so far in the item}"`.
-//! Twilio echoes a mark once the audio before it has played — or at once after
-//! a `clear`, which is why marks of cleared generations must be ignored.
+//! assistant audio item gets a *generation*; audio sent to Twilio is followed
+//! by a mark named `"{generation}:{ms sent so far in the item}"` — not after
+//! every chunk but once per [`MARK_EVERY_MS`] of audio, at the end of an item
+//! and when its response is done, so a 20 ms model delta costs no mark frame
+//! and no echo. Twilio echoes a mark once the audio before it has played — or
+//! at once after a `clear`, which is why marks of cleared generations must be
+//! ignored. Between echoes the play position runs on at real time, which is
+//! what the truncate point interpolates (see [`Playback::interrupt`]).
 
 use std::collections::VecDeque;
 
@@ -13,6 +17,11 @@ pub type Millis = u64;
 
 /// G.711 mu-law at 8 kHz: 8 bytes per millisecond.
 pub const PCMU_BYTES_PER_MS: u64 = 8;
+
+/// At most one mark per this much audio sent. Barge-in truncation
+/// interpolates between echoes at real time, so sparser marks cost no
+/// precision; each mark is two WebSocket frames (the mark and its echo).
+pub const MARK_EVERY_MS: u64 = 100;
 
 /// Decoded length of a base64 string, without decoding it.
 pub fn base64_decoded_len(b64: &str) -> u64 {
@@ -63,6 +72,9 @@ pub struct ItemPlayback {
     pub played_ms: u64,
     /// When the last mark of this item came back.
     pub acked_at: Option<Millis>,
+    /// Its response is done: no more audio will join this item, so its
+    /// last chunk carries a mark (the machine waits for it to end turns).
+    pub complete: bool,
 }
 
 impl ItemPlayback {
@@ -102,6 +114,9 @@ pub struct Playback {
     /// When everything released so far will have finished playing.
     play_until: Millis,
     cancelled: VecDeque<String>,
+    /// Audio sent since the last mark: `(generation, item ms at its end,
+    /// ms of audio not yet covered by a mark)`.
+    unmarked: Option<(u32, u64, u64)>,
 }
 
 /// How many cancelled response ids to remember; late deltas only ever come
@@ -119,6 +134,7 @@ impl Playback {
             queue: VecDeque::new(),
             play_until: 0,
             cancelled: VecDeque::new(),
+            unmarked: None,
         }
     }
 
@@ -133,8 +149,7 @@ impl Playback {
     /// a new one starts.
     pub fn stream_stopped(&mut self) {
         self.stream_ready = false;
-        self.queue.clear();
-        self.items.clear();
+        self.reset();
     }
 
     pub fn is_cancelled(&self, response_id: &str) -> bool {
@@ -169,6 +184,7 @@ impl Playback {
                     sent_ms: 0,
                     played_ms: 0,
                     acked_at: None,
+                    complete: false,
                 });
                 generation
             }
@@ -184,6 +200,10 @@ impl Playback {
     }
 
     /// Releases queued audio while the lead over real time stays bounded.
+    ///
+    /// A mark follows the released audio once [`MARK_EVERY_MS`] of it are
+    /// unmarked, before audio of the next item, and after the last chunk of
+    /// a complete item; otherwise the audio is marked by a later call.
     pub fn drain(&mut self, now: Millis) -> Vec<Outbound> {
         let mut out = Vec::new();
         if !self.stream_ready {
@@ -193,21 +213,60 @@ impl Playback {
             let Some(chunk) = self.queue.pop_front() else {
                 break;
             };
+            if self.unmarked.is_some_and(|(g, ..)| g != chunk.generation) {
+                self.mark_sent(&mut out);
+            }
             self.play_until = self.play_until.max(now) + chunk.ms;
+            let mut complete = false;
             if let Some(item) = self
                 .items
                 .iter_mut()
                 .find(|i| i.generation == chunk.generation)
             {
                 item.sent_ms = chunk.end_ms;
+                complete = item.complete;
             }
             out.push(Outbound::Media(chunk.payload));
-            out.push(Outbound::Mark(format!(
-                "{}:{}",
-                chunk.generation, chunk.end_ms
-            )));
+            let pending = self.unmarked.map_or(0, |(.., ms)| ms) + chunk.ms;
+            self.unmarked = Some((chunk.generation, chunk.end_ms, pending));
+            let item_ends = match self.queue.front() {
+                Some(next) => next.generation != chunk.generation,
+                None => complete,
+            };
+            if pending >= MARK_EVERY_MS || item_ends {
+                self.mark_sent(&mut out);
+            }
         }
         out
+    }
+
+    /// The response's audio is complete: mark what was sent of it if nothing
+    /// of it is still queued (otherwise its last chunk will carry the mark).
+    pub fn response_done(&mut self, response_id: &str) -> Vec<Outbound> {
+        let mut out = Vec::new();
+        for item in self.items.iter_mut() {
+            if item.response_id == response_id {
+                item.complete = true;
+            }
+        }
+        let Some((generation, ..)) = self.unmarked else {
+            return out;
+        };
+        let done = self
+            .items
+            .iter()
+            .any(|i| i.generation == generation && i.complete);
+        let queued = self.queue.iter().any(|c| c.generation == generation);
+        if done && !queued {
+            self.mark_sent(&mut out);
+        }
+        out
+    }
+
+    fn mark_sent(&mut self, out: &mut Vec<Outbound>) {
+        if let Some((generation, end_ms, _)) = self.unmarked.take() {
+            out.push(Outbound::Mark(format!("{generation}:{end_ms}")));
+        }
     }
 
     /// When to call `drain` again, if audio is waiting.
@@ -297,6 +356,7 @@ impl Playback {
         }
         self.queue.clear();
         self.items.clear();
+        self.unmarked = None;
         self.play_until = 0;
         result
     }
@@ -305,6 +365,7 @@ impl Playback {
     pub fn reset(&mut self) {
         self.queue.clear();
         self.items.clear();
+        self.unmarked = None;
     }
 
     fn remember_cancelled(&mut self, response_id: &str) {
@@ -453,11 +514,98 @@ mod tests {
     fn a_new_item_gets_a_new_generation() {
         let mut p = Playback::new(1000, 60);
         p.stream_started(0);
-        let a = p.push("r1", "i1", audio(20), 0);
-        let b = p.push("r2", "i2", audio(20), 0);
-        assert_eq!(a[1], Outbound::Mark("1:20".into()));
-        assert_eq!(b[1], Outbound::Mark("2:20".into()));
+        // 20 ms chunks are marked when their response is done (sparse marks).
+        p.push("r1", "i1", audio(20), 0);
+        let a = p.response_done("r1");
+        p.push("r2", "i2", audio(20), 0);
+        let b = p.response_done("r2");
+        assert_eq!(a[0], Outbound::Mark("1:20".into()));
+        assert_eq!(b[0], Outbound::Mark("2:20".into()));
         p.mark_echoed("1:20", 20);
         assert_eq!(p.current().unwrap().item_id, "i2");
+    }
+
+    fn marks(out: &[Outbound]) -> Vec<String> {
+        out.iter()
+            .filter_map(|o| match o {
+                Outbound::Mark(m) => Some(m.clone()),
+                Outbound::Media(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_mark_per_100_ms_of_20_ms_deltas() {
+        let mut p = Playback::new(10_000, 0);
+        p.stream_started(0);
+        let mut out = Vec::new();
+        for i in 0..25 {
+            out.extend(p.push("r1", "i1", audio(20), i * 20));
+        }
+        assert_eq!(medias(&out), 25);
+        assert_eq!(marks(&out), ["1:100", "1:200", "1:300", "1:400", "1:500"]);
+        // Media then its mark, in order: the mark follows the 5th chunk.
+        assert!(matches!(out[5], Outbound::Mark(_)));
+    }
+
+    #[test]
+    fn the_end_of_an_item_is_always_marked() {
+        let mut p = Playback::new(10_000, 0);
+        p.stream_started(0);
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            out.extend(p.push("r1", "i1", audio(20), 0));
+        }
+        assert!(marks(&out).is_empty());
+        // The next item's audio first marks the end of the previous one.
+        let next = p.push("r2", "i2", audio(20), 0);
+        assert_eq!(next[0], Outbound::Mark("1:60".into()));
+        assert_eq!(medias(&next), 1);
+        // A done response is marked at once when nothing of it is queued...
+        assert_eq!(marks(&p.response_done("r2")), ["2:20"]);
+        assert!(p.response_done("r2").is_empty());
+        p.mark_echoed("1:60", 60);
+        p.mark_echoed("2:20", 80);
+        assert!(!p.has_unplayed());
+    }
+
+    #[test]
+    fn a_done_response_behind_the_pacer_is_marked_by_its_last_chunk() {
+        let mut p = Playback::new(40, 0);
+        p.stream_started(0);
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            out.extend(p.push("r1", "i1", audio(20), 0));
+        }
+        assert_eq!(medias(&out), 2);
+        assert!(p.response_done("r1").is_empty()); // 40 ms still queued
+        let rest = p.drain(40);
+        assert_eq!(medias(&rest), 2);
+        assert_eq!(marks(&rest), ["1:80"]);
+    }
+
+    #[test]
+    fn truncate_interpolates_between_sparse_marks() {
+        let mut p = Playback::new(10_000, 0);
+        p.stream_started(0);
+        // 400 ms sent in 20 ms deltas at t=0: marks at 100, 200, 300, 400.
+        for _ in 0..20 {
+            p.push("r1", "i1", audio(20), 0);
+        }
+        // Only the 100 ms mark came back, at t=100; the caller speaks at
+        // t=170: it heard 100 ms + 70 ms of real time, not just 100.
+        assert!(p.mark_echoed("1:100", 100));
+        let t = p.interrupt(Some("r1"), 170).truncate.unwrap();
+        assert_eq!(t.audio_end_ms, 170);
+        assert!((t.heard_fraction - 170.0 / 400.0).abs() < 1e-6);
+
+        // Never past what was sent, however long since the last echo.
+        let mut p = Playback::new(10_000, 0);
+        p.stream_started(0);
+        for _ in 0..7 {
+            p.push("r2", "i2", audio(20), 0);
+        }
+        assert!(p.mark_echoed("1:100", 100));
+        assert_eq!(p.interrupt(None, 900).truncate.unwrap().audio_end_ms, 140);
     }
 }

@@ -145,6 +145,10 @@ pub(super) fn response_done(
             message: format!("response {response_id} failed"),
         }));
     }
+    // Marks are sparse (one per ~100 ms): the end of the answer needs one of
+    // its own, or its last audio is never confirmed as played.
+    let sent = ctx.playback.response_done(&response_id);
+    emit_outbound(ctx, sent, now, out);
     if matches!(&ctx.greeting, Greeting::Playing { response_id: g } if *g == response_id)
         && status != ResponseStatus::Completed
     {
