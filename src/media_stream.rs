@@ -17,10 +17,11 @@ use crate::call::actor::{CallActor, CallerDtmf, CallerMedia, StreamAttached, Str
 use crate::call::actor::{RouteCallerAudio, RouteCallerFrames};
 use crate::call::{CallInfo, Calls, Event};
 use crate::codec::{CallerFrame, CallerMeter};
+use crate::logmask::mask_id;
 use crate::metrics::Metrics;
 use crate::realtime::audio_sink::ModelAudioSink;
 use crate::twilio::media::{self, Inbound};
-use crate::twilio::ToTwilio;
+use crate::twilio::{is_call_sid, StreamKey, ToTwilio, TOKEN_PARAMETER};
 
 /// Twilio sends a frame every 20 ms while the call is up; this much silence
 /// on the socket means the connection is gone even if TCP has not noticed.
@@ -29,10 +30,33 @@ const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// Twilio frames are small; anything near this is not Twilio.
 const MAX_FRAME_BYTES: usize = 256 * 1024;
 
+/// Events that arrive while the call decides whether it takes the stream.
+enum Held {
+    Dtmf(char),
+    Mark(String),
+    Stop,
+}
+
+const MAX_HELD: usize = 64;
+
+/// What a stream must show before it reaches a call: the call's token (see
+/// `twilio::StreamKey`) in a `start` that arrives within `start_deadline`.
+#[derive(Debug, Clone)]
+pub struct StreamGate {
+    pub key: StreamKey,
+    pub start_deadline: Duration,
+}
+
 pub struct TwilioStreamActor {
     calls: Calls,
     metrics: Arc<Metrics>,
+    gate: StreamGate,
     call: Option<(String, Addr<CallActor>)>,
+    /// A valid `start` was sent to its call, which has not said yet whether
+    /// it takes this stream. Keys, marks and `stop` wait in `held` (caller
+    /// audio is not routed before the call takes the stream anyway).
+    attaching: bool,
+    held: Vec<Held>,
     stream_sid: String,
     last_frame: Instant,
     /// `stop` arrived (or we closed): the end is orderly.
@@ -48,11 +72,14 @@ pub struct TwilioStreamActor {
 }
 
 impl TwilioStreamActor {
-    pub fn new(calls: Calls, metrics: Arc<Metrics>) -> Self {
+    pub fn new(calls: Calls, metrics: Arc<Metrics>, gate: StreamGate) -> Self {
         TwilioStreamActor {
             calls,
             metrics,
+            gate,
             call: None,
+            attaching: false,
+            held: Vec::new(),
             stream_sid: String::new(),
             last_frame: Instant::now(),
             ended: false,
@@ -108,12 +135,16 @@ impl TwilioStreamActor {
 
     /// Caller audio (a `media` frame), after `start`.
     fn on_media(&mut self, track: &str, payload: &str) {
-        let Some((_, call)) = &self.call else {
+        if self.call.is_none() && !self.attaching {
             return self.bad_frame("media before start");
-        };
+        }
         if !looks_like_base64(payload) {
             return self.bad_frame("media payload is not base64");
         }
+        // Until the call takes this stream, nothing reaches it.
+        let Some((_, call)) = &self.call else {
+            return;
+        };
         if track != "inbound" {
             return;
         }
@@ -131,6 +162,27 @@ impl TwilioStreamActor {
         }
     }
 
+    /// Keeps an event for the call until it has taken this stream.
+    fn hold(&mut self, event: Held) {
+        // The call answers within microseconds; a flood meanwhile is not
+        // Twilio, and is not kept.
+        if self.held.len() < MAX_HELD {
+            self.held.push(event);
+        } else {
+            self.bad_frame("too many frames before the call took the stream");
+        }
+    }
+
+    /// Closes a stream that may not reach a call.
+    fn refuse(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.ended = true;
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Policy,
+            description: None,
+        }));
+        ctx.stop();
+    }
+
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
         if let Some(m) = media::parse_media(text) {
             return self.on_media(m.track, m.payload);
@@ -144,8 +196,20 @@ impl TwilioStreamActor {
             Inbound::Start {
                 start, stream_sid, ..
             } => {
-                if self.call.is_some() {
+                if self.call.is_some() || self.attaching {
                     return self.bad_frame("a second start on the same stream");
+                }
+                let token = start
+                    .custom_parameters
+                    .get(TOKEN_PARAMETER)
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                if !is_call_sid(&start.call_sid) || !self.gate.key.verify(&start.call_sid, token) {
+                    // A replayed handshake, or a stream Frontdesk never
+                    // announced: it reaches no call.
+                    self.metrics.malformed("stream_token");
+                    tracing::warn!(call_sid = %mask_id(&start.call_sid), "stream refused: its start does not carry this call's token");
+                    return self.refuse(ctx);
                 }
                 if start.media_format.encoding != "audio/x-mulaw"
                     || start.media_format.sample_rate != 8000
@@ -168,14 +232,33 @@ impl TwilioStreamActor {
                 if self.calls.passthrough() {
                     self.meter = Some(CallerMeter::new());
                 }
-                call.do_send(StreamAttached {
+                let attach = call.send(StreamAttached {
                     stream: ctx.address().recipient(),
                     caller_audio: ctx.address().recipient(),
                     caller_frames: ctx.address().recipient(),
                     stream_sid: stream_sid.clone(),
                 });
                 self.stream_sid = stream_sid;
-                self.call = Some((start.call_sid, call));
+                self.attaching = true;
+                let call_sid = start.call_sid;
+                ctx.spawn(attach.into_actor(self).map(move |taken, act, ctx| {
+                    act.attaching = false;
+                    let held = std::mem::take(&mut act.held);
+                    if !taken.unwrap_or(false) {
+                        return act.refuse(ctx);
+                    }
+                    for event in held {
+                        match event {
+                            Held::Dtmf(digit) => call.do_send(CallerDtmf { digit }),
+                            Held::Mark(name) => call.do_send(StreamEvent(Event::Mark { name })),
+                            Held::Stop => {
+                                call.do_send(StreamEvent(Event::StreamStopped));
+                                ctx.stop();
+                            }
+                        }
+                    }
+                    act.call = Some((call_sid, call));
+                }));
             }
             Inbound::Media { media, .. } => self.on_media(&media.track, &media.payload),
             Inbound::Dtmf { dtmf, .. } => {
@@ -188,14 +271,22 @@ impl TwilioStreamActor {
                     (Some((_, call)), Some(digit)) if dtmf.digit.len() == 1 => {
                         call.do_send(CallerDtmf { digit })
                     }
-                    (None, _) => self.bad_frame("dtmf before start"),
+                    (None, Some(digit)) if self.attaching && dtmf.digit.len() == 1 => {
+                        self.hold(Held::Dtmf(digit))
+                    }
+                    (None, _) if !self.attaching => self.bad_frame("dtmf before start"),
                     _ => self.bad_frame("dtmf digit is not one key"),
                 }
             }
             Inbound::Mark { mark, .. } => match &self.call {
                 Some((_, call)) => call.do_send(StreamEvent(Event::Mark { name: mark.name })),
+                None if self.attaching => self.hold(Held::Mark(mark.name)),
                 None => self.bad_frame("mark before start"),
             },
+            Inbound::Stop { .. } if self.attaching => {
+                self.ended = true;
+                self.hold(Held::Stop);
+            }
             Inbound::Stop { .. } => {
                 self.ended = true;
                 if let Some((_, call)) = &self.call {
@@ -211,6 +302,14 @@ impl Actor for TwilioStreamActor {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Pings keep a socket open, but only a valid `start` makes it a
+        // stream: a socket without one is closed at the deadline.
+        ctx.run_later(self.gate.start_deadline, |act, ctx| {
+            if act.call.is_none() && !act.attaching && !act.ended {
+                tracing::warn!("stream closed: no valid start in time");
+                act.refuse(ctx);
+            }
+        });
         ctx.run_interval(IDLE_CHECK_INTERVAL, |act, ctx| {
             if act.last_frame.elapsed() > STREAM_IDLE_TIMEOUT {
                 tracing::warn!(call_sid = %act.call_sid(), "Twilio stream idle; closing it");
@@ -309,10 +408,11 @@ fn looks_like_base64(s: &str) -> bool {
 pub fn start(
     calls: Calls,
     metrics: Arc<Metrics>,
+    gate: StreamGate,
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    ws::WsResponseBuilder::new(TwilioStreamActor::new(calls, metrics), req, payload)
+    ws::WsResponseBuilder::new(TwilioStreamActor::new(calls, metrics, gate), req, payload)
         .frame_size(MAX_FRAME_BYTES)
         .start()
 }

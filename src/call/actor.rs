@@ -30,9 +30,10 @@ pub use media::{RouteCallerAudio, RouteCallerFrames};
 /// Connect action right after the stream closes).
 const LINGER: Duration = Duration::from_secs(30);
 
-/// The Twilio stream joined this call.
+/// The Twilio stream joined this call; answered with whether the call
+/// takes it.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "bool")]
 pub struct StreamAttached {
     pub stream: Recipient<ToTwilio>,
     /// Where to say which model connection caller audio goes to.
@@ -551,8 +552,17 @@ impl Actor for CallActor {
 }
 
 impl Handler<StreamAttached> for CallActor {
-    type Result = ();
-    fn handle(&mut self, msg: StreamAttached, ctx: &mut Self::Context) {
+    type Result = bool;
+    /// Takes the stream, unless the call has one: a second stream for a
+    /// live call is refused (`false`), never allowed to take the caller's
+    /// audio or keys.
+    fn handle(&mut self, msg: StreamAttached, ctx: &mut Self::Context) -> bool {
+        // A stream whose actor is gone (its socket died before it could
+        // tell us) does not count: the new one replaces it.
+        if self.stream.as_ref().is_some_and(Recipient::connected) {
+            tracing::warn!(call_sid = %self.info.call_sid, stream_sid = %msg.stream_sid, "a second stream for a call that has one; refused");
+            return false;
+        }
         self.stream = Some(msg.stream);
         self.caller_route.stream_attached(msg.caller_audio);
         if let Some(codec) = &self.codec {
@@ -574,6 +584,7 @@ impl Handler<StreamAttached> for CallActor {
             }
             self.caller_route.stream_gone();
         }
+        true
     }
 }
 

@@ -154,6 +154,8 @@ pub struct ServerConfig {
     /// `host:port` of a listener for `/readyz` and `/metrics` only (they
     /// then leave the public one); empty: served publicly.
     pub internal_listen: String,
+    /// A Media Streams socket without a valid `start` by then is closed.
+    pub stream_start_deadline_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -168,6 +170,7 @@ impl Default for ServerConfig {
             body_timeout_ms: 10_000,
             max_unproven_connections_per_peer: 32,
             internal_listen: String::new(),
+            stream_start_deadline_ms: 5000,
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::session::SessionStore;
 use crate::store::Store;
+use crate::twilio::StreamKey;
 pub use drain::Drain;
 use render::TwimlRenderer;
 use twilio_auth::{SignaturePolicy, TwilioAuth};
@@ -84,11 +85,19 @@ struct AppData {
     config: web::Data<Config>,
     limits: web::Data<crate::config::LimitsConfig>,
     machine: web::Data<crate::call::MachineConfig>,
+    stream_gate: web::Data<crate::media_stream::StreamGate>,
 }
 
 impl AppData {
     fn new(s: Services) -> Self {
         let urls = PublicUrls::new(s.config.public_base());
+        let stream_key = StreamKey::derive(
+            s.config
+                .twilio
+                .auth_token
+                .as_ref()
+                .map(crate::config::Secret::expose),
+        );
         AppData {
             auth: web::Data::new(TwilioAuth {
                 policy: SignaturePolicy::from_config(&s.config),
@@ -98,6 +107,11 @@ impl AppData {
             twiml: web::Data::new(TwimlRenderer {
                 business: Arc::new(s.config.business.clone()),
                 urls,
+                stream_key: stream_key.clone(),
+            }),
+            stream_gate: web::Data::new(crate::media_stream::StreamGate {
+                key: stream_key,
+                start_deadline: Duration::from_millis(s.config.server.stream_start_deadline_ms),
             }),
             calls: web::Data::new(s.calls),
             sessions: web::Data::new(s.sessions),
@@ -120,7 +134,8 @@ impl AppData {
             .app_data(self.drain)
             .app_data(self.config)
             .app_data(self.limits)
-            .app_data(self.machine);
+            .app_data(self.machine)
+            .app_data(self.stream_gate);
     }
 }
 

@@ -10,6 +10,7 @@ use crate::config::BusinessConfig;
 use crate::twilio::twiml::{
     Connect, Dial, Gather, HttpMethod, Prompt, Record, Response, Say, Stream,
 };
+use crate::twilio::{StreamKey, TOKEN_PARAMETER};
 
 /// Twilio's own voice for the menu and announcements (the model's voice is
 /// not available once the stream is closed).
@@ -34,6 +35,8 @@ fn say(text: impl Into<String>) -> Say {
 pub struct TwimlRenderer {
     pub business: Arc<BusinessConfig>,
     pub urls: PublicUrls,
+    /// Signs each call's `<Stream>` (see `twilio::StreamKey`).
+    pub stream_key: StreamKey,
 }
 
 /// A caller over the hourly limit: a short sentence, then the call ends
@@ -48,7 +51,7 @@ pub fn over_limit() -> String {
 }
 
 /// The TwiML that opens (or reopens) the media stream.
-pub fn connect_stream(twiml: &TwimlRenderer, from: &str, to: &str) -> String {
+pub fn connect_stream(twiml: &TwimlRenderer, call_sid: &str, from: &str, to: &str) -> String {
     Response::new()
         .connect(
             Connect {
@@ -57,7 +60,11 @@ pub fn connect_stream(twiml: &TwimlRenderer, from: &str, to: &str) -> String {
             },
             Stream {
                 url: twiml.urls.stream(),
-                parameters: vec![("from".into(), from.into()), ("to".into(), to.into())],
+                parameters: vec![
+                    ("from".into(), from.into()),
+                    ("to".into(), to.into()),
+                    (TOKEN_PARAMETER.into(), twiml.stream_key.token(call_sid)),
+                ],
                 ..Stream::default()
             },
         )
@@ -101,7 +108,13 @@ fn spoken_hours(twiml: &TwimlRenderer) -> String {
 }
 
 /// The TwiML for a decision; `from`/`to` are the call's, for a reconnect.
-pub fn decision(twiml: &TwimlRenderer, d: &Decision, from: &str, to: &str) -> String {
+pub fn decision(
+    twiml: &TwimlRenderer,
+    d: &Decision,
+    call_sid: &str,
+    from: &str,
+    to: &str,
+) -> String {
     let b = &twiml.business;
     let r = match d {
         Decision::Menu { prompt } => menu(twiml, *prompt),
@@ -161,7 +174,7 @@ pub fn decision(twiml: &TwimlRenderer, d: &Decision, from: &str, to: &str) -> St
                 None => r.hangup(),
             }
         }
-        Decision::Reconnect => return connect_stream(twiml, from, to),
+        Decision::Reconnect => return connect_stream(twiml, call_sid, from, to),
     };
     r.to_xml()
 }
@@ -178,13 +191,19 @@ mod tests {
         TwimlRenderer {
             business: Arc::new(c.business.clone()),
             urls: PublicUrls::new(c.public_base()),
+            stream_key: StreamKey::derive(Some("token")),
         }
     }
 
     #[actix_rt::test]
     async fn stream_twiml_has_action_url_and_parameters() {
         let e = renderer().await;
-        let xml = connect_stream(&e, "+15550001111", "+15551230000");
+        let xml = connect_stream(
+            &e,
+            "CA0123456789abcdef0123456789abcdef",
+            "+15550001111",
+            "+15551230000",
+        );
         assert!(
             xml.contains(
                 r#"<Connect action="https://desk.example.com/twilio/after-stream" method="POST">"#
@@ -199,6 +218,11 @@ mod tests {
             xml.contains(r#"<Parameter name="from" value="+15550001111" />"#),
             "{xml}"
         );
+        let token = e.stream_key.token("CA0123456789abcdef0123456789abcdef");
+        assert!(
+            xml.contains(&format!(r#"<Parameter name="token" value="{token}" />"#)),
+            "{xml}"
+        );
     }
 
     #[actix_rt::test]
@@ -209,6 +233,7 @@ mod tests {
             &Decision::Menu {
                 prompt: MenuPrompt::Hours,
             },
+            "",
             "",
             "",
         );
@@ -226,9 +251,10 @@ mod tests {
             }),
             "",
             "",
+            "",
         );
         assert!(xml.contains("<Dial action=\"https://desk.example.com/twilio/dial-status\" answerOnBridge=\"true\" callerId=\"+15551230000\" method=\"POST\" timeout=\"20\"><Number>+15551230100</Number></Dial>"), "{xml}");
-        let xml = decision(&e, &Decision::Voicemail { department: None }, "", "");
+        let xml = decision(&e, &Decision::Voicemail { department: None }, "", "", "");
         assert!(
             xml.contains("<Record action=\"https://desk.example.com/twilio/voicemail\""),
             "{xml}"
@@ -242,6 +268,7 @@ mod tests {
             &Decision::Hangup {
                 farewell: Farewell::None,
             },
+            "",
             "",
             "",
         );

@@ -172,7 +172,7 @@ pub async fn voice(
             }
         }
         tracing::info!(call_sid = %info.call_sid, from = %mask_phone(&info.from), "incoming call");
-        let answer = render::connect_stream(&twiml, &info.from, &info.to);
+        let answer = render::connect_stream(&twiml, &info.call_sid, &info.from, &info.to);
         info.known = recognise(&store, &twiml.business, &info.from).await;
         calls.open(info);
         answer
@@ -198,6 +198,7 @@ async fn ask(flow: &Flow, req: &HttpRequest, form: &Form, event: Event) -> HttpR
         render::decision(
             &flow.twiml,
             &decision,
+            sid,
             form.get("From").unwrap_or(""),
             form.get("To").unwrap_or(""),
         )
@@ -342,11 +343,18 @@ pub async fn stream(
     auth: web::Data<TwilioAuth>,
     calls: web::Data<Calls>,
     metrics: web::Data<Metrics>,
+    gate: web::Data<crate::media_stream::StreamGate>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     if let Err(rejected) = verify_websocket(&auth, &req) {
         return Ok(rejected.error_response());
     }
-    crate::media_stream::start(calls.get_ref().clone(), metrics.into_inner(), &req, payload)
+    crate::media_stream::start(
+        calls.get_ref().clone(),
+        metrics.into_inner(),
+        gate.get_ref().clone(),
+        &req,
+        payload,
+    )
 }

@@ -12,9 +12,11 @@ pub mod media;
 mod outbound;
 pub mod rest;
 pub use frontdesk_wire::twilio_signature as signature;
+mod stream_key;
 pub mod twiml;
 
 pub use outbound::ToTwilio;
+pub use stream_key::{StreamKey, TOKEN_PARAMETER};
 
 /// A CallSid as Twilio issues them: `CA` and 32 lower-case hex digits.
 /// Anything else is refused before it reaches a call, a log or the database.

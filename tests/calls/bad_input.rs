@@ -7,6 +7,7 @@ use crate::common::*;
 use base64::Engine as _;
 use frontdesk::simulate::SIM_AUTH_TOKEN;
 use frontdesk::twilio::signature::{compute, Algorithm};
+use frontdesk::twilio::StreamKey;
 use frontdesk_sim::model::ModelScript;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -168,8 +169,9 @@ async fn malformed_frames_are_counted_and_survived() {
     ))
     .await
     .unwrap();
+    let token = StreamKey::derive(Some(SIM_AUTH_TOKEN)).token(CALL_SID);
     let start = format!(
-        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{sid}","callSid":"{CALL_SID}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000"}}}},"streamSid":"{sid}"}}"#
+        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{sid}","callSid":"{CALL_SID}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000","token":"{token}"}}}},"streamSid":"{sid}"}}"#
     );
     ws.send(Message::text(start)).await.unwrap();
     let after_start = [
@@ -294,4 +296,163 @@ async fn readiness_and_metrics_can_leave_the_public_port() {
     assert_eq!(status(format!("{}/healthz", rig.base)).await, 200);
     assert_eq!(status(format!("http://{internal}/metrics")).await, 200);
     assert_eq!(status(format!("http://{internal}/readyz")).await, 200);
+}
+
+/// A signed upgrade to `/twilio/stream` (the handshake an attacker may have
+/// captured: its signature covers only the fixed URL).
+async fn stream_socket(
+    base: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let ws_url = base.replacen("http://", "ws://", 1) + "/twilio/stream";
+    let mut req = ws_url.as_str().into_client_request().unwrap();
+    let sig = compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1);
+    req.headers_mut()
+        .insert("X-Twilio-Signature", sig.parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+fn start_frame(call_sid: &str, token: Option<&str>) -> String {
+    let token = token
+        .map(|t| format!(r#","token":"{t}""#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"MZ00000000000000000000000000000099","callSid":"{call_sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000"{token}}}}},"streamSid":"MZ00000000000000000000000000000099"}}"#
+    )
+}
+
+/// Reads until the server closes the socket; `true` if it did within 5 s.
+async fn closed_by_server(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return false,
+            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_replayed_handshake_reaches_no_call_without_the_call_s_token() {
+    let rig = rig(ModelScript::default(), |_| {}).await;
+    // An invented call, and a real one (announced by /twilio/voice), each
+    // without its token or with another call's: refused, no call opened.
+    let url = format!("{}/twilio/voice", rig.base);
+    let params = voice_params();
+    let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
+    assert_eq!(post(&url, &params, Some(&sig)).await.0, 200);
+    let other = StreamKey::derive(Some(SIM_AUTH_TOKEN)).token("CA0123456789abcdef0123456789abcdee");
+    for (sid, token) in [
+        ("CAffffffffffffffffffffffffffffffff", None),
+        (CALL_SID, None),
+        (CALL_SID, Some(other.as_str())),
+        (CALL_SID, Some("forged")),
+    ] {
+        let mut ws = stream_socket(&rig.base).await;
+        ws.send(Message::text(start_frame(sid, token)))
+            .await
+            .unwrap();
+        // Its key presses must not reach the call either.
+        let _ = ws
+            .send(Message::text(
+                r#"{"event":"dtmf","sequenceNumber":"2","streamSid":"MZ00000000000000000000000000000099","dtmf":{"track":"inbound_track","digit":"0"}}"#,
+            ))
+            .await;
+        assert!(
+            closed_by_server(&mut ws).await,
+            "{sid} {token:?} not refused"
+        );
+    }
+    let metrics = rig.metrics().await;
+    assert!(
+        metrics.contains("frontdesk_malformed_frames_total{source=\"stream_token\"} 4"),
+        "{metrics}"
+    );
+    // The announced call is still waiting for its real stream: no stream,
+    // no key press ever reached it.
+    assert!(!metrics.contains("outcome=\"voicemail\""), "{metrics}");
+}
+
+#[actix_rt::test]
+async fn a_second_stream_for_a_live_call_is_refused_and_the_caller_keeps_the_call() {
+    let rig = rig(ModelScript::default(), |_| {}).await;
+    let url = format!("{}/twilio/voice", rig.base);
+    let params = voice_params();
+    let sig = compute(SIM_AUTH_TOKEN, &url, &params, Algorithm::HmacSha1);
+    let (_, twiml) = post(&url, &params, Some(&sig)).await;
+    let token = StreamKey::derive(Some(SIM_AUTH_TOKEN)).token(CALL_SID);
+    assert!(twiml.contains(&token), "{twiml}");
+
+    // The real stream takes the call and hears the greeting.
+    let mut real = stream_socket(&rig.base).await;
+    real.send(Message::text(start_frame(CALL_SID, Some(&token))))
+        .await
+        .unwrap();
+    let mut greeted = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !greeted && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_millis(200), real.next()).await
+        {
+            greeted = t.as_str().contains(r#""event":"media""#);
+        }
+    }
+    assert!(greeted, "the real stream got no audio");
+
+    // Even with the right token, a second stream is refused…
+    let mut second = stream_socket(&rig.base).await;
+    second
+        .send(Message::text(start_frame(CALL_SID, Some(&token))))
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut second).await,
+        "second stream not refused"
+    );
+    // …and the real one still has the call.
+    let still = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(Ok(Message::Text(t))) = real.next().await {
+                if t.as_str().contains(r#""event":"media""#) || t.as_str().contains("mark") {
+                    return true;
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    assert!(still, "the caller lost the call's audio");
+}
+
+#[actix_rt::test]
+async fn a_socket_without_a_valid_start_is_closed_even_if_it_pings() {
+    let rig = rig(ModelScript::default(), |c| {
+        c.server.stream_start_deadline_ms = 300
+    })
+    .await;
+    let mut ws = stream_socket(&rig.base).await;
+    let started = tokio::time::Instant::now();
+    let pinging = async {
+        loop {
+            if ws.send(Message::Ping(vec![1].into())).await.is_err() {
+                return;
+            }
+            match tokio::time::timeout(Duration::from_millis(50), ws.next()).await {
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return,
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), pinging)
+        .await
+        .expect("the socket stayed open");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -77,8 +77,9 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     );
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let stream_sid = "MZ0123456789abcdef0123456789abcdef";
+    let token = frontdesk::twilio::StreamKey::derive(Some(SIM_AUTH_TOKEN)).token(&sid);
     ws.send(Message::text(format!(
-        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{stream_sid}","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000"}}}},"streamSid":"{stream_sid}"}}"#
+        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{stream_sid}","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000","token":"{token}"}}}},"streamSid":"{stream_sid}"}}"#
     )))
     .await
     .unwrap();

@@ -68,6 +68,9 @@ struct Ids {
     stream_sid: String,
     from: String,
     to: String,
+    /// The `<Parameter name="token">` of the TwiML, given back in `start`
+    /// as Twilio does with every parameter.
+    token: String,
 }
 
 async fn place(
@@ -82,8 +85,13 @@ async fn place(
         stream_sid: format!("MZ{:016x}{:016x}", cfg.run_tag, index),
         from: format!("+1555{:07}", index % 10_000_000),
         to: "+15551230000".into(),
+        token: String::new(),
     };
     let twiml = webhook(http, cfg, &ids).await?;
+    let ids = Ids {
+        token: stream_parameter(&twiml, "token").unwrap_or_default(),
+        ..ids
+    };
     let stream_url = stream_url(&twiml)
         .ok_or_else(|| format!("no <Stream url> in the webhook answer: {twiml:.200}"))?;
     tokio::time::sleep(cfg.stream_delay).await;
@@ -130,6 +138,13 @@ async fn webhook(http: &reqwest::Client, cfg: &CallerConfig, ids: &Ids) -> Resul
         return Err(format!("webhook answered HTTP {status}: {body:.200}"));
     }
     Ok(body)
+}
+
+/// The value of the TwiML's `<Parameter name="…">`.
+pub fn stream_parameter(twiml: &str, name: &str) -> Option<String> {
+    let at = twiml.find(&format!(r#"<Parameter name="{name}" value=""#))?;
+    let rest = &twiml[at + name.len() + 26..];
+    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
 }
 
 /// The `url` of the TwiML's `<Stream>`.
@@ -255,7 +270,8 @@ impl<'a> Stream<'a> {
             .map_err(|e| e.to_string())?;
         self.sequence += 1;
         let start = format!(
-            r#"{{"event":"start","sequenceNumber":"{seq}","start":{{"accountSid":"{acct}","streamSid":"{ss}","callSid":"{cs}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"{from}","to":"{to}"}}}},"streamSid":"{ss}"}}"#,
+            r#"{{"event":"start","sequenceNumber":"{seq}","start":{{"accountSid":"{acct}","streamSid":"{ss}","callSid":"{cs}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"{from}","to":"{to}","token":"{token}"}}}},"streamSid":"{ss}"}}"#,
+            token = self.ids.token,
             seq = self.sequence,
             acct = ACCOUNT_SID,
             ss = self.ids.stream_sid,
@@ -487,6 +503,14 @@ mod tests {
             Some("ws://127.0.0.1:8080/twilio/stream?a=1&b=2")
         );
         assert_eq!(stream_url("<Response><Say>hi</Say></Response>"), None);
+    }
+
+    #[test]
+    fn finds_a_stream_parameter_in_twiml() {
+        let twiml = r#"<Stream url="wss://x"><Parameter name="from" value="+1" /><Parameter name="token" value="a-b_c&amp;d" /></Stream>"#;
+        assert_eq!(stream_parameter(twiml, "token").as_deref(), Some("a-b_c&d"));
+        assert_eq!(stream_parameter(twiml, "from").as_deref(), Some("+1"));
+        assert_eq!(stream_parameter(twiml, "tenant"), None);
     }
 
     #[test]
