@@ -15,7 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
 
-fn voice_params() -> Vec<(String, String)> {
+/// A `/twilio/voice` form for `CALL_SID` (other tests of this binary use it too).
+pub(crate) fn voice_params() -> Vec<(String, String)> {
     [
         ("CallSid", CALL_SID),
         ("AccountSid", "AC00000000000000000000000000000000"),

@@ -5,28 +5,13 @@
 
 use std::time::Duration;
 
+use crate::bad_input::voice_params;
 use crate::common::*;
 use frontdesk::simulate::SIM_AUTH_TOKEN;
 use frontdesk::twilio::signature::{compute, Algorithm};
 use frontdesk_sim::model::ModelScript;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const CALL_SID: &str = "CA00000000000000000000000000000abc";
-
-fn voice_form() -> Vec<(String, String)> {
-    [
-        ("CallSid", CALL_SID),
-        ("AccountSid", "AC00000000000000000000000000000000"),
-        ("From", "+15005550006"),
-        ("To", "+15551230000"),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
 
 fn addr(rig: &Rig) -> String {
     rig.base.trim_start_matches("http://").to_owned()
@@ -43,7 +28,7 @@ async fn read_until_closed(sock: &mut TcpStream, within: Duration) -> String {
 /// A signed `/twilio/voice` request on an open socket; returns the status line.
 async fn signed_voice(sock: &mut TcpStream, rig: &Rig) -> String {
     let url = format!("{}/twilio/voice", rig.base);
-    let form = voice_form();
+    let form = voice_params();
     let sig = compute(SIM_AUTH_TOKEN, &url, &form, Algorithm::HmacSha1);
     let body = serde_urlencoded::to_string(&form).unwrap();
     let req = format!(
