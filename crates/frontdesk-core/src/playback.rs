@@ -23,6 +23,12 @@ pub const PCMU_BYTES_PER_MS: u64 = 8;
 /// precision; each mark is two WebSocket frames (the mark and its echo).
 pub const MARK_EVERY_MS: u64 = 100;
 
+/// The most audio a call keeps waiting for Twilio. A model generates faster
+/// than real time, but a minute ahead is already far more than any answer;
+/// past it a broken or hostile endpoint would only grow the call's memory,
+/// so further audio is dropped (and counted in [`Playback::dropped_ms`]).
+pub const MAX_QUEUED_MS: Millis = 60_000;
+
 /// Decoded length of a base64 string, without decoding it.
 pub fn base64_decoded_len(b64: &str) -> u64 {
     let bytes = b64.as_bytes();
@@ -111,6 +117,10 @@ pub struct Playback {
     next_generation: u32,
     items: VecDeque<ItemPlayback>,
     queue: VecDeque<Chunk>,
+    /// Milliseconds of audio in `queue`.
+    queued_ms: Millis,
+    /// Audio refused because the queue was full.
+    dropped_ms: Millis,
     /// When everything released so far will have finished playing.
     play_until: Millis,
     cancelled: VecDeque<String>,
@@ -132,6 +142,8 @@ impl Playback {
             next_generation: 1,
             items: VecDeque::new(),
             queue: VecDeque::new(),
+            queued_ms: 0,
+            dropped_ms: 0,
             play_until: 0,
             cancelled: VecDeque::new(),
             unmarked: None,
@@ -156,6 +168,11 @@ impl Playback {
         self.cancelled.iter().any(|r| r == response_id)
     }
 
+    /// Audio refused so far because [`MAX_QUEUED_MS`] were already waiting.
+    pub fn dropped_ms(&self) -> Millis {
+        self.dropped_ms
+    }
+
     /// Audio from the model. Returns what may be sent now (pacing permitting).
     pub fn push(
         &mut self,
@@ -168,6 +185,10 @@ impl Playback {
             return Vec::new();
         }
         let ms = pcmu_ms(&payload);
+        if self.queued_ms + ms > MAX_QUEUED_MS {
+            self.dropped_ms += ms;
+            return self.drain(now);
+        }
         let generation = match self.items.back_mut() {
             Some(item) if item.item_id == item_id => {
                 item.generated_ms += ms;
@@ -196,6 +217,7 @@ impl Playback {
             end_ms,
             ms,
         });
+        self.queued_ms += ms;
         self.drain(now)
     }
 
@@ -213,6 +235,7 @@ impl Playback {
             let Some(chunk) = self.queue.pop_front() else {
                 break;
             };
+            self.queued_ms = self.queued_ms.saturating_sub(chunk.ms);
             if self.unmarked.is_some_and(|(g, ..)| g != chunk.generation) {
                 self.mark_sent(&mut out);
             }
@@ -355,6 +378,7 @@ impl Playback {
             }
         }
         self.queue.clear();
+        self.queued_ms = 0;
         self.items.clear();
         self.unmarked = None;
         self.play_until = 0;
@@ -364,6 +388,7 @@ impl Playback {
     /// Drop everything (the model connection was replaced).
     pub fn reset(&mut self) {
         self.queue.clear();
+        self.queued_ms = 0;
         self.items.clear();
         self.unmarked = None;
     }
@@ -607,5 +632,21 @@ mod tests {
         }
         assert!(p.mark_echoed("1:100", 100));
         assert_eq!(p.interrupt(None, 900).truncate.unwrap().audio_end_ms, 140);
+    }
+
+    #[test]
+    fn the_queue_is_bounded_whatever_the_model_sends() {
+        // The stream is not up yet: nothing drains, everything queues.
+        let mut p = Playback::new(200, 0);
+        for _ in 0..(MAX_QUEUED_MS / 20 + 500) {
+            assert!(p.push("r1", "i1", audio(20), 0).is_empty());
+        }
+        assert_eq!(p.queued_ms, MAX_QUEUED_MS);
+        assert_eq!(p.dropped_ms(), 500 * 20);
+        // Once Twilio plays it down, new audio is taken again.
+        assert!(!p.stream_started(0).is_empty());
+        assert!(p.queued_ms < MAX_QUEUED_MS);
+        p.push("r1", "i1", audio(20), 0);
+        assert_eq!(p.dropped_ms(), 500 * 20);
     }
 }
