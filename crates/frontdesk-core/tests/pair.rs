@@ -538,3 +538,58 @@ fn the_caller_hangs_up_and_the_call_is_over() {
     assert_eq!(finished(&p), vec![(1500, Outcome::CallerHungUp)]);
     assert_eq!(p.call.poll_timeout(), None, "no timer outlives the call");
 }
+
+// ---- a model that accepts the session but never answers ----
+
+#[test]
+fn a_model_that_never_answers_is_replaced_and_then_the_caller_gets_the_menu() {
+    let mut p = Pair::new(
+        config(),
+        ModelSim {
+            default_reply: Reply::Silent,
+            ..ModelSim::default()
+        },
+    );
+    p.stream_starts_at(300);
+    p.run_until(60_000);
+
+    // Each failure is blamed on what was owed: the greeting, never a caller
+    // turn that did not happen; and each new session is asked for it again.
+    let restarts = restarts(&p);
+    assert_eq!(restarts.len(), 2, "{restarts:?}");
+    assert!(
+        restarts.iter().all(|(_, r)| r.contains("greeting")),
+        "{restarts:?}"
+    );
+    let greets = p.commands(|c| matches!(c, Command::Model(ModelCommand::Greet)).then_some(()));
+    assert_eq!(greets.len(), p.model.connects.len(), "{greets:?}");
+
+    // Past the budget the caller lands in the menu, blamed on the model:
+    // never hung up on for a silence the caller did not cause.
+    let left = left_with(&p);
+    assert!(
+        matches!(left.as_slice(), [(_, Decision::Menu { .. })]),
+        "{left:?}"
+    );
+    assert!(finished(&p).is_empty(), "{:?}", finished(&p));
+    let menu_at = left[0].0;
+
+    // Meanwhile no silence longer than 2 s: "one moment, please" (1.8 s)
+    // from 1.2 s after the stream starts, again while the wait lasts.
+    const CLIP_MS: u64 = 1800;
+    let holds = holds(&p);
+    assert!(!holds.is_empty());
+    let mut quiet_since = 300;
+    for h in holds.iter().copied().filter(|h| *h < menu_at) {
+        assert!(
+            h - quiet_since <= 2000,
+            "{}ms of silence before {h}: {holds:?}",
+            h - quiet_since
+        );
+        quiet_since = h + CLIP_MS;
+    }
+    assert!(
+        menu_at.saturating_sub(quiet_since) <= 2000,
+        "silence before the menu: {holds:?}, menu at {menu_at}"
+    );
+}

@@ -4,7 +4,7 @@
 
 use super::context::{Greeting, Link, Response, StreamLink};
 use super::leave::{after_playback_progress, leave, leave_to};
-use super::model::{ask_model, recycle, request_response};
+use super::model::{ask_model, hold_while_greeting_awaited, recycle, request_response};
 use super::{stay, Context, State, Step, SILENCE_NUDGE};
 use crate::cause::Cause;
 use crate::command::{CallRecord, Command, ModelCommand, Outcome, TwilioCommand};
@@ -25,6 +25,7 @@ pub(super) fn stream_started(ctx: &mut Context, now: Millis, out: &mut Vec<Comma
         .arm(Timer::Silence, now + ctx.cfg.silence_timeout_ms);
     let sent = ctx.playback.stream_started(now);
     emit_outbound(ctx, sent, now, out);
+    hold_while_greeting_awaited(ctx, now);
 }
 
 pub(super) fn committed(ctx: &mut Context, now: Millis) {

@@ -8,7 +8,9 @@ use super::conversation::{
     silence, stream_started,
 };
 use super::leave::{after_playback_progress, exit_with, leave, to_menu};
-use super::model::{model_failed, model_ready, recycle};
+use super::model::{
+    greeting_awaited, missed_response, model_failed, model_ready, recycle, HOLD_REPEAT_MS,
+};
 use super::{go, stay, unexpected, Context, State, Step};
 use crate::cause::Cause;
 use crate::command::{CallRecord, Command, Outcome};
@@ -287,13 +289,8 @@ fn common(
         Event::Timer(Timer::ResponseDeadline)
             if ctx.link == Link::Ready && ctx.response_active().is_none() =>
         {
-            model_failed(
-                state,
-                ctx,
-                "no response to the caller's turn in time".into(),
-                now,
-                out,
-            )
+            let reason = missed_response(ctx);
+            model_failed(state, ctx, reason, now, out)
         }
         Event::Timer(Timer::ModelRestart) => {
             if ctx.link == Link::Down {
@@ -307,8 +304,12 @@ fn common(
             stay(state)
         }
         Event::Timer(Timer::HoldMessage) => {
-            if ctx.link != Link::Ready && ctx.stream_up() {
+            let waiting = ctx.link != Link::Ready || greeting_awaited(ctx);
+            if waiting && ctx.stream_up() && !ctx.playback.has_unplayed() {
                 out.push(Command::PlayHoldMessage);
+                // No silence the caller did not cause lasts past the next
+                // one: the clip plays again while the wait goes on.
+                ctx.timers.arm(Timer::HoldMessage, now + HOLD_REPEAT_MS);
             }
             stay(state)
         }

@@ -45,14 +45,17 @@ pub(super) fn model_ready(
     }
     ctx.link = Link::Ready;
     ctx.timers.disarm(&Timer::SessionReady);
-    ctx.timers.disarm(&Timer::HoldMessage);
     ctx.timers.disarm(&Timer::ModelReadyDeadline);
     ctx.timers.arm(Timer::Recycle, now + ctx.cfg.session_cap_ms);
     if ctx.greeting == Greeting::NotAsked {
         ctx.greeting = Greeting::Asked;
         ask_model(ctx, ModelCommand::Greet, now, out);
+        // The caller still waits: the hold message goes on until the
+        // greeting plays.
+        hold_while_greeting_awaited(ctx, now);
         return stay(state);
     }
+    ctx.timers.disarm(&Timer::HoldMessage);
     for text in ctx.late_results.drain(..) {
         out.push(Command::Model(ModelCommand::SystemNote { text }));
     }
@@ -84,14 +87,21 @@ pub(super) fn model_failed(
         return stay(state); // already handling it
     }
     ctx.link = Link::Down;
-    // What was asked of the dead session is lost; what was owed stays owed.
+    // What was asked of the dead session and never started stays owed: the
+    // next session gives it (a dropped answer in progress is not replayed).
     ctx.response = match ctx.response {
         Response::Owed
+        | Response::Requested
         | Response::Active {
             then_another: true, ..
         } => Response::Owed,
         _ => Response::Idle,
     };
+    // The greeting is done when its audio has played, not when it was asked
+    // for: one that never played is asked of the next session again.
+    if matches!(ctx.greeting, Greeting::Asked | Greeting::Playing { .. }) {
+        ctx.greeting = Greeting::NotAsked;
+    }
     ctx.recycle_pending = false;
     out.push(Command::StopModel);
     ctx.timers.disarm(&Timer::SessionReady);
@@ -111,11 +121,49 @@ pub(super) fn model_failed(
                 attempt: ctx.budget.spent(),
             }));
             ctx.timers.arm(Timer::ModelRestart, now + backoff);
-            ctx.timers
-                .arm(Timer::HoldMessage, now + ctx.cfg.hold_message_after_ms);
+            hold_soon(ctx, now);
             stay(state)
         }
         Verdict::GiveUp => to_menu(ctx, Cause::ModelUnavailable { reason }, out),
+    }
+}
+
+/// A caller on the line waiting for a greeting that has not started hears
+/// "one moment" after `hold_message_after_ms`, and again while it lasts.
+pub(super) fn hold_while_greeting_awaited(ctx: &mut Context, now: Millis) {
+    if ctx.stream == StreamLink::Up && greeting_awaited(ctx) {
+        hold_soon(ctx, now);
+    }
+}
+
+/// Arms the hold message `hold_message_after_ms` from now, unless one is
+/// already due (a repeat in progress keeps its rhythm).
+fn hold_soon(ctx: &mut Context, now: Millis) {
+    if ctx.timers.deadline(&Timer::HoldMessage).is_none() {
+        ctx.timers
+            .arm(Timer::HoldMessage, now + ctx.cfg.hold_message_after_ms);
+    }
+}
+
+/// From the start of one "one moment, please" to the next while the wait
+/// lasts: the clip (`assets/one-moment.ulaw`) is 1.8 s, so the caller never
+/// hears more than 1.7 s of silence between two.
+pub(super) const HOLD_REPEAT_MS: Millis = 3500;
+
+/// The caller is on the line and the greeting has not started playing.
+pub(super) fn greeting_awaited(ctx: &Context) -> bool {
+    matches!(ctx.greeting, Greeting::NotAsked | Greeting::Asked)
+}
+
+/// What a model that let a requested response's deadline pass failed to
+/// do, for the record.
+pub(super) fn missed_response(ctx: &Context) -> String {
+    if ctx.greeting == Greeting::Asked {
+        "the greeting did not start in time".into()
+    } else if ctx.transcript.caller_spoke_last() {
+        "no response to the caller's turn in time".into()
+    } else {
+        "a requested response did not start in time".into()
     }
 }
 
