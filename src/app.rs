@@ -218,13 +218,31 @@ impl Running {
         }
     }
 
-    /// Shutdown drain: refuse new calls, let the ones in progress finish
-    /// (up to `timeout`), then stop.
+    /// Shutdown drain: refuse new calls, let the conversations in progress
+    /// finish (up to `timeout`), end whatever is still open as `shutdown`,
+    /// flush the recorder, then stop.
     pub async fn drain(&self, timeout: Duration) {
         self.drain.start();
         let deadline = tokio::time::Instant::now() + timeout;
-        while !self.calls.is_empty() && tokio::time::Instant::now() < deadline {
+        // Only conversations are waited for: a call parked in the menu, a
+        // recording or a ringing transfer is in Twilio's hands, and its
+        // next webhook is answered by any instance.
+        while self.calls.in_conversation().await > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Whatever is still open ends now, recorded as `shutdown`, before
+        // the recorder's last flush.
+        let open = self.calls.len();
+        if open > 0 {
+            tracing::warn!(open, "drain over: ending the calls still open");
+            self.calls.shut_down_all();
+            // Each call's mailbox is in order: once every call has answered
+            // this, each has ended and sent its last records to the
+            // recorder, ahead of the flush below.
+            let still = self.calls.in_conversation().await;
+            if still > 0 {
+                tracing::warn!(still, "calls did not end at shutdown");
+            }
         }
         self.stop(true).await;
         if !self

@@ -30,6 +30,16 @@ pub use media::{RouteCallerAudio, RouteCallerFrames};
 /// Connect action right after the stream closes).
 const LINGER: Duration = Duration::from_secs(30);
 
+/// Is the call in its AI conversation? (A draining instance asks.)
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct InConversation;
+
+/// The instance is going away: end the call now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ShutDown;
+
 /// The Twilio stream joined this call; answered with whether the call
 /// takes it.
 #[derive(Message)]
@@ -585,6 +595,23 @@ impl Handler<StreamAttached> for CallActor {
             self.caller_route.stream_gone();
         }
         true
+    }
+}
+
+impl Handler<InConversation> for CallActor {
+    type Result = bool;
+    fn handle(&mut self, _: InConversation, _: &mut Self::Context) -> bool {
+        !self.finished && self.machine.in_conversation()
+    }
+}
+
+impl Handler<ShutDown> for CallActor {
+    type Result = ();
+    fn handle(&mut self, _: ShutDown, ctx: &mut Self::Context) {
+        if !self.finished {
+            tracing::warn!(call_sid = %self.info.call_sid, "still open when the drain ran out; ending it");
+            self.apply(Event::Shutdown, ctx);
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr};
 
-use super::actor::CallActor;
+use super::actor::{CallActor, InConversation, ShutDown};
 use super::deps::CallDeps;
 use super::info::CallInfo;
 
@@ -44,6 +44,27 @@ impl Calls {
         let sessions = self.deps.sessions.clone();
         actix::spawn(async move { sessions.claim(&sid).await });
         addr
+    }
+
+    /// How many of this instance's calls are in their AI conversation (not
+    /// parked in the menu, a recording or a ringing transfer): what a
+    /// draining instance waits for.
+    pub async fn in_conversation(&self) -> usize {
+        let mut n = 0;
+        for call in self.deps.registry.all() {
+            if call.send(InConversation).await.unwrap_or(false) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Ends every call still held, with outcome `shutdown` (a drain that ran
+    /// out of time).
+    pub fn shut_down_all(&self) {
+        for call in self.deps.registry.all() {
+            call.do_send(ShutDown);
+        }
     }
 
     /// How many calls this instance holds.

@@ -30,6 +30,11 @@ impl CallRegistry {
         }
     }
 
+    /// Every call held now (a snapshot: the lock is not held after).
+    pub fn all(&self) -> Vec<Addr<CallActor>> {
+        self.calls.lock().values().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.calls.lock().len()
     }

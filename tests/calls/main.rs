@@ -15,6 +15,7 @@ mod bad_input;
 mod barge_in;
 mod bookings_call;
 mod call_flow;
+mod drain;
 mod receptionist_calls;
 mod slow_clients;
 mod supervision;

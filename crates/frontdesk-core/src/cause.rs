@@ -18,6 +18,8 @@ pub enum Cause {
     HangupRequested {
         reason: String,
     },
+    /// The instance is shutting down and its drain ran out of time.
+    Shutdown,
     ModelNotReadyInTime,
     ModelUnavailable {
         reason: String,
@@ -63,6 +65,7 @@ impl Cause {
             Cause::StreamNeverStarted => "stream_never_started",
             Cause::MaxCallDuration => "max_call_duration",
             Cause::HangupRequested { .. } => "hangup_requested",
+            Cause::Shutdown => "shutdown",
             Cause::ModelNotReadyInTime => "model_not_ready_in_time",
             Cause::ModelUnavailable { .. } => "model_unavailable",
             Cause::OperatorKeyClosed => "operator_key_closed",
@@ -107,6 +110,7 @@ impl fmt::Display for Cause {
             Cause::StreamNeverStarted => f.write_str("stream never started"),
             Cause::MaxCallDuration => f.write_str("max call duration"),
             Cause::HangupRequested { reason } => f.write_str(reason),
+            Cause::Shutdown => f.write_str("the instance shut down"),
             Cause::ModelNotReadyInTime => f.write_str("model not ready in time"),
             Cause::ModelUnavailable { reason } => write!(f, "model unavailable: {reason}"),
             Cause::OperatorKeyClosed => f.write_str("caller pressed 0; operator closed"),

@@ -54,8 +54,10 @@ pub enum Outcome {
     Abandoned,
     /// The stream dropped and never came back.
     Lost,
-    /// Ended by an operator or shutdown.
+    /// Ended by an operator.
     Hangup,
+    /// Still open when its instance's drain ran out of time.
+    Shutdown,
 }
 
 /// Facts for the call record (the recorder persists them).

@@ -140,10 +140,12 @@ pub enum Event {
         status: String,
     },
     RecordingFinished,
-    /// Operator or shutdown asks the call to end now.
+    /// An operator asks the call to end now.
     Hangup {
         reason: String,
     },
+    /// The instance is going away and the call is still open.
+    Shutdown,
 }
 
 impl Event {
@@ -173,6 +175,7 @@ impl Event {
             Event::DialFinished { .. } => "dial finished",
             Event::RecordingFinished => "recording finished",
             Event::Hangup { .. } => "hangup request",
+            Event::Shutdown => "shutdown",
         }
     }
 }

@@ -143,7 +143,7 @@ pub(super) fn ended(
             stay(state)
         }
         Event::StreamStopped | Event::StreamLost | Event::Timer(_) => stay(state),
-        Event::Hangup { .. } => {
+        Event::Hangup { .. } | Event::Shutdown => {
             out.push(Command::Reply(Decision::Hangup {
                 farewell: Farewell::Goodbye,
             }));
@@ -167,6 +167,17 @@ fn elsewhere(state: State, event: Event, out: &mut Vec<Command>) -> Step {
                     outcome: Outcome::Hangup,
                 },
                 Cause::HangupRequested { reason },
+            )
+        }
+        Event::Shutdown => {
+            out.push(Command::Reply(Decision::Hangup {
+                farewell: Farewell::Goodbye,
+            }));
+            go(
+                State::Ended {
+                    outcome: Outcome::Shutdown,
+                },
+                Cause::Shutdown,
             )
         }
         Event::Timer(Timer::MaxDuration) => go(

@@ -242,6 +242,15 @@ fn common(
             Cause::HangupRequested { reason },
             out,
         ),
+        Event::Shutdown => leave(
+            ctx,
+            Decision::Hangup {
+                farewell: Farewell::Goodbye,
+            },
+            Outcome::Shutdown,
+            Cause::Shutdown,
+            out,
+        ),
         Event::Dtmf {
             digit,
             operator_open,

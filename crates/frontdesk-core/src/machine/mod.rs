@@ -204,6 +204,13 @@ impl Call {
         &self.state
     }
 
+    /// Is the call in its AI conversation (not parked in the menu, a
+    /// recording or a ringing transfer, nor over)? A draining instance
+    /// waits only for these.
+    pub fn in_conversation(&self) -> bool {
+        self.state.is_live()
+    }
+
     /// Should caller audio go to the model right now?
     pub fn forwards_caller_audio(&self) -> bool {
         self.state.is_live() && self.ctx.link == Link::Ready

@@ -59,6 +59,7 @@ pub const TRANSITIONS: &[Row] = &[
     row(Conversing, "stream stop", "", Ended, Some("caller_hung_up"), "`StopModel`"),
     row(Conversing, "timer", "max call duration", Ended, Some("max_call_duration"), "`LeaveStream(Hangup: time limit)`"),
     row(Conversing, "hangup request", "", Ended, Some("hangup_requested"), "`LeaveStream(Hangup)`"),
+    row(Conversing, "shutdown", "the instance's drain ran out of time", Ended, Some("shutdown"), "`LeaveStream(Hangup)`"),
     row(Conversing, "timer", "silence, the first time", Conversing, None, "`response.create` asking if the caller is still there"),
     row(Conversing, "timer", "silence, the second time", Ended, Some("caller_silent"), "`LeaveStream(Hangup: no response)`"),
     row(Conversing, "model failed", "within the restart budget", Conversing, None, "`StopModel`, arm the restart (backoff) and the hold-message timer"),

@@ -1527,6 +1527,7 @@ fn drive(row: &Row) -> (Call, Event, Millis) {
             let (e, at) = at_deadline(&c, Timer::MaxDuration);
             (c, e, at)
         }
+        (Conversing, "shutdown", _) => (call_in(Conversing), Event::Shutdown, 100),
         (Conversing, "hangup request", _) => (
             call_in(Conversing),
             Event::Hangup {
