@@ -49,6 +49,28 @@ async fn signed_voice(sock: &mut TcpStream, rig: &Rig) -> String {
         .to_owned()
 }
 
+/// Trickles `piece` every 50 ms; the server must answer 408 and close at its
+/// configured 300 ms deadline (well before actix-web's default of 5 s).
+async fn assert_cut_off_with_408(sock: &mut TcpStream, piece: &[u8]) {
+    let started = tokio::time::Instant::now();
+    let trickle = async {
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if sock.write_all(piece).await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(600), trickle).await;
+    let said = read_until_closed(sock, Duration::from_secs(5)).await;
+    assert!(said.starts_with("HTTP/1.1 408"), "{said:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "socket held {:?}",
+        started.elapsed()
+    );
+}
+
 #[actix_rt::test]
 async fn a_trickled_body_is_cut_off_with_408() {
     let rig = rig(ModelScript::default(), |c| c.server.body_timeout_ms = 300).await;
@@ -58,24 +80,8 @@ async fn a_trickled_body_is_cut_off_with_408() {
         addr(&rig)
     );
     sock.write_all(head.as_bytes()).await.unwrap();
-    let started = tokio::time::Instant::now();
-    // One byte every 50 ms: never enough to finish before the deadline.
-    let trickle = async {
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if sock.write_all(b"0").await.is_err() {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_millis(600), trickle).await;
-    let said = read_until_closed(&mut sock, Duration::from_secs(5)).await;
-    assert!(said.starts_with("HTTP/1.1 408"), "{said:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "socket held {:?}",
-        started.elapsed()
-    );
+    // One body byte every 50 ms: never enough to finish before the deadline.
+    assert_cut_off_with_408(&mut sock, b"0").await;
 
     // Honest traffic is served meanwhile.
     let mut ok = TcpStream::connect(addr(&rig)).await.unwrap();
@@ -91,24 +97,8 @@ async fn a_trickled_head_is_cut_off() {
     sock.write_all(b"POST /twilio/voice HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
-    let started = tokio::time::Instant::now();
-    let trickle = async {
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if sock.write_all(b"X-Slow: 1\r\n").await.is_err() {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_millis(600), trickle).await;
-    let said = read_until_closed(&mut sock, Duration::from_secs(5)).await;
-    assert!(said.starts_with("HTTP/1.1 408"), "{said:?}");
-    // At its configured deadline, not actix-web's default of 5 s.
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    // One header line every 50 ms.
+    assert_cut_off_with_408(&mut sock, b"X-Slow: 1\r\n").await;
 }
 
 #[actix_rt::test]
