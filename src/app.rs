@@ -128,6 +128,7 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         business: Arc::new(config.business.clone()),
         tools,
         recorder: recorder.clone().recipient(),
+        numbering: recorder.clone().recipient(),
         sessions: sessions.clone(),
         registry: Arc::new(CallRegistry::default()),
         metrics: metrics.clone(),

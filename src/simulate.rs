@@ -80,6 +80,8 @@ pub fn scenario(s: Scenario, audio: Vec<Vec<u8>>) -> (ModelScript, CallerScript)
     };
     let mut caller = CallerScript::new(SIM_CALLER, "+15551230000");
     caller.max_duration = Duration::from_secs(90);
+    // As a number set up per the README: Twilio reports the call's end.
+    caller.status_callback = Some("/twilio/call-status".into());
     match s {
         Scenario::Hours => {
             model.turns = vec![

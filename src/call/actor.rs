@@ -104,11 +104,30 @@ pub struct CallActor {
     caller_route: media::CallerRoute,
     /// The current model connection's read half, polled in this context.
     model_reader: Option<SpawnHandle>,
+    /// Taken over from a lost instance: its start is already on record.
+    resumed: bool,
 }
 
 impl CallActor {
     pub fn new(deps: Arc<CallDeps>, info: CallInfo) -> Self {
         let (machine, first) = Call::start(deps.machine.clone(), 0);
+        Self::with_machine(deps, info, machine, first, false)
+    }
+
+    /// A call taken over from a lost instance, its conversation so far in
+    /// `turns` (see `Call::resume`).
+    pub fn resumed(deps: Arc<CallDeps>, info: CallInfo, turns: Vec<Turn>, elapsed_ms: u64) -> Self {
+        let (machine, first) = Call::resume(deps.machine.clone(), 0, turns, elapsed_ms);
+        Self::with_machine(deps, info, machine, first, true)
+    }
+
+    fn with_machine(
+        deps: Arc<CallDeps>,
+        info: CallInfo,
+        machine: Call,
+        first: Vec<Command>,
+        resumed: bool,
+    ) -> Self {
         let codec_mode = deps.model.codec;
         CallActor {
             deps,
@@ -129,6 +148,7 @@ impl CallActor {
             pending_start: first,
             caller_route: media::CallerRoute::default(),
             model_reader: None,
+            resumed,
         }
     }
 
@@ -536,10 +556,14 @@ impl Actor for CallActor {
             self.caller_route.codec_started(codec.clone().recipient());
             self.codec = Some(codec);
         }
-        self.record(CallRecord::Started {
-            from: self.info.from.clone(),
-            to: self.info.to.clone(),
-        });
+        if self.resumed {
+            tracing::warn!(call_sid = %self.info.call_sid, "call taken over from a lost instance");
+        } else {
+            self.record(CallRecord::Started {
+                from: self.info.from.clone(),
+                to: self.info.to.clone(),
+            });
+        }
         for c in std::mem::take(&mut self.pending_start) {
             self.execute(c, ctx);
         }

@@ -8,6 +8,18 @@ use actix::{Actor, Addr};
 use super::actor::{CallActor, InConversation, ShutDown};
 use super::deps::CallDeps;
 use super::info::CallInfo;
+use crate::recorder::ContinueNumbering;
+
+/// A call as its record stood when its instance was lost.
+pub struct ResumedCall {
+    pub info: CallInfo,
+    pub turns: Vec<super::transcript::Turn>,
+    /// Since the call started.
+    pub elapsed_ms: u64,
+    /// The highest stored event and turn sequence numbers.
+    pub last_event: i64,
+    pub last_turn: i64,
+}
 
 #[derive(Clone)]
 pub struct Calls {
@@ -44,6 +56,28 @@ impl Calls {
         let sessions = self.deps.sessions.clone();
         actix::spawn(async move { sessions.claim(&sid).await });
         addr
+    }
+
+    /// Takes over a call whose instance was lost (see `http::failover`):
+    /// a new actor whose machine resumes the conversation from `turns`.
+    /// `None` when this instance already holds the call.
+    pub fn resume(&self, call: ResumedCall) -> Option<Addr<CallActor>> {
+        if self.deps.registry.get(&call.info.call_sid).is_some() {
+            return None;
+        }
+        let sid = call.info.call_sid.clone();
+        // Before the actor exists, so ahead of its first record.
+        self.deps.numbering.do_send(ContinueNumbering {
+            call_sid: sid.clone(),
+            last_event: call.last_event,
+            last_turn: call.last_turn,
+        });
+        let addr =
+            CallActor::resumed(self.deps.clone(), call.info, call.turns, call.elapsed_ms).start();
+        self.deps.registry.insert(&sid, addr.clone());
+        let sessions = self.deps.sessions.clone();
+        actix::spawn(async move { sessions.claim(&sid).await });
+        Some(addr)
     }
 
     /// How many of this instance's calls are in their AI conversation (not

@@ -13,7 +13,7 @@ use crate::config::BusinessConfig;
 use crate::instructions::{greeting_instructions, session_instructions, CallerContext};
 use crate::metrics::Metrics;
 use crate::realtime::session::SessionParams;
-use crate::recorder::RecordCall;
+use crate::recorder::{ContinueNumbering, RecordCall};
 use crate::session::SessionStore;
 use crate::tools::ToolRunner;
 
@@ -30,6 +30,8 @@ pub struct CallDeps {
     pub tools: ToolRunner,
     /// Where call records go (the recorder actor, on its own thread).
     pub recorder: Recipient<RecordCall>,
+    /// The same recorder, for a call taken over from a lost instance.
+    pub numbering: Recipient<ContinueNumbering>,
     /// Call ownership across instances: claimed at start, released at stop.
     pub sessions: SessionStore,
     /// The calls of this instance; a call takes itself out when it stops.

@@ -8,12 +8,12 @@ mod info;
 mod model_setup;
 pub mod registry;
 
-pub use calls::Calls;
+pub use calls::{Calls, ResumedCall};
 pub use deps::CallDeps;
 pub use info::CallInfo;
 pub use model_setup::ModelSetup;
 
-pub use frontdesk_core::{answer_without_call, Call, Cause, MachineConfig};
+pub use frontdesk_core::{answer_without_call, Call, Cause, MachineConfig, Parking};
 pub use frontdesk_core::{
     command, decision, event, machine, playback, supervision, transcript, CallRecord, Command,
     Decision, Event, Farewell, MenuPrompt, ModelCommand, Outcome, ResponseStatus, State, StateName,
@@ -23,6 +23,18 @@ pub use frontdesk_core::{
 pub use crate::business::transfer_to;
 use crate::config::Config;
 use frontdesk_core::supervision::Budget;
+
+/// Seconds the callee's phone rings before the transfer counts as unanswered.
+pub const DIAL_TIMEOUT_SECS: u32 = 20;
+/// Longest voicemail, in seconds.
+pub const VOICEMAIL_MAX_SECS: u32 = 120;
+/// Seconds of silence that end a voicemail recording.
+pub const RECORD_SILENCE_SECS: u32 = 5;
+/// What a parked state allows beyond Twilio's own timing: webhook latency
+/// and retries.
+const PARKING_SLACK_MS: u64 = 30_000;
+/// A `<Gather>` round (prompt, 6 s wait) repeats well within this.
+const MENU_IDLE_MS: u64 = 60_000;
 
 /// The machine's knobs from the configuration, in milliseconds.
 pub fn machine_config(c: &Config) -> MachineConfig {
@@ -45,5 +57,11 @@ pub fn machine_config(c: &Config) -> MachineConfig {
             backoff_max_ms: c.supervision.backoff_max_ms,
         },
         operator: c.business.operator().map(transfer_to),
+        parking: Parking {
+            menu_ms: MENU_IDLE_MS,
+            recording_ms: u64::from(VOICEMAIL_MAX_SECS + RECORD_SILENCE_SECS) * 1000
+                + PARKING_SLACK_MS,
+            dial_ring_ms: u64::from(DIAL_TIMEOUT_SECS) * 1000 + PARKING_SLACK_MS,
+        },
     }
 }

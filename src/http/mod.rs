@@ -2,6 +2,7 @@
 //! Streams WebSocket, and operator endpoints.
 
 mod drain;
+mod failover;
 pub mod limits;
 pub mod ops;
 pub mod remote;
@@ -44,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, with_ops: bool) {
         .route("/twilio/menu", web::post().to(webhooks::menu))
         .route("/twilio/dial-status", web::post().to(webhooks::dial_status))
         .route("/twilio/voicemail", web::post().to(webhooks::voicemail))
+        .route("/twilio/call-status", web::post().to(webhooks::call_status))
         .route(
             "/twilio/recording-status",
             web::post().to(webhooks::recording_status),

@@ -31,6 +31,9 @@ pub enum RemoteEvent {
         status: String,
     },
     RecordingFinished,
+    CallEnded {
+        status: String,
+    },
 }
 
 impl RemoteEvent {
@@ -50,6 +53,9 @@ impl RemoteEvent {
                 status: status.clone(),
             },
             Event::RecordingFinished => RemoteEvent::RecordingFinished,
+            Event::CallEnded { status } => RemoteEvent::CallEnded {
+                status: status.clone(),
+            },
             _ => return None,
         })
     }
@@ -68,6 +74,7 @@ impl RemoteEvent {
             },
             RemoteEvent::DialFinished { status } => Event::DialFinished { status },
             RemoteEvent::RecordingFinished => Event::RecordingFinished,
+            RemoteEvent::CallEnded { status } => Event::CallEnded { status },
         }
     }
 }
@@ -140,6 +147,9 @@ mod tests {
                 status: "busy".into(),
             },
             Event::RecordingFinished,
+            Event::CallEnded {
+                status: "no-answer".into(),
+            },
         ] {
             let wire = serde_json::to_string(&RemoteEvent::from_event(&e).unwrap()).unwrap();
             let back: RemoteEvent = serde_json::from_str(&wire).unwrap();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::urls::PublicUrls;
 use crate::business::hours::Schedule;
 use crate::call::{Decision, Farewell, MenuPrompt};
+use crate::call::{DIAL_TIMEOUT_SECS, RECORD_SILENCE_SECS, VOICEMAIL_MAX_SECS};
 use crate::config::BusinessConfig;
 use crate::twilio::twiml::{
     Connect, Dial, Gather, HttpMethod, Prompt, Record, Response, Say, Stream,
@@ -16,10 +17,6 @@ use crate::twilio::{StreamKey, TOKEN_PARAMETER};
 /// not available once the stream is closed).
 const SAY_VOICE: &str = "Polly.Joanna";
 const SAY_LANGUAGE: &str = "en-US";
-/// Seconds the callee's phone rings before the transfer counts as unanswered.
-const DIAL_TIMEOUT_SECS: u32 = 20;
-/// Longest voicemail, in seconds.
-const VOICEMAIL_MAX_SECS: u32 = 120;
 
 fn say(text: impl Into<String>) -> Say {
     Say {
@@ -133,7 +130,7 @@ pub fn decision(
                     max_length: Some(VOICEMAIL_MAX_SECS),
                     finish_on_key: Some("#".into()),
                     play_beep: Some(true),
-                    timeout: Some(5),
+                    timeout: Some(RECORD_SILENCE_SECS),
                     recording_status_callback: Some(twiml.urls.url("/twilio/recording-status")),
                     recording_status_callback_method: Some(HttpMethod::Post),
                     recording_status_callback_event: Some("completed".into()),

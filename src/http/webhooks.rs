@@ -187,10 +187,30 @@ async fn ask(flow: &Flow, req: &HttpRequest, form: &Form, event: Event) -> HttpR
     once(&flow.sessions, req, form, || async {
         let sid = form.call_sid();
         let fallback = answer_without_call(&flow.machine, &event);
-        let decision = match flow.calls.get(sid) {
-            Some(call) => call.send(Webhook(event)).await.ok().flatten(),
+        let here = flow.calls.get(sid);
+        let held_here = here.is_some();
+        let decision = match here {
+            Some(call) => call.send(Webhook(event.clone())).await.ok().flatten(),
             None => super::remote::ask_owner(&flow.sessions, sid, &event).await,
         };
+        if decision.is_none() && !held_here && event == Event::AfterStream {
+            // The stream dropped and no live instance answers for the call:
+            // its instance may be gone.
+            match super::failover::take_over(
+                &flow.sessions,
+                &flow.store,
+                &flow.calls,
+                &flow.twiml,
+                sid,
+            )
+            .await
+            {
+                Ok(answer) => return answer,
+                Err(why) => {
+                    tracing::info!(call_sid = %sid, %why, "after-stream for a call not held here; not taken over");
+                }
+            }
+        }
         let decision = decision.unwrap_or_else(|| {
             tracing::info!(call_sid = %sid, "no call state for this webhook; answering without it");
             fallback
@@ -231,6 +251,7 @@ pub struct Flow {
     calls: web::Data<Calls>,
     twiml: web::Data<TwimlRenderer>,
     machine: web::Data<MachineConfig>,
+    store: web::Data<Store>,
 }
 
 impl actix_web::FromRequest for Flow {
@@ -250,6 +271,7 @@ impl actix_web::FromRequest for Flow {
                 calls: data(req)?,
                 twiml: data(req)?,
                 machine: data(req)?,
+                store: data(req)?,
             })
         })())
     }
@@ -290,6 +312,43 @@ pub async fn voicemail(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpRe
             "voicemail recorded"
         );
         Event::RecordingFinished
+    })
+    .await
+}
+
+/// Twilio's `CallStatus` values that mean the call is over.
+const TERMINAL_STATUSES: [&str; 5] = ["completed", "busy", "failed", "no-answer", "canceled"];
+
+/// `POST /twilio/call-status`: the number's call status callback. A
+/// terminal status ends the call wherever it is — a caller who hung up in
+/// the menu, at the voicemail prompt or while a transfer rang is closed at
+/// once, with no stream to say so. Other statuses are acknowledged and
+/// ignored. The answer's body is never read by Twilio.
+pub async fn call_status(flow: Flow, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let form = match accept(&flow.auth, &req, &body) {
+        Ok(form) => form,
+        Err(rejected) => return rejected.error_response(),
+    };
+    let status = form.get("CallStatus").unwrap_or_default();
+    if !TERMINAL_STATUSES.contains(&status) {
+        return HttpResponse::NoContent().finish();
+    }
+    tracing::info!(call_sid = %form.call_sid(), %status, "call over at Twilio");
+    let event = Event::CallEnded {
+        status: status.to_string(),
+    };
+    once(&flow.sessions, &req, &form, || async {
+        let sid = form.call_sid();
+        // No decision comes back: the call is over and Twilio reads no TwiML.
+        match flow.calls.get(sid) {
+            Some(call) => {
+                let _ = call.send(Webhook(event)).await;
+            }
+            None => {
+                super::remote::ask_owner(&flow.sessions, sid, &event).await;
+            }
+        }
+        String::new()
     })
     .await
 }

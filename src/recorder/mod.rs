@@ -38,6 +38,18 @@ pub struct RecordCall {
     pub record: CallRecord,
 }
 
+/// A call taken over from a lost instance continues its numbering after
+/// what is on record (its earlier rows were numbered by the dead instance).
+/// Sent before the resumed call's first record.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ContinueNumbering {
+    pub call_sid: String,
+    /// The highest stored event and transcript-turn sequence numbers.
+    pub last_event: i64,
+    pub last_turn: i64,
+}
+
 /// Resolves once everything received so far is written, or after `timeout`
 /// (then `false`). Used by shutdown drain and tests.
 #[derive(Message)]
@@ -252,6 +264,14 @@ impl Handler<RecordCall> for Recorder {
         if self.memory.len() >= BATCH_ROWS {
             self.flush(ctx);
         }
+    }
+}
+
+impl Handler<ContinueNumbering> for Recorder {
+    type Result = ();
+    fn handle(&mut self, msg: ContinueNumbering, _: &mut Self::Context) {
+        self.numbering
+            .continue_after(&msg.call_sid, msg.last_event, msg.last_turn);
     }
 }
 

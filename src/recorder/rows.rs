@@ -127,6 +127,14 @@ impl Numbering {
         rows
     }
 
+    /// Numbers the call's next event and turn after `last_event` and
+    /// `last_turn` (a call resumed from another instance's records).
+    pub fn continue_after(&mut self, call_sid: &str, last_event: i64, last_turn: i64) {
+        let seqs = self.calls.entry(call_sid.to_string()).or_default();
+        seqs.event = seqs.event.max(last_event);
+        seqs.turn = seqs.turn.max(last_turn);
+    }
+
     /// Calls with records in flight.
     pub fn open_calls(&self) -> usize {
         self.calls.len()
@@ -137,6 +145,31 @@ impl Numbering {
 mod tests {
     use super::*;
     use frontdesk_core::transcript::{Speaker, Turn};
+
+    #[test]
+    fn a_resumed_call_numbers_after_what_is_on_record() {
+        let mut n = Numbering::default();
+        n.continue_after("CA1", 7, 3);
+        let at = Utc::now();
+        let t = n.rows(
+            "CA1",
+            at,
+            CallRecord::Turn(Turn {
+                speaker: Speaker::Caller,
+                text: "hello again".into(),
+                item_id: String::new(),
+            }),
+        );
+        assert!(matches!(t[0], RecordRow::Turn { seq: 4, .. }));
+        let e = n.rows(
+            "CA1",
+            at,
+            CallRecord::Ended {
+                outcome: Outcome::CallerHungUp,
+            },
+        );
+        assert!(matches!(e[0], RecordRow::Event { seq: 8, .. }));
+    }
 
     #[test]
     fn events_and_turns_are_numbered_per_call_without_gaps() {

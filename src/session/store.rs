@@ -216,6 +216,25 @@ impl SessionStore {
         }
     }
 
+    /// Whether `instance` is alive, as far as the store can tell: it listens
+    /// on its inbox. `None` when that cannot be known (Redis unreachable, or
+    /// another instance while the store is in memory). A killed process
+    /// drops its subscription at once, so this answers within a round trip
+    /// while its owner keys still wait for their TTL.
+    pub async fn is_listening(&self, instance: &str) -> Option<bool> {
+        let c = &self.core;
+        if instance == c.instance_id {
+            return Some(true);
+        }
+        c.remote.as_ref()?;
+        let cmd = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(c.keys.inbox(instance))
+            .to_owned();
+        let reply: Option<(String, u64)> = c.query(&cmd).await;
+        reply.map(|(_, subscribers)| subscribers > 0)
+    }
+
     /// Takes the stream of commands for calls this instance owns. Only one
     /// consumer exists; a second call is an error.
     pub fn inbox(&self) -> Result<mpsc::Receiver<InboxRequest>, SessionError> {

@@ -16,6 +16,8 @@ mod barge_in;
 mod bookings_call;
 mod call_flow;
 mod drain;
+mod failover;
+mod parked;
 mod receptionist_calls;
 mod slow_clients;
 mod supervision;

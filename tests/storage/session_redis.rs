@@ -151,6 +151,11 @@ async fn forward_reaches_the_owning_instance_and_returns_its_answer() {
         .unwrap();
     assert_eq!(dead, None);
     assert!(started.elapsed() < Duration::from_secs(1));
+
+    // Liveness as failover needs it: a listening instance, and one that is not.
+    assert_eq!(b.is_listening(&owner).await, Some(true));
+    assert_eq!(b.is_listening(b.instance_id()).await, Some(true));
+    assert_eq!(b.is_listening("no-such-instance").await, Some(false));
 }
 
 #[tokio::test]

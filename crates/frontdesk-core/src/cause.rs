@@ -51,6 +51,18 @@ pub enum Cause {
     MenuOperator,
     MenuMessage,
     MenuGaveUp,
+    /// Twilio's status callback said the call is over; `status` is its
+    /// `CallStatus`.
+    CallEnded {
+        status: String,
+    },
+    /// A parked state heard nothing from Twilio for longer than it can last.
+    ParkedTooLong,
+    /// Still in the transfer past its ring time and no dial outcome: the
+    /// callee answered (an unanswered dial reports back when it stops ringing).
+    TransferPresumedAnswered,
+    /// The instance that held the call was lost; this one took it over.
+    ResumedAfterFailover,
 }
 
 impl Cause {
@@ -88,6 +100,10 @@ impl Cause {
             Cause::MenuOperator => "menu_operator",
             Cause::MenuMessage => "menu_message",
             Cause::MenuGaveUp => "menu_gave_up",
+            Cause::CallEnded { .. } => "call_ended",
+            Cause::ParkedTooLong => "parked_too_long",
+            Cause::TransferPresumedAnswered => "transfer_presumed_answered",
+            Cause::ResumedAfterFailover => "resumed_after_failover",
         }
     }
 
@@ -135,6 +151,10 @@ impl fmt::Display for Cause {
             Cause::MenuOperator => f.write_str("menu: operator"),
             Cause::MenuMessage => f.write_str("menu: message"),
             Cause::MenuGaveUp => f.write_str("menu: no usable input"),
+            Cause::CallEnded { status } => write!(f, "call {status} at Twilio"),
+            Cause::ParkedTooLong => f.write_str("no word from Twilio while parked"),
+            Cause::TransferPresumedAnswered => f.write_str("transfer past its ring time: answered"),
+            Cause::ResumedAfterFailover => f.write_str("resumed after its instance was lost"),
         }
     }
 }

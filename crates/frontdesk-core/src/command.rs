@@ -58,6 +58,9 @@ pub enum Outcome {
     Hangup,
     /// Still open when its instance's drain ran out of time.
     Shutdown,
+    /// Parked (menu, voicemail prompt) and Twilio never asked again: the
+    /// caller left and no status callback said so.
+    Gone,
 }
 
 /// Facts for the call record (the recorder persists them).

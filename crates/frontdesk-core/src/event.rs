@@ -34,6 +34,9 @@ pub enum Timer {
     ExitDeadline,
     /// The stream dropped without a `stop`; give up waiting for a new one.
     StreamLost,
+    /// A parked state (menu, voicemail prompt, ringing transfer) has heard
+    /// nothing from Twilio for longer than that state can last.
+    Parked,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +149,12 @@ pub enum Event {
     },
     /// The instance is going away and the call is still open.
     Shutdown,
+    /// Twilio's call status callback: the call is over at Twilio
+    /// (`completed`, `busy`, `failed`, `no-answer`, `canceled`), whatever
+    /// the call was doing.
+    CallEnded {
+        status: String,
+    },
 }
 
 impl Event {
@@ -176,6 +185,7 @@ impl Event {
             Event::RecordingFinished => "recording finished",
             Event::Hangup { .. } => "hangup request",
             Event::Shutdown => "shutdown",
+            Event::CallEnded { .. } => "call ended",
         }
     }
 }

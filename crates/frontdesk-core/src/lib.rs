@@ -23,4 +23,6 @@ pub use cause::Cause;
 pub use command::{CallRecord, Command, ModelCommand, Outcome, TwilioCommand};
 pub use decision::{Decision, Farewell, MenuPrompt, OnNoAnswer, Transfer};
 pub use event::{Event, ResponseStatus, Timer, ToolEffect};
-pub use machine::{answer_without_call, Call, MachineConfig, State, StateName, Unexpected};
+pub use machine::{
+    answer_without_call, Call, MachineConfig, Parking, State, StateName, Unexpected,
+};

@@ -48,6 +48,8 @@ pub enum CallerStep {
 pub enum MenuInput {
     Digits(String),
     Speech(String),
+    /// The caller hangs up at this `<Gather>`: Twilio requests nothing more.
+    HangUp,
 }
 
 /// What a `<Record>` captured.
@@ -81,6 +83,10 @@ pub struct CallerScript {
     pub recording: Option<RecordingOutcome>,
     /// Safety stop: the caller hangs up once the call has lasted this long.
     pub max_duration: Duration,
+    /// The number's "call status changes" webhook (absolute, or a path on
+    /// the engine): when set, Twilio posts the `completed` status callback
+    /// there once the call is over, however it ended.
+    pub status_callback: Option<String>,
 }
 
 /// Default account SID, for tests that do not care.
@@ -100,6 +106,7 @@ impl CallerScript {
             dial_duration_secs: 30,
             recording: None,
             max_duration: Duration::from_secs(60),
+            status_callback: None,
         }
     }
 }
@@ -139,6 +146,10 @@ pub struct CallReport {
     pub marks_echoed: Vec<String>,
     /// Call-clock times at which a `clear` arrived.
     pub clears: Vec<Duration>,
+    /// Per stream after the first: from the previous stream's close to the
+    /// first engine audio on the new one — the caller's silence across a
+    /// reconnect (a transfer back, or a failover).
+    pub stream_gaps: Vec<Duration>,
     /// Per `Say` step: end of the caller's speech -> first outbound media after it.
     pub first_audio_after_say: Vec<Option<Duration>>,
     pub followups: Vec<Followup>,
@@ -210,6 +221,8 @@ pub(crate) struct CallContext {
     pub max_duration: Duration,
     pub client: webhook::WebhookClient,
     pub call_start: Instant,
+    /// When the last stream closed, until audio plays on the next one.
+    pub stream_ended_at: Option<Instant>,
     pub report: CallReport,
 }
 
@@ -294,6 +307,7 @@ pub async fn place_call(
         max_duration: script.max_duration,
         client: webhook::WebhookClient::new(script.auth_token)?,
         call_start: Instant::now(),
+        stream_ended_at: None,
         report: CallReport {
             call_sid,
             ..CallReport::default()
@@ -324,7 +338,10 @@ pub async fn place_call(
         source,
     })?;
     ctx.report.voice_twiml = reply.body;
-    flow::run(&mut ctx, voice_url, verbs).await;
+    flow::run(&mut ctx, voice_url.clone(), verbs).await;
+    if let Some(callback) = &script.status_callback {
+        flow::status_callback(&mut ctx, &voice_url, callback).await;
+    }
     if !ctx.steps.is_empty() {
         let left = ctx.steps.len();
         ctx.log(format!("call over with {left} script step(s) not run"));

@@ -9,6 +9,7 @@
 //! types cannot hide behind the same bug in its simulator.
 
 pub mod audio;
+pub mod balancer;
 pub mod caller;
 pub mod load;
 pub mod model;

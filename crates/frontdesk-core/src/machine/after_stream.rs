@@ -61,13 +61,15 @@ pub(super) fn awaiting_dial_outcome(
                 OnNoAnswer::Assistant => back_to_assistant(ctx, &target, status, now, out),
             }
         }
-        other => elsewhere(State::AwaitingDialOutcome { target }, other, out),
+        other => elsewhere(State::AwaitingDialOutcome { target }, ctx, other, now, out),
     }
 }
 
 pub(super) fn awaiting_recording(
     department: Option<String>,
+    ctx: &mut Context,
     event: Event,
+    now: Millis,
     out: &mut Vec<Command>,
 ) -> Step {
     match event {
@@ -88,7 +90,13 @@ pub(super) fn awaiting_recording(
                 Cause::RecordingFinished,
             )
         }
-        other => elsewhere(State::AwaitingRecording { department }, other, out),
+        other => elsewhere(
+            State::AwaitingRecording { department },
+            ctx,
+            other,
+            now,
+            out,
+        ),
     }
 }
 
@@ -96,6 +104,7 @@ pub(super) fn awaiting_menu_choice(
     attempts: u32,
     ctx: &mut Context,
     event: Event,
+    now: Millis,
     out: &mut Vec<Command>,
 ) -> Step {
     match event {
@@ -123,7 +132,7 @@ pub(super) fn awaiting_menu_choice(
             let choice = read_menu_input(digits.as_deref(), speech.as_deref());
             menu_choice(attempts, ctx, choice, operator_open, out)
         }
-        other => elsewhere(State::AwaitingMenuChoice { attempts }, other, out),
+        other => elsewhere(State::AwaitingMenuChoice { attempts }, ctx, other, now, out),
     }
 }
 
@@ -142,7 +151,10 @@ pub(super) fn ended(
             out.push(Command::Reply(d));
             stay(state)
         }
-        Event::StreamStopped | Event::StreamLost | Event::Timer(_) => stay(state),
+        // Twilio's word that the call is over, after we ended it.
+        Event::StreamStopped | Event::StreamLost | Event::Timer(_) | Event::CallEnded { .. } => {
+            stay(state)
+        }
         Event::Hangup { .. } | Event::Shutdown => {
             out.push(Command::Reply(Decision::Hangup {
                 farewell: Farewell::Goodbye,
@@ -154,8 +166,34 @@ pub(super) fn ended(
 }
 
 /// What every after-stream state does alike.
-fn elsewhere(state: State, event: Event, out: &mut Vec<Command>) -> Step {
+fn elsewhere(
+    state: State,
+    ctx: &Context,
+    event: Event,
+    now: Millis,
+    out: &mut Vec<Command>,
+) -> Step {
     match event {
+        Event::CallEnded { status } => {
+            // Still ringing when the call ended: the caller gave up. Past the
+            // ring time the callee had answered (a dial that stops ringing
+            // unanswered reports back first).
+            let ringing_over = now >= ctx.parked_since + ctx.cfg.parking.dial_ring_ms;
+            let outcome = match state {
+                State::AwaitingDialOutcome { .. } if ringing_over => Outcome::Transferred,
+                _ => Outcome::CallerHungUp,
+            };
+            go(State::Ended { outcome }, Cause::CallEnded { status })
+        }
+        Event::Timer(Timer::Parked) => {
+            let (outcome, cause) = match state {
+                State::AwaitingDialOutcome { .. } => {
+                    (Outcome::Transferred, Cause::TransferPresumedAnswered)
+                }
+                _ => (Outcome::Gone, Cause::ParkedTooLong),
+            };
+            go(State::Ended { outcome }, cause)
+        }
         // The stream closing is what leaving it means.
         Event::StreamStopped | Event::StreamLost => stay(state),
         Event::Hangup { reason } => {

@@ -202,6 +202,16 @@ fn common(
                 Cause::CallerHungUp,
             )
         }
+        // Usually the stream's `stop` said so first; a lost stream never does.
+        Event::CallEnded { status } => {
+            out.push(Command::StopModel);
+            go(
+                State::Ended {
+                    outcome: Outcome::CallerHungUp,
+                },
+                Cause::CallEnded { status },
+            )
+        }
         Event::StreamLost => {
             // Twilio will ask the Connect action what next; we answer with a
             // fresh stream. If nothing comes back, the call is gone.

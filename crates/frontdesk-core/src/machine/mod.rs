@@ -22,6 +22,7 @@ mod model;
 mod table;
 mod timers;
 
+use crate::transcript::Turn;
 pub use after_stream::answer_without_call;
 pub use context::{Context, Greeting, Link, Response, StreamLink};
 pub use table::{Row, TRANSITIONS};
@@ -50,6 +51,26 @@ pub struct MachineConfig {
     pub budget: Budget,
     /// Where DTMF 0 goes; `None` sends the caller to voicemail instead.
     pub operator: Option<Transfer>,
+    /// How long a parked call may go without a word from Twilio (see
+    /// `Parking`).
+    pub parking: Parking,
+}
+
+/// Deadlines of the parked states. A caller who hangs up in the menu, during
+/// the voicemail prompt or while a transfer rings is normally reported by
+/// Twilio's call status callback; when that callback is not configured (or
+/// lost), these end the call instead of `max_call_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parking {
+    /// The menu, since its last prompt or input: a `<Gather>` round lasts
+    /// seconds, so a minute without one means nobody is there.
+    pub menu_ms: u64,
+    /// The voicemail prompt and recording, since the `<Record>` began: its
+    /// longest message plus its silence timeout and slack.
+    pub recording_ms: u64,
+    /// A ringing transfer, since the `<Dial>` began: the ring time plus
+    /// slack. Past it with no dial outcome the callee has answered.
+    pub dial_ring_ms: u64,
 }
 
 /// The stored name of a state (call records, metrics, the doc's table).
@@ -175,6 +196,10 @@ pub struct Call {
     pub ctx: Context,
 }
 
+/// What a model resuming a call from a lost instance is told.
+pub const RESUME_NOTE: &str = "The call was cut off for a moment by a technical problem and is connected again. \
+     Apologise in a few words (for example \"Sorry about that, where were we?\") and carry on from where the conversation left off.";
+
 /// What the model is asked to do when the caller goes quiet.
 pub const SILENCE_NUDGE: &str =
     "The caller has been silent for a while. Briefly ask whether they are still there.";
@@ -198,6 +223,56 @@ impl Call {
             ctx,
         };
         (call, vec![Command::StartModel { resume: None }])
+    }
+
+    /// A call taken over from an instance that was lost: Twilio asked this
+    /// one what to do after the stream dropped. A fresh model gets the
+    /// conversation as far as it was stored, is told what happened, and
+    /// speaks first once the new stream is up — the caller hears "sorry,
+    /// where were we", not a second greeting. `elapsed_ms`: how long the call
+    /// has lasted, so its time limit still holds.
+    pub fn resume(
+        cfg: MachineConfig,
+        now: Millis,
+        turns: Vec<Turn>,
+        elapsed_ms: u64,
+    ) -> (Call, Vec<Command>) {
+        let mut ctx = Context::new(cfg, now);
+        for (i, t) in turns.iter().enumerate() {
+            ctx.transcript
+                .add(t.speaker, &format!("stored-{i}"), &t.text);
+        }
+        ctx.greeting = Greeting::Over;
+        ctx.stream = StreamLink::Lost;
+        ctx.response = Response::Owed;
+        ctx.late_results.push(RESUME_NOTE.to_string());
+        let cfg = &ctx.cfg;
+        let deadlines = [
+            (Timer::SessionReady, now + cfg.session_ready_timeout_ms),
+            (Timer::StreamLost, now + cfg.stream_start_timeout_ms),
+            (
+                Timer::MaxDuration,
+                now + cfg.max_call_ms.saturating_sub(elapsed_ms),
+            ),
+        ];
+        for (timer, at) in deadlines {
+            ctx.timers.arm(timer, at);
+        }
+        let first = vec![
+            Command::Record(CallRecord::Transition {
+                from: StateName::Connecting.as_str(),
+                to: StateName::Conversing.as_str(),
+                cause: Cause::ResumedAfterFailover,
+            }),
+            Command::StartModel {
+                resume: Some(ctx.transcript.replay()),
+            },
+        ];
+        let call = Call {
+            state: State::Conversing,
+            ctx,
+        };
+        (call, first)
     }
 
     pub fn state(&self) -> &State {
@@ -252,10 +327,20 @@ impl Call {
         };
         let old = std::mem::replace(&mut self.state, placeholder);
         let from = old.name();
+        // Twilio asking for the next step is the parked caller's sign of life.
+        let twilio_asked = matches!(event, Event::AfterStream | Event::MenuInput { .. });
         let mut out = Vec::new();
         match transition(old, &mut self.ctx, event, now, &mut out) {
             Ok((state, cause)) => {
                 let to = state.name();
+                match parked_for(&state, &self.ctx.cfg.parking) {
+                    Some(ms) if from != to || twilio_asked => {
+                        self.ctx.parked_since = now;
+                        self.ctx.timers.arm(Timer::Parked, now + ms);
+                    }
+                    Some(_) => {}
+                    None => self.ctx.timers.disarm(&Timer::Parked),
+                }
                 if let (true, Some(cause)) = (from != to, cause) {
                     out.push(Command::Record(CallRecord::Transition {
                         from: from.as_str(),
@@ -277,6 +362,16 @@ impl Call {
                 Err(unexpected)
             }
         }
+    }
+}
+
+/// How long `state` may wait for Twilio, if it is a parked state.
+fn parked_for(state: &State, p: &Parking) -> Option<Millis> {
+    match state {
+        State::AwaitingMenuChoice { .. } => Some(p.menu_ms),
+        State::AwaitingRecording { .. } => Some(p.recording_ms),
+        State::AwaitingDialOutcome { .. } => Some(p.dial_ring_ms),
+        _ => None,
     }
 }
 
@@ -316,10 +411,10 @@ fn transition(
             after_stream::awaiting_dial_outcome(target, ctx, event, now, out)
         }
         State::AwaitingRecording { department } => {
-            after_stream::awaiting_recording(department, event, out)
+            after_stream::awaiting_recording(department, ctx, event, now, out)
         }
         State::AwaitingMenuChoice { attempts } => {
-            after_stream::awaiting_menu_choice(attempts, ctx, event, out)
+            after_stream::awaiting_menu_choice(attempts, ctx, event, now, out)
         }
         State::Ended { outcome } => after_stream::ended(outcome, ctx, event, out),
     }

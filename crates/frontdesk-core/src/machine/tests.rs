@@ -34,6 +34,11 @@ fn cfg() -> MachineConfig {
             number: "+15551230100".into(),
             on_no_answer: OnNoAnswer::Voicemail,
         }),
+        parking: Parking {
+            menu_ms: 60_000,
+            recording_ms: 155_000,
+            dial_ring_ms: 50_000,
+        },
     }
 }
 
@@ -1732,7 +1737,36 @@ fn drive(row: &Row) -> (Call, Event, Millis) {
         }
         (Ended, "after-stream request", _) => (call_in(Ended), Event::AfterStream, 200),
         (Ended, "stream stop", _) => (call_in(Ended), Event::StreamStopped, 200),
+        (Ended, "call ended", _) => (call_in(Ended), ended_at_twilio(), 200),
+        (Conversing, "call ended", _) => {
+            let mut c = call_in(Conversing);
+            step(&mut c, Event::StreamLost, 90);
+            (c, ended_at_twilio(), 100)
+        }
+        (Transferring, "call ended", "still within the ring time") => {
+            let mut c = call_in(Transferring);
+            step(&mut c, Event::AfterStream, 100);
+            (c, ended_at_twilio(), 5000)
+        }
+        (Transferring, "call ended", "past the ring time") => {
+            let mut c = call_in(Transferring);
+            step(&mut c, Event::AfterStream, 100);
+            (c, ended_at_twilio(), 100 + cfg().parking.dial_ring_ms)
+        }
+        (Transferring | Voicemail | Menu, "timer", w) if w.starts_with("parked deadline") => {
+            let mut c = call_in(row.from);
+            step(&mut c, Event::AfterStream, 100);
+            let (e, at) = at_deadline(&c, Timer::Parked);
+            (c, e, at)
+        }
+        (Voicemail | Menu, "call ended", _) => (call_in(row.from), ended_at_twilio(), 5000),
         _ => panic!("no scenario drives the row {}", row.markdown()),
+    }
+}
+
+fn ended_at_twilio() -> Event {
+    Event::CallEnded {
+        status: "completed".into(),
     }
 }
 
@@ -1798,4 +1832,113 @@ fn without_the_call_the_webhooks_get_the_machines_rules() {
             prompt: MenuPrompt::Welcome
         }
     );
+}
+
+#[test]
+fn a_parked_menu_lives_a_minute_past_twilios_last_request() {
+    let mut c = call_in(StateName::Menu);
+    step(&mut c, Event::AfterStream, 1000);
+    assert_eq!(c.timer_deadline(&Timer::Parked), Some(61_000));
+    // Each menu round is a sign of life; the deadline moves with it.
+    step(&mut c, menu_input("7"), 20_000);
+    assert_eq!(c.timer_deadline(&Timer::Parked), Some(80_000));
+    // A timer firing is not Twilio asking: it does not move the deadline.
+    let cmds = c.handle_timeout(79_999);
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let cmds = c.handle_timeout(80_000);
+    assert_eq!(
+        c.state(),
+        &State::Ended {
+            outcome: Outcome::Gone
+        }
+    );
+    assert!(cmds.contains(&Command::Finish(Outcome::Gone)), "{cmds:?}");
+}
+
+#[test]
+fn leaving_a_parked_state_disarms_its_deadline() {
+    let mut c = call_in(StateName::Menu);
+    step(&mut c, Event::AfterStream, 1000);
+    step(&mut c, menu_input("2"), 2000);
+    assert_eq!(c.state().name(), StateName::Voicemail);
+    assert_eq!(
+        c.timer_deadline(&Timer::Parked),
+        Some(2000 + cfg().parking.recording_ms)
+    );
+    step(&mut c, Event::RecordingFinished, 30_000);
+    assert_eq!(c.timer_deadline(&Timer::Parked), None);
+    assert_eq!(c.poll_timeout(), None, "an ended call arms nothing");
+}
+
+#[test]
+fn a_status_callback_ends_a_live_call_whose_stream_was_lost() {
+    let mut c = call_in(StateName::Conversing);
+    step(&mut c, Event::StreamLost, 100);
+    let cmds = step(&mut c, ended_at_twilio(), 200);
+    assert!(cmds.contains(&Command::StopModel), "{cmds:?}");
+    assert!(cmds.contains(&Command::Finish(Outcome::CallerHungUp)));
+    // Twilio's later requests about it change nothing.
+    assert!(step(&mut c, ended_at_twilio(), 300).is_empty());
+}
+
+#[test]
+fn a_call_resumed_after_failover_apologises_instead_of_greeting() {
+    let turns = vec![
+        Turn {
+            speaker: Speaker::Assistant,
+            text: "Harbor Dental, how can I help?".into(),
+            item_id: String::new(),
+        },
+        Turn {
+            speaker: Speaker::Caller,
+            text: "Can I book a cleaning?".into(),
+            item_id: String::new(),
+        },
+    ];
+    let (mut c, first) = Call::resume(cfg(), 0, turns.clone(), 100_000);
+    assert_eq!(c.state(), &State::Conversing);
+    let resumed = first.iter().find_map(|c| match c {
+        Command::StartModel { resume: Some(t) } => Some(t.clone()),
+        _ => None,
+    });
+    let texts: Vec<_> = resumed.unwrap().into_iter().map(|t| t.text).collect();
+    assert_eq!(
+        texts,
+        ["Harbor Dental, how can I help?", "Can I book a cleaning?"]
+    );
+    assert!(first.iter().any(|c| matches!(
+        c,
+        Command::Record(CallRecord::Transition {
+            cause: Cause::ResumedAfterFailover,
+            ..
+        })
+    )));
+    // The time limit counts from the call's real start.
+    assert_eq!(
+        c.timer_deadline(&Timer::MaxDuration),
+        Some(cfg().max_call_ms - 100_000)
+    );
+    step(&mut c, stream(), 300);
+    let cmds = step(&mut c, Event::ModelReady, 400);
+    assert!(
+        cmds.contains(&Command::Model(ModelCommand::SystemNote {
+            text: RESUME_NOTE.into()
+        })),
+        "{cmds:?}"
+    );
+    assert!(cmds.contains(&Command::Model(ModelCommand::CreateResponse {
+        instructions: None
+    })));
+    assert!(
+        !cmds.contains(&Command::Model(ModelCommand::Greet)),
+        "no second greeting: {cmds:?}"
+    );
+}
+
+#[test]
+fn a_resumed_call_whose_new_stream_never_comes_is_lost() {
+    let (mut c, _) = Call::resume(cfg(), 0, Vec::new(), 0);
+    let at = c.timer_deadline(&Timer::StreamLost).unwrap();
+    let cmds = c.handle_timeout(at);
+    assert!(cmds.contains(&Command::Finish(Outcome::Lost)), "{cmds:?}");
 }

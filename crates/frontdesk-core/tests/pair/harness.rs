@@ -11,8 +11,8 @@ use frontdesk_core::playback::{pcmu_ms, Millis};
 use frontdesk_core::supervision::Budget;
 use frontdesk_core::transcript::Turn;
 use frontdesk_core::{
-    Call, CallRecord, Command, Event, MachineConfig, ModelCommand, ResponseStatus, ToolEffect,
-    TwilioCommand,
+    Call, CallRecord, Command, Event, MachineConfig, ModelCommand, Parking, ResponseStatus,
+    ToolEffect, TwilioCommand,
 };
 
 pub fn config() -> MachineConfig {
@@ -39,6 +39,11 @@ pub fn config() -> MachineConfig {
             number: "+15551230100".into(),
             on_no_answer: OnNoAnswer::Voicemail,
         }),
+        parking: Parking {
+            menu_ms: 60_000,
+            recording_ms: 155_000,
+            dial_ring_ms: 50_000,
+        },
     }
 }
 

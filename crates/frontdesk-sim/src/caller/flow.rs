@@ -76,6 +76,10 @@ async fn run_document(ctx: &mut CallContext, doc_url: &str, verbs: Vec<Verb>) ->
                         ctx.log(format!("<Gather input={input}> caller presses {digits}"));
                         params.push(("Digits".into(), digits));
                     }
+                    Some(MenuInput::HangUp) => {
+                        ctx.log(format!("<Gather input={input}> caller hangs up"));
+                        return Next::End;
+                    }
                     Some(MenuInput::Speech(speech)) => {
                         ctx.log(format!("<Gather input={input}> caller says {speech:?}"));
                         params.push(("SpeechResult".into(), speech));
@@ -208,6 +212,25 @@ fn log_prompt(ctx: &mut CallContext, prompt: &Verb) {
         other => ctx.problem(format!(
             "<Gather> may only nest Say/Play/Pause, found {other:?}"
         )),
+    }
+}
+
+/// The call is over: the number's status callback hears `completed`, with
+/// the fields Twilio adds to a terminal event.
+pub(super) async fn status_callback(ctx: &mut CallContext, doc_url: &str, callback: &str) {
+    let mut params = ctx.core_params("completed");
+    params.extend([
+        ("CallDuration".into(), ctx.clock().as_secs().to_string()),
+        (
+            "Duration".into(),
+            (ctx.clock().as_secs() / 60 + 1).to_string(),
+        ),
+        ("Timestamp".into(), chrono::Utc::now().to_rfc2822()),
+        ("CallbackSource".into(), "call-progress-events".into()),
+        ("SequenceNumber".into(), "0".into()),
+    ]);
+    if let Some(request) = callback_request(ctx, doc_url, callback, CallbackMethod::Post, params) {
+        send(ctx, &request).await;
     }
 }
 

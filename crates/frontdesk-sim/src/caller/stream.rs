@@ -122,6 +122,7 @@ pub(super) async fn run(ctx: &mut CallContext, spec: StreamSpec) -> StreamEnd {
         pending_say: None,
     };
     let end = session.serve(&spec).await;
+    session.ctx.stream_ended_at = Some(Instant::now());
     let heard = session.playback.heard().to_vec();
     session.ctx.report.heard.extend_from_slice(&heard);
     end
@@ -351,6 +352,10 @@ impl Session<'_> {
     fn on_media(&mut self, audio: &[u8]) {
         if self.ctx.report.greeting_latency.is_none() {
             self.ctx.report.greeting_latency = Some(self.stream_start.elapsed());
+        }
+        if let Some(ended) = self.ctx.stream_ended_at.take() {
+            // The first audio on a stream that replaced a closed one.
+            self.ctx.report.stream_gaps.push(ended.elapsed());
         }
         if let (Some(index), Some(ended)) = (self.pending_say.take(), self.say_ended_at) {
             if let Some(slot) = self.ctx.report.first_audio_after_say.get_mut(index) {
