@@ -4,9 +4,7 @@
 //! the `<Connect action>` what next, the balancer sends it to the survivor,
 //! and the survivor resumes the conversation from the stored transcript.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::common::*;
@@ -15,89 +13,8 @@ use frontdesk::simulate::{SIM_API_KEY, SIM_AUTH_TOKEN};
 use frontdesk_sim::audio::synth_speech;
 use frontdesk_sim::balancer::Balancer;
 use frontdesk_sim::caller::{place_call, CallerStep, DEFAULT_ACCOUNT_SID};
+use frontdesk_sim::cluster::{free_addr, ClusterSpec, EngineProcess};
 use frontdesk_sim::model::{ModelScript, ModelSim, ScriptTurn};
-
-/// One `frontdesk serve` process.
-struct Engine {
-    child: Child,
-    addr: SocketAddr,
-    log: std::path::PathBuf,
-}
-
-impl Engine {
-    /// Listens on `addr` (known to the balancer before the engine starts).
-    fn spawn(
-        dir: &Path,
-        name: &str,
-        addr: SocketAddr,
-        public: &str,
-        db: &str,
-        ns: &str,
-        model: &str,
-    ) -> Engine {
-        let port = addr.port();
-        let log = dir.join(format!("{name}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
-            .arg("serve")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
-            .env("PORT", port.to_string())
-            .env("PUBLIC_URL", public)
-            .env("DATABASE_URL", db)
-            .env("REDIS_URL", redis_url())
-            .env("FRONTDESK__STORAGE__REDIS_NAMESPACE", ns)
-            .env(
-                "FRONTDESK__STORAGE__SPILL_PATH",
-                dir.join(format!("{name}-spill.jsonl")),
-            )
-            .env("OPENAI_BASE_URL", model)
-            .env("OPENAI_API_KEY", SIM_API_KEY)
-            .env("TWILIO_AUTH_TOKEN", SIM_AUTH_TOKEN)
-            .env("TWILIO_ACCOUNT_SID", DEFAULT_ACCOUNT_SID)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("the frontdesk binary starts");
-        Engine { child, addr, log }
-    }
-
-    async fn healthy(&self) {
-        let url = format!("http://{}/healthz", self.addr);
-        for _ in 0..300 {
-            if let Ok(r) = reqwest::get(&url).await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("engine not healthy: {}", self.logs());
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
 
 #[actix_rt::test]
 async fn a_call_survives_the_loss_of_its_instance() {
@@ -120,23 +37,26 @@ async fn a_call_survives_the_loss_of_its_instance() {
 
     // The balancer's address is the public URL both engines sign against;
     // it knows the engines' addresses before they listen.
-    let (addr_a, addr_b) = (free_addr(), free_addr());
+    let (addr_a, addr_b) = (free_addr().unwrap(), free_addr().unwrap());
     let lb = Balancer::start(vec![addr_a, addr_b]).await.unwrap();
-    let spawn_at = |addr: SocketAddr, name: &str| {
-        Engine::spawn(
-            dir.path(),
-            name,
-            addr,
-            &lb.base_url(),
-            &db.url,
-            &ns,
-            &model.base_url(),
-        )
+    let spec = ClusterSpec {
+        binary: env!("CARGO_BIN_EXE_frontdesk").into(),
+        workdir: env!("CARGO_MANIFEST_DIR").into(),
+        scratch: PathBuf::from(dir.path()),
+        public_url: lb.base_url(),
+        database_url: db.url.clone(),
+        redis_url: std::env::var("TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        redis_namespace: ns,
+        model_base_url: model.base_url(),
+        api_key: SIM_API_KEY.into(),
+        auth_token: SIM_AUTH_TOKEN.into(),
+        account_sid: DEFAULT_ACCOUNT_SID.into(),
     };
-    let a = spawn_at(addr_a, "a");
-    a.healthy().await;
-    let b = spawn_at(addr_b, "b");
-    b.healthy().await;
+    let mut a = EngineProcess::spawn(&spec, "a", addr_a).unwrap();
+    assert!(a.healthy(Duration::from_secs(15)).await, "{}", a.logs());
+    let mut b = EngineProcess::spawn(&spec, "b", addr_b).unwrap();
+    assert!(b.healthy(Duration::from_secs(15)).await, "{}", b.logs());
 
     let sid = format!("CA{:032x}", rand::random::<u128>());
     let mut script = caller(vec![
@@ -169,9 +89,7 @@ async fn a_call_survives_the_loss_of_its_instance() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut a = a;
-    a.child.kill().unwrap();
-    a.child.wait().unwrap();
+    a.kill();
 
     let report = call.await.unwrap().unwrap();
     let t = report.timeline_text();

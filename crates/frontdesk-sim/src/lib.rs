@@ -11,6 +11,8 @@
 pub mod audio;
 pub mod balancer;
 pub mod caller;
+pub mod cluster;
+pub mod failover;
 pub mod load;
 pub mod model;
 pub mod transcription;
