@@ -457,3 +457,36 @@ async fn a_socket_without_a_valid_start_is_closed_even_if_it_pings() {
         started.elapsed()
     );
 }
+
+#[actix_rt::test]
+async fn a_model_frame_over_a_mebibyte_is_refused_and_the_call_goes_on() {
+    use frontdesk_sim::caller::{place_call, CallerStep};
+    use frontdesk_sim::model::ConnectionBehavior;
+    // 16 MiB: refused from the frame header, never buffered; the
+    // connection counts as failed and a fresh one serves the call.
+    let script = ModelScript {
+        connections: vec![ConnectionBehavior::OversizedFrame {
+            bytes: 16 * 1024 * 1024,
+        }],
+        ..ModelScript::default()
+    };
+    let rig = rig(script, |_| {}).await;
+    let report = place_call(
+        &rig.base,
+        caller(vec![
+            CallerStep::WaitForAudio { timeout_ms: 10_000 },
+            CallerStep::HangUp,
+        ]),
+    )
+    .await
+    .unwrap();
+    let t = report.timeline_text();
+    assert!(report.greeting_latency.is_some(), "no greeting: {t}");
+    assert!(report.step_timeouts.is_empty(), "{t}");
+    assert_eq!(rig.model.record().connections.len(), 2, "{t}");
+    let metrics = rig.metrics().await;
+    assert!(
+        metrics.contains("frontdesk_model_restarts_total 1"),
+        "{metrics}"
+    );
+}

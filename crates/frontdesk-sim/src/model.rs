@@ -112,6 +112,11 @@ pub enum ConnectionBehavior {
     RejectHandshake {
         status: u16,
     },
+    /// After `session.created`, send one text frame of `bytes` bytes (a
+    /// broken or hostile endpoint), then carry on as normal.
+    OversizedFrame {
+        bytes: usize,
+    },
 }
 
 /// Everything the simulator saw and said.

@@ -141,7 +141,11 @@ pub(crate) async fn run(
         ctx_cached: 0,
     };
     let deaf = behavior == ConnectionBehavior::NoSessionUpdated;
-    let stop = conn.serve(&mut ws, deaf, &mut stopped).await;
+    let oversized = match behavior {
+        ConnectionBehavior::OversizedFrame { bytes } => Some(bytes),
+        _ => None,
+    };
+    let stop = conn.serve(&mut ws, deaf, oversized, &mut stopped).await;
     match stop {
         Stop::Abort => {
             tracing::debug!(index, "model simulator dropping the connection (scripted)");
@@ -167,10 +171,24 @@ impl Conn {
         &mut self,
         ws: &mut Ws,
         deaf: bool,
+        oversized: Option<usize>,
         stopped: &mut watch::Receiver<bool>,
     ) -> Stop {
         if let Err(stop) = self.send_session_created(ws).await {
             return stop;
+        }
+        if let Some(bytes) = oversized {
+            let head = r#"{"type":"session.updated","padding":""#;
+            let mut text = String::with_capacity(bytes);
+            text.push_str(head);
+            text.extend(std::iter::repeat_n(
+                'x',
+                bytes.saturating_sub(head.len() + 2),
+            ));
+            text.push_str("\"}");
+            if ws.send(Message::text(text)).await.is_err() {
+                return Stop::Closed;
+            }
         }
         loop {
             let due = self.active.as_ref().map(|a| self.due(a));
