@@ -9,10 +9,14 @@
 //!   here before any handler runs, so no handler can wait on a slow client;
 //! - one peer address holds at most `server.max_unproven_connections_per_peer`
 //!   connections that have not yet carried a successful Twilio request; past
-//!   that its requests are answered 503 and the connection closed. Proven
-//!   connections do not count, so Twilio (or a load balancer in front of
-//!   Frontdesk) can hold as many live streams as there are calls, while one
-//!   address cannot pin hundreds of idle or trickling sockets.
+//!   that its unsigned requests are answered 503 and the connection closed,
+//!   and a request that carries `X-Twilio-Signature` must bring its whole
+//!   body within [`PRESSURE_BODY_TIMEOUT`] (the handler then checks the
+//!   signature). Proven connections do not count, so Twilio (or a load
+//!   balancer in front of Frontdesk) can hold as many live streams as there
+//!   are calls — and a burst of new calls through one balancer address (a
+//!   failover, a busy morning) is served — while one address cannot pin
+//!   hundreds of idle or trickling sockets.
 //!
 //! A refused request gets a clear status, `Connection: close` and one log line.
 
@@ -30,6 +34,10 @@ use actix_web::web::{Bytes, BytesMut};
 use actix_web::{Error, HttpMessage as _, HttpResponse};
 use futures_util::StreamExt as _;
 use parking_lot::Mutex;
+
+/// The body deadline of a signed request from an address over its share:
+/// Twilio sends a webhook's small body at once; only a trickler needs more.
+pub const PRESSURE_BODY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The bounds, from `[server]`.
 #[derive(Debug, Clone, Copy)]
@@ -115,10 +123,14 @@ pub async fn enforce(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let slot = req.conn_data::<PeerSlot>();
+    let mut body_timeout = limits.body_timeout;
     if let (Some(slot), true) = (slot, limits.max_unproven_per_peer > 0) {
         if !slot.proven.get() {
             let open = slot.table.unproven_from(slot.peer);
-            if open > limits.max_unproven_per_peer {
+            let signed = req.headers().contains_key("x-twilio-signature");
+            if open > limits.max_unproven_per_peer && signed {
+                body_timeout = body_timeout.min(PRESSURE_BODY_TIMEOUT);
+            } else if open > limits.max_unproven_per_peer {
                 tracing::warn!(
                     peer = %slot.peer,
                     open,
@@ -134,7 +146,7 @@ pub async fn enforce(
         }
     }
     if has_body(&req) {
-        match read_body(req.take_payload(), limits).await {
+        match read_body(req.take_payload(), body_timeout, limits.max_body_bytes).await {
             Ok(body) => req.set_payload(Payload::from(body)),
             Err(BodyError::Slow) => {
                 tracing::warn!(path = req.path(), peer = ?req.peer_addr(), "refused: request body not received in time");
@@ -187,8 +199,12 @@ enum BodyError {
     Broken,
 }
 
-async fn read_body(mut payload: Payload, limits: Limits) -> Result<Bytes, BodyError> {
-    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+async fn read_body(
+    mut payload: Payload,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<Bytes, BodyError> {
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut body = BytesMut::new();
     loop {
         match tokio::time::timeout_at(deadline, payload.next()).await {
@@ -196,7 +212,7 @@ async fn read_body(mut payload: Payload, limits: Limits) -> Result<Bytes, BodyEr
             Ok(None) => return Ok(body.freeze()),
             Ok(Some(Err(_))) => return Err(BodyError::Broken),
             Ok(Some(Ok(chunk))) => {
-                if body.len() + chunk.len() > limits.max_body_bytes {
+                if body.len() + chunk.len() > max_bytes {
                     return Err(BodyError::TooLarge);
                 }
                 body.extend_from_slice(&chunk);

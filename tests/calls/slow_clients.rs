@@ -128,6 +128,40 @@ async fn one_address_cannot_pin_more_than_its_share_of_sockets() {
     let said = read_until_closed(&mut fifth, Duration::from_secs(5)).await;
     assert!(said.starts_with("HTTP/1.1 503"), "{said:?}");
 
+    // A signed webhook on a new connection is still served: a burst of calls
+    // through one balancer address must not be turned away.
+    let mut burst = TcpStream::connect(addr(&rig)).await.unwrap();
+    let said = signed_voice(&mut burst, &rig).await;
+    assert!(said.starts_with("HTTP/1.1 200"), "{said:?}");
+    // But a signature header buys a trickler no time: over its share, the
+    // address's body must come within a second, not `body_timeout_ms`.
+    let mut trickler = TcpStream::connect(addr(&rig)).await.unwrap();
+    let head = format!(
+        "POST /twilio/voice HTTP/1.1\r\nHost: {}\r\nX-Twilio-Signature: forged\r\nContent-Length: 1000\r\n\r\n",
+        addr(&rig)
+    );
+    trickler.write_all(head.as_bytes()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut said = String::new();
+    for _ in 0..100 {
+        if trickler.write_all(b"a").await.is_err() {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(50), trickler.read(&mut buf)).await
+        {
+            said = String::from_utf8_lossy(&buf[..n]).into_owned();
+            break;
+        }
+    }
+    assert!(said.starts_with("HTTP/1.1 408"), "{said:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
     // The proven connection is still served.
     let req = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", addr(&rig));
     twilio.write_all(req.as_bytes()).await.unwrap();

@@ -126,8 +126,10 @@ fn script(i: u32, base: &str) -> CallerScript {
             quiet_ms: 600,
             timeout_ms: 15_000,
         },
-        // The primary dies during this pause; the apology plays within it.
+        // The primary dies during the answer or this pause; a step the close
+        // interrupts is dropped, so the apology is waited for after it.
         CallerStep::Pause { ms: 8000 },
+        CallerStep::WaitForAudio { timeout_ms: 10_000 },
         CallerStep::HangUp,
     ];
     c
