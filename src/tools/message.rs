@@ -133,7 +133,13 @@ impl Tool for TakeMessage {
 
     fn run(&self, args: Value, ctx: ToolContext) -> ToolFuture {
         Box::pin(async move {
-            let d = draft(&args, &ctx)?;
+            let mut d = draft(&args, &ctx)?;
+            // What is stored and sent to the staff is redacted; the model
+            // already heard it all.
+            let r = crate::privacy::redactor(&ctx.config);
+            let topic = crate::privacy::Topic::of(&d.body);
+            d.subject = r.text(&d.subject, topic).into_owned();
+            d.body = r.text(&d.body, topic).into_owned();
             let id = ctx
                 .store
                 .add_message(NewMessage {
