@@ -92,6 +92,9 @@ const CARD_WORDS: &[&str] = &[
 ];
 const SSN_WORDS: &[&str] = &[
     "social security",
+    "national insurance",
+    "dni",
+    "nie",
     "ssn",
     "social",
     "seguro social",
@@ -101,7 +104,7 @@ const SSN_WORDS: &[&str] = &[
     "itin",
 ];
 const ACCOUNT_WORDS: &[&str] = &[
-    "account number",
+    "account",
     "routing",
     "bank account",
     "acct",
@@ -169,6 +172,11 @@ pub(super) fn near_before(at: &[usize], start: usize) -> bool {
     at.iter().any(|&p| p <= start && start - p <= NEAR)
 }
 
+/// "…, that's my social security number" after the number.
+pub(super) fn near_after(at: &[usize], end: usize) -> bool {
+    at.iter().any(|&p| p >= end && p - end <= 40)
+}
+
 impl Topic {
     /// The topics a line talks about, to prime the next caller line.
     pub fn of(text: &str) -> Topic {
@@ -221,10 +229,8 @@ fn classify(run: &Run, m: &Mentions, topic: Topic) -> Option<Finding> {
     let n = run.digits.len();
     let d = run.digits.as_str();
     let ssn_shape = run.written == [3, 2, 4];
-    if n == 9
-        && ssn_valid(d)
-        && (ssn_shape && run.dashed || topic.ssn || near_before(&m.ssn, run.start))
-    {
+    let ssn_said = topic.ssn || near_before(&m.ssn, run.start) || near_after(&m.ssn, run.end);
+    if n == 9 && ssn_valid(d) && (ssn_shape && run.dashed || ssn_said) {
         return Some(finding(Kind::Ssn, run.start, run.end, None));
     }
     if card_like(d) || (13..=19).contains(&n) && (topic.card || near_before(&m.card, run.start)) {
@@ -239,6 +245,52 @@ fn classify(run: &Run, m: &Mentions, topic: Topic) -> Option<Finding> {
         return Some(finding(Kind::BankAccount, run.start, run.end, Some(d)));
     }
     None
+}
+
+/// Spanish DNI/NIE (8 digits and a check letter; X/Y/Z and 7 digits) and
+/// UK National Insurance numbers (two letters, six digits, A–D), written
+/// as one word or in groups. Reported as `ssn`: a national identifier.
+fn national_ids(text: &str, toks: &[Token], out: &mut Vec<Finding>) {
+    const DNI_LETTERS: &[u8] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    for i in 0..toks.len() {
+        // Up to five tokens joined by spaces or dashes ("QQ 12 34 56 C").
+        let mut compact = String::new();
+        for j in i..toks.len().min(i + 5) {
+            if j > i && !matches!(&text[toks[j - 1].end..toks[j].start], " " | "-") {
+                break;
+            }
+            compact.push_str(&toks[j].text.to_ascii_uppercase());
+            let b = compact.as_bytes();
+            let dni = |digits: &[u8], letter: u8| {
+                let n: u64 = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0);
+                DNI_LETTERS[(n % 23) as usize] == letter
+            };
+            let found = match b.len() {
+                9 if b[..8].iter().all(u8::is_ascii_digit) => dni(&b[..8], b[8]),
+                9 if matches!(b[0], b'X' | b'Y' | b'Z')
+                    && b[1..8].iter().all(u8::is_ascii_digit) =>
+                {
+                    let mut d = vec![b"012"[(b[0] - b'X') as usize]];
+                    d.extend_from_slice(&b[1..8]);
+                    dni(&d, b[8])
+                }
+                _ => false,
+            } || b.len() == 9
+                && b[..2].iter().all(u8::is_ascii_alphabetic)
+                && b[2..8].iter().all(u8::is_ascii_digit)
+                && matches!(b[8], b'A'..=b'D');
+            if found {
+                out.push(finding(Kind::Ssn, toks[i].start, toks[j].end, None));
+                return national_ids(text, &toks[j + 1..], out);
+            }
+            if b.len() >= 9 {
+                break;
+            }
+        }
+    }
 }
 
 /// IBANs: two letters, two check digits, up to 30 more letters or digits
@@ -315,6 +367,7 @@ pub fn find(text: &str, level: Level, topic: Topic) -> Vec<Finding> {
     let m = Mentions::of(text);
     let mut out = Vec::new();
     ibans(text, &toks, &mut out);
+    national_ids(text, &toks, &mut out);
     for run in runs(text, &toks) {
         if let Some(f) = classify(&run, &m, topic) {
             out.push(f);

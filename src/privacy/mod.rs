@@ -14,6 +14,9 @@ mod strict;
 mod tokens;
 mod window;
 
+#[cfg(test)]
+mod corpus;
+
 use std::borrow::Cow;
 
 pub use detect::{apply, find, Finding, Kind, Level, Topic};
