@@ -124,7 +124,8 @@ pub async fn erase(
         for sid in &recordings {
             match rest.delete_recording(sid).await {
                 Ok(true) => deleted += 1,
-                Ok(false) => gone += 1,
+                // A SID that is no URL segment cannot name a recording there.
+                Ok(false) | Err(RestError::InvalidSid(_)) => gone += 1,
                 Err(source) => {
                     tracing::warn!(phone = %mask_phone(&phone), recording_sid = %sid, error = %source,
                         "privacy erase stopped: a recording could not be deleted at Twilio");

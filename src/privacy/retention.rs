@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, RetentionDays};
 use crate::store::{RetentionCutoffs, RetentionReport, Store, StoreError};
-use crate::twilio::rest::TwilioRest;
+use crate::twilio::rest::{RestError, TwilioRest};
 
 /// How often the policy is applied.
 pub const PURGE_EVERY: Duration = Duration::from_secs(6 * 3600);
@@ -50,7 +50,7 @@ pub async fn purge(
         for rec in &expired {
             match twilio {
                 Some(rest) => match rest.delete_recording(&rec.recording_sid).await {
-                    Ok(_) => done.push(rec.voicemail_id),
+                    Ok(_) | Err(RestError::InvalidSid(_)) => done.push(rec.voicemail_id),
                     Err(e) => tracing::warn!(recording_sid = %rec.recording_sid, error = %e,
                         "retention: recording not deleted at Twilio; will try again"),
                 },
