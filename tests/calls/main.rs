@@ -16,6 +16,7 @@ mod barge_in;
 mod bookings_call;
 mod call_flow;
 mod drain;
+mod privacy_call;
 mod receptionist_calls;
 mod slow_clients;
 mod supervision;
