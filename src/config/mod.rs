@@ -191,7 +191,8 @@ pub struct StorageConfig {
     pub redis_namespace: String,
     /// Where the recorder spills rows while the database is away.
     pub spill_path: String,
-    /// Transcripts and recordings older than this are purged; 0 keeps them.
+    /// Fallback retention of transcripts, recordings and voicemails when
+    /// `[privacy.retention]` does not name them; 0 keeps them.
     pub retention_days: u32,
 }
 
