@@ -74,8 +74,7 @@ pub fn runs(text: &str, toks: &[Token]) -> Vec<Run> {
         }
         run.groups.push((run.digits.len(), run.start, run.end));
         let mut j = i + used;
-        loop {
-            let Some(next) = toks.get(j) else { break };
+        while let Some(next) = toks.get(j) {
             let gap = &text[run.end..next.start];
             if !light_gap(gap) {
                 break;
