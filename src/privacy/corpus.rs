@@ -217,6 +217,8 @@ fn standard_leaves_the_strict_kinds_alone() {
 #[test]
 fn bad_input_never_panics() {
     let long = "four two ".repeat(20_000) + &"x".repeat(50_000);
+    let ids = "AB123456C 12345678Z ".repeat(20_000);
+    let emails = "a@b.co at x dot com ".repeat(10_000);
     for text in [
         "",
         "[[[[ ]]]]",
@@ -224,6 +226,8 @@ fn bad_input_never_panics() {
         "é́́́́́ 4242 ٤٢٤٢ ４２４２",
         "4",
         &long,
+        &ids,
+        &emails,
         "\u{0}\u{feff}4242\u{200b}4242\u{200b}4242\u{200b}4242",
         "iban DE",
         "DE89",

@@ -145,10 +145,24 @@ pub(super) struct Mentions {
     pub(super) birth: Vec<usize>,
 }
 
+/// German compounds carry the word inside ("Kreditkarte", "Geburtsdatum").
+const COMPOUNDED: &[&str] = &["karte", "konto", "geburt"];
+
+/// Where `words` occur as words: not inside another ("associated" is not
+/// "social", "denied" not "nie"); short ones may take a plural `s`.
 fn positions(lower: &str, words: &[&str]) -> Vec<usize> {
     let mut out = Vec::new();
     for w in words {
-        out.extend(lower.match_indices(w).map(|(i, _)| i));
+        for (i, _) in lower.match_indices(w) {
+            let before = lower[..i].chars().next_back();
+            let after = lower[i + w.len()..].chars().next();
+            let starts = COMPOUNDED.contains(w) || !before.is_some_and(char::is_alphanumeric);
+            let ends =
+                w.chars().count() > 4 || !after.is_some_and(|c| c.is_alphanumeric() && c != 's');
+            if starts && ends {
+                out.push(i);
+            }
+        }
     }
     out
 }
@@ -252,7 +266,8 @@ fn classify(run: &Run, m: &Mentions, topic: Topic) -> Option<Finding> {
 /// as one word or in groups. Reported as `ssn`: a national identifier.
 fn national_ids(text: &str, toks: &[Token], out: &mut Vec<Finding>) {
     const DNI_LETTERS: &[u8] = b"TRWAGMYFPDXBNJZSQVHLCKE";
-    for i in 0..toks.len() {
+    let mut i = 0;
+    'start: while i < toks.len() {
         // Up to five tokens joined by spaces or dashes ("QQ 12 34 56 C").
         let mut compact = String::new();
         for j in i..toks.len().min(i + 5) {
@@ -284,12 +299,14 @@ fn national_ids(text: &str, toks: &[Token], out: &mut Vec<Finding>) {
                 && matches!(b[8], b'A'..=b'D');
             if found {
                 out.push(finding(Kind::Ssn, toks[i].start, toks[j].end, None));
-                return national_ids(text, &toks[j + 1..], out);
+                i = j + 1;
+                continue 'start;
             }
             if b.len() >= 9 {
                 break;
             }
         }
+        i += 1;
     }
 }
 
@@ -448,6 +465,15 @@ mod tests {
             r("account number 00123456789", Level::Standard),
             "account number [bank account ••••6789]"
         );
+    }
+
+    #[test]
+    fn topic_words_are_whole_words() {
+        let denied = "my card was denied, number 123 45 6789";
+        assert!(find(denied, Level::Standard, Topic::default()).is_empty());
+        assert!(!Topic::of("it's associated with my plan").ssn);
+        assert!(Topic::of("die Kreditkarte").card);
+        assert!(Topic::of("my cards").card);
     }
 
     #[test]
