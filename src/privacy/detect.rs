@@ -395,7 +395,28 @@ pub fn find(text: &str, level: Level, topic: Topic) -> Vec<Finding> {
         strict::birth_dates(text, &toks, &m, topic, &mut out);
         strict::addresses(text, &toks, &mut out);
     }
+    // Links are kept whole: a recording URL holds a port and
+    // `/2010-04-01/` (Twilio's API version), which are neither cards nor
+    // birth dates, and a broken link helps nobody.
+    let links = links(text);
+    if !links.is_empty() {
+        out.retain(|f| !links.iter().any(|&(s, e)| f.start < e && f.end > s));
+    }
     merge(out)
+}
+
+/// Byte spans of `http(s)://…` links, up to the next whitespace.
+fn links(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for scheme in ["http://", "https://"] {
+        for (i, _) in text.match_indices(scheme) {
+            let end = text[i..]
+                .find(char::is_whitespace)
+                .map_or(text.len(), |n| i + n);
+            out.push((i, end));
+        }
+    }
+    out
 }
 
 /// Sorted by start; of two overlapping findings the earlier (then longer)
@@ -464,6 +485,17 @@ mod tests {
         assert_eq!(
             r("account number 00123456789", Level::Standard),
             "account number [bank account ••••6789]"
+        );
+    }
+
+    #[test]
+    fn links_are_kept_whole() {
+        let url = // Port 40005 and 20100401 make a Luhn-valid 13-digit run.
+        "Recording: http://127.0.0.1:40005/2010-04-01/Accounts/AC1/Recordings/RE1 card 4242 4242 4242 4242";
+        assert_eq!(
+            r(url, Level::Strict),
+            // Port 40005 and 20100401 make a Luhn-valid 13-digit run.
+        "Recording: http://127.0.0.1:40005/2010-04-01/Accounts/AC1/Recordings/RE1 card [card ••••4242]"
         );
     }
 
