@@ -490,12 +490,11 @@ mod tests {
 
     #[test]
     fn links_are_kept_whole() {
-        let url = // Port 40005 and 20100401 make a Luhn-valid 13-digit run.
-        "Recording: http://127.0.0.1:40005/2010-04-01/Accounts/AC1/Recordings/RE1 card 4242 4242 4242 4242";
+        // Port 40005 and 20100401 make a Luhn-valid 13-digit run.
+        let url = "Recording: http://127.0.0.1:40005/2010-04-01/Accounts/AC1/Recordings/RE1 card 4242 4242 4242 4242";
         assert_eq!(
             r(url, Level::Strict),
-            // Port 40005 and 20100401 make a Luhn-valid 13-digit run.
-        "Recording: http://127.0.0.1:40005/2010-04-01/Accounts/AC1/Recordings/RE1 card [card ••••4242]"
+            "Recording: http://127.0.0.1:40005/2010-04-01/Accounts/AC1/Recordings/RE1 card [card ••••4242]"
         );
     }
 
