@@ -265,49 +265,56 @@ fn classify(run: &Run, m: &Mentions, topic: Topic) -> Option<Finding> {
 /// UK National Insurance numbers (two letters, six digits, A–D), written
 /// as one word or in groups. Reported as `ssn`: a national identifier.
 fn national_ids(text: &str, toks: &[Token], out: &mut Vec<Finding>) {
-    const DNI_LETTERS: &[u8] = b"TRWAGMYFPDXBNJZSQVHLCKE";
     let mut i = 0;
-    'start: while i < toks.len() {
-        // Up to five tokens joined by spaces or dashes ("QQ 12 34 56 C").
-        let mut compact = String::new();
-        for j in i..toks.len().min(i + 5) {
-            if j > i && !matches!(&text[toks[j - 1].end..toks[j].start], " " | "-") {
-                break;
+    while i < toks.len() {
+        match national_id_at(text, toks, i) {
+            Some(last) => {
+                out.push(finding(Kind::Ssn, toks[i].start, toks[last].end, None));
+                i = last + 1;
             }
-            compact.push_str(&toks[j].text.to_ascii_uppercase());
-            let b = compact.as_bytes();
-            let dni = |digits: &[u8], letter: u8| {
-                let n: u64 = std::str::from_utf8(digits)
-                    .ok()
-                    .and_then(|d| d.parse().ok())
-                    .unwrap_or(0);
-                DNI_LETTERS[(n % 23) as usize] == letter
-            };
-            let found = match b.len() {
-                9 if b[..8].iter().all(u8::is_ascii_digit) => dni(&b[..8], b[8]),
-                9 if matches!(b[0], b'X' | b'Y' | b'Z')
-                    && b[1..8].iter().all(u8::is_ascii_digit) =>
-                {
-                    let mut d = vec![b"012"[(b[0] - b'X') as usize]];
-                    d.extend_from_slice(&b[1..8]);
-                    dni(&d, b[8])
-                }
-                _ => false,
-            } || b.len() == 9
-                && b[..2].iter().all(u8::is_ascii_alphabetic)
-                && b[2..8].iter().all(u8::is_ascii_digit)
-                && matches!(b[8], b'A'..=b'D');
-            if found {
-                out.push(finding(Kind::Ssn, toks[i].start, toks[j].end, None));
-                i = j + 1;
-                continue 'start;
-            }
-            if b.len() >= 9 {
-                break;
-            }
+            None => i += 1,
         }
-        i += 1;
     }
+}
+
+/// The last token of a national id starting at `toks[i]`: up to five
+/// tokens joined by spaces or dashes ("QQ 12 34 56 C").
+fn national_id_at(text: &str, toks: &[Token], i: usize) -> Option<usize> {
+    const DNI_LETTERS: &[u8] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    let dni = |digits: &[u8], letter: u8| {
+        let n: u64 = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0);
+        DNI_LETTERS[(n % 23) as usize] == letter
+    };
+    let mut compact = String::new();
+    for j in i..toks.len().min(i + 5) {
+        if j > i && !matches!(&text[toks[j - 1].end..toks[j].start], " " | "-") {
+            return None;
+        }
+        compact.push_str(&toks[j].text.to_ascii_uppercase());
+        let b = compact.as_bytes();
+        let found = match b.len() {
+            9 if b[..8].iter().all(u8::is_ascii_digit) => dni(&b[..8], b[8]),
+            9 if matches!(b[0], b'X' | b'Y' | b'Z') && b[1..8].iter().all(u8::is_ascii_digit) => {
+                let mut d = vec![b"012"[(b[0] - b'X') as usize]];
+                d.extend_from_slice(&b[1..8]);
+                dni(&d, b[8])
+            }
+            _ => false,
+        } || b.len() == 9
+            && b[..2].iter().all(u8::is_ascii_alphabetic)
+            && b[2..8].iter().all(u8::is_ascii_digit)
+            && matches!(b[8], b'A'..=b'D');
+        if found {
+            return Some(j);
+        }
+        if b.len() >= 9 {
+            return None;
+        }
+    }
+    None
 }
 
 /// IBANs: two letters, two check digits, up to 30 more letters or digits
