@@ -14,7 +14,7 @@ use crate::twilio::rest::{RestError, TwilioRest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
-    #[error("{0:?} is not a phone number in E.164 form, like +15551234567")]
+    #[error("{0} is not a phone number in E.164 form, like +15551234567")]
     BadPhone(String),
     #[error("nothing is stored about {0}; nothing was changed")]
     UnknownCaller(String),
@@ -38,7 +38,12 @@ pub fn normalize_phone(raw: &str) -> Result<String, RequestError> {
     if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(compact)
     } else {
-        Err(RequestError::BadPhone(mask_phone(raw)))
+        let masked = match mask_phone(raw) {
+            m if m.is_empty() => "(no digits)".to_string(),
+            m => m,
+        };
+        tracing::warn!(phone = %masked, "privacy request refused: not an E.164 phone number");
+        Err(RequestError::BadPhone(masked))
     }
 }
 
