@@ -89,6 +89,7 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
             path: spill.display().to_string(),
             source,
         })?
+        .with_redaction(crate::privacy::redactor(&config))
         .spawn();
     let listener = match listener {
         Some(l) => l,
@@ -169,12 +170,10 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         store.clone(),
         config.clone(),
     ));
-    if config.storage.retention_days > 0 {
-        actix_rt::spawn(purge_periodically(
-            store.clone(),
-            config.storage.retention_days,
-        ));
-    }
+    actix_rt::spawn(crate::privacy::retention::run_periodically(
+        store.clone(),
+        config.clone(),
+    ));
     Ok(Running {
         config,
         calls,
@@ -188,24 +187,6 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         recorder,
         recorder_stats: stats,
     })
-}
-
-/// How often old transcripts and recordings are purged.
-const PURGE_EVERY: Duration = Duration::from_secs(6 * 3600);
-
-async fn purge_periodically(store: Store, days: u32) {
-    let mut tick = tokio::time::interval(PURGE_EVERY);
-    loop {
-        tick.tick().await;
-        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-        match store.purge_before(cutoff).await {
-            Ok(r) if r.transcript_turns + r.voicemails > 0 => {
-                tracing::info!(%cutoff, turns = r.transcript_turns, voicemails = r.voicemails, "retention purge")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "retention purge failed; will try again"),
-        }
-    }
 }
 
 /// How long a draining engine waits for calls in progress to finish.

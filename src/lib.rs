@@ -15,6 +15,7 @@ pub mod logmask;
 pub mod media_stream;
 pub mod metrics;
 pub mod notify;
+pub mod privacy;
 pub mod realtime;
 pub mod recorder;
 pub mod session;

@@ -41,10 +41,16 @@ enum Cmd {
         #[command(subcommand)]
         command: CallsCmd,
     },
-    /// Delete transcripts and recordings older than storage.retention_days (or --days).
+    /// Apply the retention policy now ([privacy.retention], else storage.retention_days);
+    /// --days N sets the period of transcripts, recordings and voicemails.
     Purge {
         #[arg(long)]
         days: Option<u32>,
+    },
+    /// A caller's data requests: export or erase everything stored about a number.
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCmd,
     },
     /// Notifications waiting to be sent and dead letters; `retry <id>` sends one again.
     Outbox {
@@ -69,6 +75,20 @@ enum CallsCmd {
     },
     /// One call's whole record as JSON: timeline, transcript, tools, usage.
     Show { call_sid: String },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCmd {
+    /// Print one JSON document of every call, turn, message, booking and voicemail of the number.
+    Export {
+        #[arg(long)]
+        phone: String,
+    },
+    /// Delete everything stored about the number (recordings at Twilio too); an audit row remains.
+    Erase {
+        #[arg(long)]
+        phone: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -132,18 +152,38 @@ fn main() -> anyhow::Result<()> {
         Some(Cmd::Purge { days }) => {
             init_tracing();
             let config = load(&cli)?;
-            let days = days.unwrap_or(config.storage.retention_days);
-            anyhow::ensure!(days > 0, "retention is off (0 days); pass --days N");
+            let mut policy = frontdesk::privacy::retention::policy(&config);
+            if let Some(n) = *days {
+                anyhow::ensure!(n > 0, "--days must be at least 1");
+                policy.transcripts = n;
+                policy.recordings = n;
+                policy.voicemails = n;
+            }
+            anyhow::ensure!(
+                policy.any(),
+                "retention is off (every period is 0); pass --days N"
+            );
             block_on(async {
                 let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;
-                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-                let report = store.purge_before(cutoff).await?;
+                let twilio = frontdesk::privacy::requests::twilio_client(&config);
+                let r = frontdesk::privacy::retention::purge(
+                    &store,
+                    twilio.as_ref(),
+                    policy,
+                    chrono::Utc::now(),
+                )
+                .await?;
                 println!(
-                    "purged before {cutoff}: {} transcript turns, {} voicemails",
-                    report.transcript_turns, report.voicemails
+                    "purged: {} transcript turns, {} tool runs, {} voicemail transcripts, {} recordings, {} messages, {} calls",
+                    r.transcript_turns, r.tool_runs_blanked, r.voicemail_transcripts, r.recordings, r.messages, r.calls
                 );
                 anyhow::Ok(())
             })
+        }
+        Some(Cmd::Privacy { command }) => {
+            init_tracing();
+            let config = load(&cli)?;
+            block_on(privacy(config, command))
         }
         Some(Cmd::Outbox { command }) => {
             use frontdesk::notify::outbox::{run_command, OutboxAction};
@@ -214,6 +254,23 @@ async fn calls(config: Config, command: &CallsCmd) -> anyhow::Result<()> {
             Some(detail) => println!("{}", serde_json::to_string_pretty(&detail)?),
             None => anyhow::bail!("no call {call_sid} on record"),
         },
+    }
+    Ok(())
+}
+
+async fn privacy(config: Config, command: &PrivacyCmd) -> anyhow::Result<()> {
+    use frontdesk::privacy::requests;
+    let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;
+    match command {
+        PrivacyCmd::Export { phone } => {
+            let export = requests::export(&store, phone).await?;
+            println!("{}", serde_json::to_string_pretty(&export)?);
+        }
+        PrivacyCmd::Erase { phone } => {
+            let twilio = requests::twilio_client(&config);
+            let erased = requests::erase(&store, twilio.as_ref(), phone).await?;
+            println!("{}", serde_json::to_string_pretty(&erased)?);
+        }
     }
     Ok(())
 }

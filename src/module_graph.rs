@@ -23,6 +23,7 @@ const SERVICES: &[&str] = &[
     "logmask",
     "metrics",
     "notify",
+    "privacy",
     "realtime",
     "recorder",
     "session",

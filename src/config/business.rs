@@ -23,6 +23,9 @@ pub struct BusinessConfig {
     /// Callers the receptionist knows (loaded into the database at start).
     #[serde(default)]
     pub contacts: Vec<Contact>,
+    /// Redaction and retention (`[privacy]`).
+    #[serde(default)]
+    pub privacy: super::privacy::PrivacyConfig,
 }
 
 /// A bookable service (`[[services]]`).
@@ -280,6 +283,7 @@ impl BusinessConfig {
                 buffer_min: 10,
             }],
             contacts: Vec::new(),
+            privacy: super::privacy::PrivacyConfig::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! gets committed.
 
 pub mod business;
+pub mod privacy;
 mod secret;
 pub mod summary;
 
@@ -18,6 +19,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use business::{Business, BusinessConfig, Department, Holiday, WeeklyHours};
+pub use privacy::{PrivacyConfig, RedactionLevel, RetentionConfig, RetentionDays};
 pub use secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +110,8 @@ struct RawConfig {
     holidays: Vec<Holiday>,
     #[serde(default)]
     departments: Vec<Department>,
+    #[serde(default)]
+    privacy: PrivacyConfig,
 }
 
 impl From<RawConfig> for Config {
@@ -130,6 +134,7 @@ impl From<RawConfig> for Config {
                 departments: r.departments,
                 services: r.services,
                 contacts: r.contacts,
+                privacy: r.privacy,
             },
         }
     }
@@ -186,7 +191,8 @@ pub struct StorageConfig {
     pub redis_namespace: String,
     /// Where the recorder spills rows while the database is away.
     pub spill_path: String,
-    /// Transcripts and recordings older than this are purged; 0 keeps them.
+    /// Fallback retention of transcripts, recordings and voicemails when
+    /// `[privacy.retention]` does not name them; 0 keeps them.
     pub retention_days: u32,
 }
 

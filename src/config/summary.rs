@@ -174,6 +174,25 @@ pub fn summary(c: &Config) -> String {
             mask_url_password(&c.storage.redis_url)
         }
     );
+    let p = &c.business.privacy;
+    let r = p.retention.resolve(c.storage.retention_days);
+    let days = |d: u32| {
+        if d == 0 {
+            "kept".to_owned()
+        } else {
+            format!("{d} d")
+        }
+    };
+    let _ = writeln!(
+        out,
+        "Privacy      redaction {:?}; kept: transcripts {}, recordings {}, voicemails {}, messages {}, calls {}",
+        p.redaction,
+        days(r.transcripts),
+        days(r.recordings),
+        days(r.voicemails),
+        days(r.messages),
+        days(r.call_metadata)
+    );
     let n = &c.notifications;
     let _ = writeln!(
         out,

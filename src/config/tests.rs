@@ -44,6 +44,42 @@ fn shipped_defaults_match_the_code_defaults() {
     assert_eq!(c.business.business.name, "Harbor Dental");
     assert!(c.business.department("front desk").is_some());
     assert_eq!(c.business.holidays.len(), 3);
+    // The sample business's privacy policy is what the code does unconfigured.
+    let p = &c.business.privacy;
+    assert_eq!(p.redaction, d.business.privacy.redaction);
+    assert_eq!(
+        p.retention.resolve(c.storage.retention_days),
+        d.business
+            .privacy
+            .retention
+            .resolve(d.storage.retention_days)
+    );
+}
+
+#[test]
+fn a_privacy_policy_is_read_and_checked() {
+    let dir = dir_with("", "");
+    let path = dir.path().join("business.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("redaction = \"standard\"", "redaction = \"strict\"")
+        .replace("messages = 0", "messages = 30\ntranscripts = 7");
+    std::fs::write(&path, text).unwrap();
+    let c = Config::load_with_env(&ConfigSources::in_dir(dir.path()), &[]).unwrap();
+    assert_eq!(c.business.privacy.redaction, RedactionLevel::Strict);
+    let r = c
+        .business
+        .privacy
+        .retention
+        .resolve(c.storage.retention_days);
+    assert_eq!((r.transcripts, r.messages, r.recordings), (7, 30, 90));
+
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("redaction = \"strict\"", "redaction = \"paranoid\"");
+    std::fs::write(&path, text).unwrap();
+    let err = Config::load_with_env(&ConfigSources::in_dir(dir.path()), &[]).unwrap_err();
+    assert!(err.to_string().contains("paranoid"), "{err}");
 }
 
 #[test]

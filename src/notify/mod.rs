@@ -147,13 +147,29 @@ pub async fn notify(
     key: &str,
 ) -> Result<usize, StoreError> {
     let mut queued = 0;
+    let redactor = crate::privacy::redactor(config);
     for (i, n) in route(config, event).into_iter().enumerate() {
+        let n = redact(&redactor, n);
         let k = format!("{key}:{}:{i}", n.kind());
         if store.enqueue_notification(&n, Some(&k)).await?.is_some() {
             queued += 1;
         }
     }
     Ok(queued)
+}
+
+/// What a notification says, redacted; where it goes is kept.
+fn redact(r: &crate::privacy::Redactor, n: Notification) -> Notification {
+    let t = |s: String| r.text(&s, crate::privacy::Topic::default()).into_owned();
+    match n {
+        Notification::Email { to, subject, body } => Notification::Email {
+            to,
+            subject: t(subject),
+            body: t(body),
+        },
+        Notification::Slack { text } => Notification::Slack { text: t(text) },
+        Notification::Sms { to, body } => Notification::Sms { to, body: t(body) },
+    }
 }
 
 #[cfg(test)]
@@ -207,5 +223,24 @@ mod tests {
         assert_eq!(route(&c, &e).len(), 1);
         c.bookings.sms_confirmation = false;
         assert!(route(&c, &e).is_empty());
+    }
+
+    #[test]
+    fn notification_bodies_are_redacted_destinations_kept() {
+        let r = crate::privacy::Redactor::new(crate::config::RedactionLevel::Standard);
+        let n = redact(
+            &r,
+            Notification::Sms {
+                to: "+15551239999".into(),
+                body: "card 4242 4242 4242 4242".into(),
+            },
+        );
+        assert_eq!(
+            n,
+            Notification::Sms {
+                to: "+15551239999".into(),
+                body: "card [card ••••4242]".into()
+            }
+        );
     }
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
+use crate::privacy::{Redactor, RowRedactor};
 use crate::store::{RecordRow, Store, StoreError};
 use frontdesk_core::CallRecord;
 pub use rows::Numbering;
@@ -97,6 +98,8 @@ pub struct RecorderStats {
 pub struct Recorder {
     sink: Arc<dyn BatchSink>,
     numbering: Numbering,
+    /// Redacts turns, tool arguments and event payloads before they are kept.
+    redaction: RowRedactor,
     memory: VecDeque<RecordRow>,
     spill: Spill,
     writing: bool,
@@ -120,6 +123,7 @@ impl Recorder {
         Ok(Recorder {
             sink,
             numbering: Numbering::default(),
+            redaction: RowRedactor::new(Redactor::off()),
             memory: VecDeque::new(),
             spill,
             writing: false,
@@ -129,6 +133,13 @@ impl Recorder {
             stats,
             flush_waiters: Vec::new(),
         })
+    }
+
+    /// Redacts every row at `redactor`'s level before it is buffered,
+    /// spilled or written (off unless set).
+    pub fn with_redaction(mut self, redactor: Redactor) -> Self {
+        self.redaction = RowRedactor::new(redactor);
+        self
     }
 
     /// Starts the recorder on a thread of its own.
@@ -256,6 +267,7 @@ impl Handler<RecordCall> for Recorder {
     type Result = ();
     fn handle(&mut self, msg: RecordCall, ctx: &mut Self::Context) {
         let rows = self.numbering.rows(&msg.call_sid, msg.at, msg.record);
+        let rows = self.redaction.rows(&msg.call_sid, rows);
         // One line per row, for audits such as scripts/crash-loss.sh.
         for row in &rows {
             tracing::debug!(target: "frontdesk::record", call_sid = %msg.call_sid, row = row_kind(row), "record received");

@@ -96,6 +96,7 @@ macro_rules! db_read {
 
 mod appointments;
 mod bookings;
+mod caller_data;
 mod calls;
 mod connect;
 mod contacts;
@@ -107,10 +108,12 @@ mod notification;
 mod outbox;
 mod pool;
 mod record;
+mod retention;
 mod rows;
 pub mod schema;
 mod url;
 
+pub use caller_data::{BusinessRecords, CallerCounts, CallerExport, PrivacyRequest};
 pub use connect::{INITIAL_RETRY_DELAY, MAX_RETRY_DELAY};
 pub use contacts::KnownCaller;
 pub use error::StoreError;
@@ -120,6 +123,7 @@ pub use model::{
     TranscriptTurn, Usage, Voicemail, TRANSCRIPT_DONE, TRANSCRIPT_PENDING,
 };
 pub use notification::{Notification, OutboxItem};
+pub use retention::{ExpiredRecording, RetentionCutoffs, RetentionReport};
 pub use url::{Backend, DEFAULT_DATABASE_URL};
 
 /// A handle on the database. Cloning is cheap: clones share one pool.

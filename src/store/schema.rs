@@ -153,6 +153,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    privacy_requests (id) {
+        id -> BigInt,
+        kind -> Text,
+        subject_hash -> Text,
+        counts -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(departments -> businesses (business_id));
 diesel::joinable!(contacts -> businesses (business_id));
 diesel::joinable!(call_events -> calls (call_sid));
@@ -173,4 +183,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     voicemails,
     outbox,
+    privacy_requests,
 );

@@ -134,6 +134,12 @@ impl Tool for TakeMessage {
     fn run(&self, args: Value, ctx: ToolContext) -> ToolFuture {
         Box::pin(async move {
             let d = draft(&args, &ctx)?;
+            // What is stored and sent to the staff is redacted; the model
+            // heard it all already and gets its own words back.
+            let r = crate::privacy::redactor(&ctx.config);
+            let topic = crate::privacy::Topic::of(&d.body);
+            let subject = r.text(&d.subject, topic).into_owned();
+            let body = r.text(&d.body, topic).into_owned();
             let id = ctx
                 .store
                 .add_message(NewMessage {
@@ -141,8 +147,8 @@ impl Tool for TakeMessage {
                     business_number: business_number(&ctx),
                     caller_name: d.caller_name.clone(),
                     callback_number: d.callback_number.clone(),
-                    subject: d.subject.clone(),
-                    body: d.body.clone(),
+                    subject: subject.clone(),
+                    body: body.clone(),
                     urgency: d.urgency().to_string(),
                 })
                 .await
@@ -155,8 +161,8 @@ impl Tool for TakeMessage {
                 call_sid: Some(ctx.call_sid.clone()).filter(|s| !s.is_empty()),
                 caller_name: d.caller_name.clone(),
                 callback_number: d.callback_number.clone(),
-                subject: d.subject.clone(),
-                body: d.body.clone(),
+                subject,
+                body,
                 urgency: d.urgency().to_string(),
             };
             let key = format!("message:{}:{id}", ctx.call_sid);

@@ -212,6 +212,24 @@ impl TwilioRest {
         read_success(request.send().await?).await
     }
 
+    /// Deletes a recording (`DELETE …/Recordings/{sid}.json`, 204). A
+    /// recording Twilio no longer has (404) counts as deleted: `Ok(false)`.
+    pub async fn delete_recording(&self, recording_sid: &str) -> Result<bool, RestError> {
+        let url = self.account_url(&format!("Recordings/{}.json", path_sid(recording_sid)?))?;
+        let response = self
+            .http
+            .delete(url)
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(self.timeout)
+            .send()
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        read_success(response).await.map(|_| true)
+    }
+
     fn account_url(&self, tail: &str) -> Result<String, RestError> {
         Ok(format!(
             "{}/{API_VERSION}/Accounts/{}/{tail}",
@@ -506,6 +524,46 @@ mod tests {
         let fake = FakeTwilio::start(ok_json(r#"{"status":"queued"}"#));
         let err = fake.client().send_sms("+1", "+2", "x").await.unwrap_err();
         assert!(matches!(err, RestError::Decode(_)), "{err:?}");
+        fake.stop().await;
+    }
+
+    #[actix_rt::test]
+    async fn delete_recording_204_is_deleted_404_already_gone_else_error() {
+        let canned = |status| Canned {
+            status,
+            content_type: "application/json",
+            body: if status == 204 {
+                Vec::new()
+            } else {
+                br#"{"code":20404,"message":"not found"}"#.to_vec()
+            },
+            delay: Duration::ZERO,
+        };
+        let fake = FakeTwilio::start(canned(204));
+        assert!(fake.client().delete_recording("RE1").await.unwrap());
+        let reqs = fake.requests();
+        assert_eq!(reqs[0].method, "DELETE");
+        assert_eq!(
+            reqs[0].path,
+            format!("/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE1.json")
+        );
+        assert_eq!(
+            reqs[0].authorization.as_deref(),
+            Some(expected_auth().as_str())
+        );
+        fake.stop().await;
+        let fake = FakeTwilio::start(canned(404));
+        assert!(!fake.client().delete_recording("RE1").await.unwrap());
+        fake.stop().await;
+        let fake = FakeTwilio::start(canned(500));
+        assert!(matches!(
+            fake.client().delete_recording("RE1").await,
+            Err(RestError::Api { status: 500, .. })
+        ));
+        assert!(matches!(
+            fake.client().delete_recording("../x").await,
+            Err(RestError::InvalidSid(_))
+        ));
         fake.stop().await;
     }
 

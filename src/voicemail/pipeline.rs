@@ -155,7 +155,15 @@ impl Voicemails {
         let (transcript, status) = match self.download(cb).await {
             Ok(wav) => match self.transcribe(wav).await {
                 Ok(text) if text.is_empty() => (None, TranscriptStatus::Empty),
-                Ok(text) => (Some(text), TranscriptStatus::Transcribed),
+                // Only the redacted transcript is kept and sent.
+                Ok(text) => (
+                    Some(
+                        crate::privacy::redactor(&self.config)
+                            .text(&text, crate::privacy::Topic::default())
+                            .into_owned(),
+                    ),
+                    TranscriptStatus::Transcribed,
+                ),
                 Err(e) => (None, TranscriptStatus::TranscriptionFailed(e.to_string())),
             },
             Err(e) => (None, TranscriptStatus::FetchFailed(e.to_string())),

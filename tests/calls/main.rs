@@ -18,6 +18,7 @@ mod call_flow;
 mod drain;
 mod failover;
 mod parked;
+mod privacy_call;
 mod receptionist_calls;
 mod slow_clients;
 mod supervision;

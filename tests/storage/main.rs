@@ -12,6 +12,7 @@ mod voicemail_common;
 mod bookings_store;
 mod notify_delivery;
 mod notify_store;
+mod privacy_store;
 mod receptionist_store;
 mod session_degraded;
 mod session_memory;

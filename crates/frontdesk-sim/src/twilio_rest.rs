@@ -126,6 +126,11 @@ impl TwilioRestHandle {
         self.state.recordings.lock().insert(sid.to_owned(), wav);
     }
 
+    /// Whether the recording is (still) there.
+    pub fn has_recording(&self, sid: &str) -> bool {
+        self.state.recordings.lock().contains_key(sid)
+    }
+
     /// Sets a call's status, e.g. `completed` to make later redirects fail
     /// like they do for a call that already ended.
     pub fn set_call_status(&self, call_sid: &str, status: &str) {
@@ -235,6 +240,10 @@ async fn handle(request: HttpRequest, body: web::Bytes, state: web::Data<State>)
         },
         ("POST", ["Messages.json"]) => send_message(&state, &form),
         ("GET", ["Recordings", file]) => fetch_recording(&state, file, path, &host),
+        ("DELETE", ["Recordings", file]) => match file.strip_suffix(".json") {
+            Some(sid) => delete_recording(&state, sid, path),
+            None => not_found(path),
+        },
         (_, ["Calls.json"] | ["Calls", _] | ["Messages.json"] | ["Recordings", _]) => {
             twilio_error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed")
         }
@@ -432,6 +441,14 @@ fn send_message(state: &State, form: &[(String, String)]) -> HttpResponse {
         "to": to,
         "uri": format!("{API_PREFIX}{}/Messages/{sid}.json", state.account_sid),
     }))
+}
+
+/// Like Twilio: 204 without a body, 404 (code 20404) when there is no such recording.
+fn delete_recording(state: &State, sid: &str, path: &str) -> HttpResponse {
+    match state.recordings.lock().remove(sid) {
+        Some(_) => HttpResponse::NoContent().finish(),
+        None => not_found(path),
+    }
 }
 
 fn fetch_recording(state: &State, file: &str, path: &str, host: &str) -> HttpResponse {
@@ -710,6 +727,31 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status().as_u16(), 401);
+        sim.stop().await;
+    }
+
+    #[actix_rt::test]
+    async fn deletes_recordings_like_twilio() {
+        let sim = TwilioRestSim::start(ACCOUNT, TOKEN).await.unwrap();
+        let sid = "RE0123456789abcdef0123456789abcdef";
+        sim.add_recording(sid, audio::mulaw_to_wav(&audio::synth_speech(500, 4)));
+        let delete = || {
+            client()
+                .delete(api(&sim, &format!("Recordings/{sid}.json")))
+                .basic_auth(ACCOUNT, Some(TOKEN))
+                .send()
+        };
+        let response = delete().await.unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+        assert!(response.bytes().await.unwrap().is_empty());
+        assert!(!sim.has_recording(sid));
+        let response = delete().await.unwrap();
+        assert_eq!(response.status().as_u16(), 404);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], 20404);
+        let last = sim.requests().pop().unwrap();
+        assert_eq!(last.method, "DELETE");
+        assert!(last.path.ends_with(&format!("/Recordings/{sid}.json")));
         sim.stop().await;
     }
 

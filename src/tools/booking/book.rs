@@ -63,8 +63,12 @@ async fn answer(
         opt_str(&args, "purpose")?.map(str::trim).unwrap_or(""),
         "purpose",
         MAX_PURPOSE,
-    )?
-    .to_string();
+    )?;
+    // Stored redacted ("insurance 123-45-6789"): the calendar is not the
+    // place for identifiers.
+    let purpose = crate::privacy::redactor(&ctx.config)
+        .text(purpose, crate::privacy::Topic::of(purpose))
+        .into_owned();
 
     let calendar = calendar(&ctx);
     let date = start.date_naive();
