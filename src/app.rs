@@ -128,6 +128,10 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         business: Arc::new(config.business.clone()),
         tools,
         recorder: recorder.clone().recipient(),
+        flight: Some({
+            let recorder = recorder.clone();
+            std::sync::Arc::new(move |chunk| recorder.do_send(chunk))
+        }),
         sessions: sessions.clone(),
         registry: Arc::new(CallRegistry::default()),
         metrics: metrics.clone(),

@@ -17,6 +17,7 @@ use super::machine::{Call, StateName};
 use super::transcript::{Speaker, Turn};
 use super::{CallDeps, CallInfo};
 use crate::codec::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
+use crate::flight::FlightLog;
 use crate::logmask::mask_phone;
 use crate::realtime::actor::{
     FromModel, ModelLinkSpec, ModelSignal, RealtimeActor, Shutdown, ToModel,
@@ -104,11 +105,14 @@ pub struct CallActor {
     caller_route: media::CallerRoute,
     /// The current model connection's read half, polled in this context.
     model_reader: Option<SpawnHandle>,
+    /// Every input fed to `machine` and its answer, for replay.
+    flight: FlightLog,
 }
 
 impl CallActor {
     pub fn new(deps: Arc<CallDeps>, info: CallInfo) -> Self {
         let (machine, first) = Call::start(deps.machine.clone(), 0);
+        let flight = FlightLog::new(&info.call_sid, deps.flight.clone(), &deps.machine, &first);
         let codec_mode = deps.model.codec;
         CallActor {
             deps,
@@ -129,6 +133,7 @@ impl CallActor {
             pending_start: first,
             caller_route: media::CallerRoute::default(),
             model_reader: None,
+            flight,
         }
     }
 
@@ -138,7 +143,12 @@ impl CallActor {
 
     fn apply(&mut self, event: Event, ctx: &mut Context<Self>) {
         let now = self.now();
-        match self.machine.step(event, now) {
+        // The one place events reach the machine (timers: `rearm`).
+        let input = self.flight.capture(&event);
+        let result = self.machine.step(event, now);
+        let logged = result.as_ref().map(Vec::as_slice);
+        self.flight.step(now, input, logged, self.finished);
+        match result {
             Ok(commands) => self.execute_all(commands, ctx),
             Err(unexpected) => {
                 self.deps.metrics.unexpected_events.inc();
@@ -169,7 +179,9 @@ impl CallActor {
         let handle = ctx.run_later(delay, |act, ctx| {
             act.wake = None;
             let now = act.now();
-            for c in act.machine.handle_timeout(now) {
+            let commands = act.machine.handle_timeout(now);
+            act.flight.wake(now, &commands, act.finished);
+            for c in commands {
                 act.execute(c, ctx);
             }
             act.rearm(ctx);
@@ -547,6 +559,7 @@ impl Actor for CallActor {
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.flight.hand_over();
         if !self.finished {
             // Stopped without ending (e.g. the system is shutting down).
             self.finished = true;

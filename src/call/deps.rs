@@ -30,6 +30,8 @@ pub struct CallDeps {
     pub tools: ToolRunner,
     /// Where call records go (the recorder actor, on its own thread).
     pub recorder: Recipient<RecordCall>,
+    /// Where flight-record chunks go (the recorder too); `None` records none.
+    pub flight: Option<crate::flight::log::ChunkSink>,
     /// Call ownership across instances: claimed at start, released at stop.
     pub sessions: SessionStore,
     /// The calls of this instance; a call takes itself out when it stops.

@@ -34,7 +34,9 @@ use crate::playback::Millis;
 use crate::supervision::Budget;
 
 /// The knobs the machine needs, already in milliseconds.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable: a call's flight record starts with it, so a replay
+/// rebuilds the machine exactly as the call had it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MachineConfig {
     pub pacing_lead_ms: u64,
     pub barge_in_margin_ms: u64,
@@ -91,7 +93,8 @@ impl StateName {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum State {
     /// Until both the Twilio stream and the model session are up.
     AwaitingStreamAndModel,
@@ -168,8 +171,9 @@ pub struct Unexpected {
     pub expected: &'static str,
 }
 
-/// One call's machine.
-#[derive(Debug, Clone)]
+/// One call's machine. Serialisable as a whole, for a replay that stops at
+/// a moment and shows everything the machine knows.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Call {
     state: State,
     pub ctx: Context,

@@ -1,0 +1,382 @@
+//! A call driven straight through the machine and the flight log (as the
+//! call actor does), stored, read back and replayed; then the bad records.
+
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+use super::log::{Chunk, FlightLog, Input};
+use super::replay::Options;
+use super::*;
+use frontdesk_core::decision::{OnNoAnswer, Transfer};
+use frontdesk_core::machine::MachineConfig;
+use frontdesk_core::supervision::Budget;
+use frontdesk_core::transcript::Speaker;
+use frontdesk_core::{Call, Event, ResponseStatus};
+
+fn cfg() -> MachineConfig {
+    MachineConfig {
+        pacing_lead_ms: 200,
+        barge_in_margin_ms: 0,
+        hold_message_after_ms: 1200,
+        tool_timeout_ms: 5000,
+        silence_timeout_ms: 20_000,
+        max_call_ms: 1_800_000,
+        stream_start_timeout_ms: 15_000,
+        model_ready_deadline_ms: 4000,
+        session_ready_timeout_ms: 5000,
+        response_timeout_ms: 8000,
+        session_cap_ms: 3_300_000,
+        budget: Budget {
+            restarts: 2,
+            window_ms: 30_000,
+            backoff_initial_ms: 100,
+            backoff_max_ms: 2000,
+        },
+        operator: Some(Transfer {
+            department: "Front desk".into(),
+            number: "+15551230100".into(),
+            on_no_answer: OnNoAnswer::Voicemail,
+        }),
+    }
+}
+
+/// The machine and its log, stepped like the call actor steps them.
+struct Live {
+    call: Call,
+    log: FlightLog,
+    chunks: Arc<Mutex<Vec<Chunk>>>,
+    now: u64,
+}
+
+impl Live {
+    fn new() -> Live {
+        let chunks = Arc::new(Mutex::new(Vec::new()));
+        let sink = chunks.clone();
+        let (call, first) = Call::start(cfg(), 0);
+        let log = FlightLog::new(
+            "CAtest",
+            Some(Arc::new(move |c| sink.lock().unwrap().push(c))),
+            &cfg(),
+            &first,
+        );
+        Live {
+            call,
+            log,
+            chunks,
+            now: 0,
+        }
+    }
+
+    /// Runs the timer table up to `t`, then feeds `event` at `t`.
+    fn at(&mut self, t: u64, event: Event) {
+        self.run_until(t);
+        let input = self.log.capture(&event);
+        let result = self.call.step(event, t);
+        let finished = false;
+        self.log
+            .step(t, input, result.as_ref().map(Vec::as_slice), finished);
+    }
+
+    fn run_until(&mut self, t: u64) {
+        while let Some(due) = self.call.poll_timeout().filter(|d| *d <= t) {
+            let due = due.max(self.now);
+            self.now = due;
+            let commands = self.call.handle_timeout(due);
+            self.log.wake(due, &commands, false);
+        }
+        self.now = t;
+    }
+
+    fn text(&mut self) -> String {
+        self.log.hand_over();
+        let chunks = self.chunks.lock().unwrap();
+        chunks.iter().map(encode_chunk).collect()
+    }
+}
+
+fn audio(ms: u64) -> String {
+    // Not silence: the energy figure must be measured, not assumed.
+    STANDARD.encode(vec![0x10u8; (ms * 8) as usize])
+}
+
+fn delta(ms: u64) -> Event {
+    Event::AudioDelta {
+        response_id: "resp_1".into(),
+        item_id: "item_1".into(),
+        payload: audio(ms),
+    }
+}
+
+/// Greeting, a barge-in mid-answer, a refused event, the caller hangs up.
+fn barge_in_call() -> Live {
+    let mut live = Live::new();
+    live.at(300, Event::ModelReady);
+    live.at(
+        500,
+        Event::StreamStarted {
+            stream_sid: "MZ1".into(),
+        },
+    );
+    live.at(
+        600,
+        Event::ResponseCreated {
+            response_id: "resp_1".into(),
+        },
+    );
+    for i in 0..40 {
+        live.at(620 + i * 10, delta(100));
+    }
+    for (t, mark) in [(800, "1:100"), (900, "1:200"), (1000, "1:300")] {
+        live.at(t + 400, Event::Mark { name: mark.into() });
+    }
+    live.at(1550, Event::SpeechStarted);
+    live.at(
+        1560,
+        Event::MenuInput {
+            digits: Some("1".into()),
+            speech: None,
+            operator_open: false,
+        },
+    );
+    live.at(
+        2000,
+        Event::Transcript {
+            speaker: Speaker::Caller,
+            item_id: "item_2".into(),
+            text: "do you take new patients".into(),
+        },
+    );
+    live.at(
+        2100,
+        Event::ResponseDone {
+            response_id: "resp_1".into(),
+            status: ResponseStatus::Cancelled,
+        },
+    );
+    live.at(9000, Event::StreamStopped);
+    live
+}
+
+#[test]
+fn a_logged_call_replays_step_for_step_without_divergence() {
+    let mut live = barge_in_call();
+    let text = live.text();
+    let record = decode(&text);
+    assert_eq!(record.problem, None, "{text}");
+    assert_eq!(record.call_sid, "CAtest");
+    let r = replay(&record, Options::default());
+    assert!(r.is_clean(), "{}", render::text(&r));
+    assert_eq!(r.final_state, Some("ended"));
+    assert_eq!(exit_code(&r), 0);
+    // Every input is there: 3 + 40 deltas + 3 marks + 5, plus the wake-ups.
+    let events = r.steps.iter().filter(|s| s.input != "wake").count();
+    assert_eq!(events, 51);
+    assert!(r.steps.iter().any(|s| s.input == "wake"));
+    // The refused menu input is recorded as refused, and replays as refused.
+    assert!(r
+        .steps
+        .iter()
+        .any(|s| s.recorded.is_err() && s.replayed.is_err()));
+    // The barge-in's truncate is among the recorded commands.
+    let barge = r
+        .steps
+        .iter()
+        .find(|s| s.input == "speech_started")
+        .unwrap();
+    let cmds = render::commands(barge.recorded.as_ref().unwrap());
+    assert!(cmds.contains("model.truncate"), "{cmds}");
+}
+
+#[test]
+fn audio_is_stored_as_its_length_and_energy_never_its_payload() {
+    let mut live = barge_in_call();
+    let text = live.text();
+    assert!(!text.contains(&audio(100)), "a payload was stored");
+    let first_audio = text.lines().find(|l| l.contains("\"a\":")).unwrap();
+    // 100 ms of mu-law 0x10: 800 bytes, loud (about -8 dBFS), ids named once.
+    assert!(first_audio.contains("\"a\":[800,"), "{first_audio}");
+    assert!(first_audio.contains("\"r\":\"resp_1\""), "{first_audio}");
+    let second = text
+        .lines()
+        .filter(|l| l.contains("\"a\":"))
+        .nth(1)
+        .unwrap();
+    assert!(!second.contains("resp_1"), "ids repeated: {second}");
+    let record = decode(&text);
+    let energies: Vec<i8> = record
+        .steps
+        .iter()
+        .filter_map(|s| match &s.input {
+            format::RecordedInput::Audio { energy_dbfs, .. } => Some(*energy_dbfs),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(energies.len(), 40);
+    assert!(
+        energies.iter().all(|e| (-20..0).contains(e)),
+        "{energies:?}"
+    );
+}
+
+#[test]
+fn ids_are_named_again_in_every_chunk() {
+    let mut live = Live::new();
+    let ev = delta(20);
+    let a = live.log.capture(&ev);
+    let b = live.log.capture(&ev);
+    assert!(matches!(a, Some(Input::Audio { ids: Some(_), .. })));
+    assert!(matches!(b, Some(Input::Audio { ids: None, .. })));
+    live.log.hand_over();
+    let c = live.log.capture(&ev);
+    assert!(matches!(c, Some(Input::Audio { ids: Some(_), .. })));
+}
+
+#[test]
+fn a_different_command_is_a_divergence_shown_with_both_sides() {
+    let mut live = barge_in_call();
+    let text = live.text();
+    // The live machine had truncated elsewhere.
+    let line = text
+        .lines()
+        .find(|l| l.contains("audio_end_ms"))
+        .unwrap()
+        .to_string();
+    let start = line.find("\"audio_end_ms\":").unwrap() + "\"audio_end_ms\":".len();
+    let end = start + line[start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+    let tampered = format!("{}99999{}", &line[..start], &line[end..]);
+    let r = replay(&decode(&text.replace(&line, &tampered)), Options::default());
+    assert_eq!(r.divergences, 1);
+    assert_eq!(exit_code(&r), 1);
+    let shown = render::text(&r);
+    assert!(
+        shown.contains("recorded: ") && shown.contains("audio_end_ms=99999"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_missing_chunk_stops_the_replay_at_the_gap() {
+    let mut live = barge_in_call();
+    live.text();
+    let chunks = live.chunks.lock().unwrap().clone();
+    assert!(chunks.len() >= 3, "the call should span several chunks");
+    let kept: String = chunks
+        .iter()
+        .filter(|c| c.chunk != 1)
+        .map(encode_chunk)
+        .collect();
+    let r = replay(&decode(&kept), Options::default());
+    let halt = r.halt.clone().unwrap();
+    assert_eq!(halt.kind, "unreadable");
+    assert!(
+        halt.reason.contains("chunk 1 is missing"),
+        "{}",
+        halt.reason
+    );
+    assert_eq!(r.steps.len(), chunks[0].steps.len());
+    assert_eq!(halt.after_step, chunks[0].steps.len() as u64);
+    assert_eq!(exit_code(&r), 2);
+}
+
+#[test]
+fn an_event_kind_from_a_newer_version_stops_the_replay_there() {
+    let mut live = barge_in_call();
+    let text = live.text();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("speech_started"))
+        .unwrap();
+    lines[at] = r#"{"t":1550,"e":{"caller_sentiment":{"score":3}}}"#.into();
+    let r = replay(&decode(&(lines.join("\n") + "\n")), Options::default());
+    let halt = r.halt.unwrap();
+    assert!(
+        halt.reason
+            .contains("unknown event kind `caller_sentiment`"),
+        "{}",
+        halt.reason
+    );
+    assert!(halt.at_ms.is_some_and(|t| t <= 1550));
+    assert!(r.steps.iter().all(|s| s.at_ms <= 1550));
+    // A header from a newer format says so.
+    lines[0] = lines[0].replace("\"v\":1", "\"v\":2");
+    let r = replay(&decode(&(lines.join("\n") + "\n")), Options::default());
+    assert!(r.halt.unwrap().reason.contains("format v2"));
+}
+
+#[test]
+fn a_record_without_its_end_is_reported_truncated() {
+    let mut live = barge_in_call();
+    live.text();
+    let chunks = live.chunks.lock().unwrap().clone();
+    let head: String = chunks[..chunks.len() - 1]
+        .iter()
+        .map(encode_chunk)
+        .collect();
+    let r = replay(&decode(&head), Options::default());
+    let halt = r.halt.unwrap();
+    assert_eq!(halt.kind, "truncated");
+    assert!(halt.reason.contains("still in state"), "{}", halt.reason);
+    assert_eq!(r.divergences, 0);
+    // A chunk cut inside is named as such.
+    let full = chunks.iter().map(encode_chunk).collect::<String>();
+    let cut: String = full.lines().take(10).map(|l| format!("{l}\n")).collect();
+    let r = replay(&decode(&cut), Options::default());
+    assert!(r.halt.unwrap().reason.contains("cut short"));
+}
+
+#[test]
+fn stopping_at_a_moment_shows_the_whole_machine_there() {
+    let mut live = barge_in_call();
+    let record = decode(&live.text());
+    let r = replay(
+        &record,
+        Options {
+            stop_at_ms: Some(1_549),
+        },
+    );
+    assert!(r.steps.iter().all(|s| s.at_ms <= 1549));
+    assert_eq!(r.final_state, Some("greeting"));
+    let state = r.state_at_stop.clone().unwrap();
+    assert_eq!(state["state"], "playing_greeting");
+    assert!(
+        state["ctx"]["playback"]["items"][0]["played_ms"].as_u64() > Some(0),
+        "{state}"
+    );
+    assert_eq!(exit_code(&r), 0);
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut live = barge_in_call();
+    let text = live.text();
+    let mut inputs = vec![
+        String::new(),
+        "not json\n".into(),
+        "[1,2,3]\n".into(),
+        r#"{"t":5,"w":1}"#.into(),
+        r#"{"v":1,"chunk":0,"first":1,"steps":1}"#.to_string() + "\n{\"t\":1,\"w\":1}\n",
+    ];
+    // Every prefix of the record, cut anywhere (also mid-line).
+    for cut in (0..text.len()).step_by(97) {
+        if text.is_char_boundary(cut) {
+            inputs.push(text[..cut].to_string());
+        }
+    }
+    for input in inputs {
+        let r = replay(&decode(&input), Options::default());
+        assert!(r.halt.is_some() || r.is_clean());
+        let _ = render::text(&r);
+    }
+}
+
+#[test]
+fn moments_read_in_seconds_or_milliseconds() {
+    assert_eq!(parse_moment("12.4s"), Ok(12_400));
+    assert_eq!(parse_moment("12400ms"), Ok(12_400));
+    assert_eq!(parse_moment("3"), Ok(3_000));
+    assert!(parse_moment("soon").is_err());
+    assert!(parse_moment("-1s").is_err());
+}
