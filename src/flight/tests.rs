@@ -13,7 +13,7 @@ use frontdesk_core::decision::{OnNoAnswer, Transfer};
 use frontdesk_core::machine::MachineConfig;
 use frontdesk_core::supervision::Budget;
 use frontdesk_core::transcript::Speaker;
-use frontdesk_core::{Call, Event, ResponseStatus};
+use frontdesk_core::{Call, Command, Event, ResponseStatus, TwilioCommand};
 
 fn cfg() -> MachineConfig {
     MachineConfig {
@@ -70,23 +70,28 @@ impl Live {
     }
 
     /// Runs the timer table up to `t`, then feeds `event` at `t`.
-    fn at(&mut self, t: u64, event: Event) {
-        self.run_until(t);
+    fn at(&mut self, t: u64, event: Event) -> Vec<Command> {
+        let mut commands = self.run_until(t);
         let input = self.log.capture(&event);
         let result = self.call.step(event, t);
-        let finished = false;
         self.log
-            .step(t, input, result.as_ref().map(Vec::as_slice), finished);
+            .step(t, input, result.as_ref().map(Vec::as_slice), false);
+        commands.extend(result.unwrap_or_default());
+        commands
     }
 
-    fn run_until(&mut self, t: u64) {
+    /// Fires the timers due by `t`; returns what they issued.
+    fn run_until(&mut self, t: u64) -> Vec<Command> {
+        let mut out = Vec::new();
         while let Some(due) = self.call.poll_timeout().filter(|d| *d <= t) {
             let due = due.max(self.now);
             self.now = due;
             let commands = self.call.handle_timeout(due);
             self.log.wake(due, &commands, false);
+            out.extend(commands);
         }
         self.now = t;
+        out
     }
 
     fn text(&mut self) -> String {
@@ -129,7 +134,7 @@ fn barge_in_call() -> Live {
         live.at(620 + i * 10, delta(100));
     }
     for (t, mark) in [(800, "1:100"), (900, "1:200"), (1000, "1:300")] {
-        live.at(t + 400, Event::Mark { name: mark.into() });
+        let _ = live.at(t + 400, Event::Mark { name: mark.into() });
     }
     live.at(1550, Event::SpeechStarted);
     live.at(
@@ -379,4 +384,138 @@ fn moments_read_in_seconds_or_milliseconds() {
     assert_eq!(parse_moment("3"), Ok(3_000));
     assert!(parse_moment("soon").is_err());
     assert!(parse_moment("-1s").is_err());
+}
+
+/// A 20-minute conversation on a virtual clock: every 30 s the caller speaks
+/// for 4 s and the assistant answers with 20 s of audio in `delta_ms` deltas
+/// (arriving at 4x real time), each mark echoed 200 ms after it was sent.
+/// Returns the stored record.
+fn twenty_minutes(delta_ms: u64) -> (String, usize) {
+    let mut live = Live::new();
+    let mut marks: Vec<(u64, String)> = Vec::new();
+    let mut t = 0;
+    let feed = |live: &mut Live, marks: &mut Vec<(u64, String)>, at: u64, e: Event| {
+        // Echoes due before `at` arrive first, in order.
+        marks.sort();
+        while marks.first().is_some_and(|(due, _)| *due <= at) {
+            let (due, name) = marks.remove(0);
+            let c = live.at(due, Event::Mark { name });
+            queue_marks(&c, due, marks);
+        }
+        let c = live.at(at, e);
+        queue_marks(&c, at, marks);
+    };
+    feed(&mut live, &mut marks, 300, Event::ModelReady);
+    feed(
+        &mut live,
+        &mut marks,
+        400,
+        Event::StreamStarted {
+            stream_sid: "MZ1".into(),
+        },
+    );
+    for turn in 0..40u64 {
+        t = 1_000 + turn * 30_000;
+        let item = format!("item_c{turn}");
+        feed(
+            &mut live,
+            &mut marks,
+            t,
+            Event::CallerVoice { speaking: true },
+        );
+        feed(
+            &mut live,
+            &mut marks,
+            t + 4_000,
+            Event::CallerVoice { speaking: false },
+        );
+        feed(
+            &mut live,
+            &mut marks,
+            t + 4_300,
+            Event::Committed {
+                item_id: item.clone(),
+            },
+        );
+        let resp = format!("resp_{turn}");
+        feed(
+            &mut live,
+            &mut marks,
+            t + 4_600,
+            Event::ResponseCreated {
+                response_id: resp.clone(),
+            },
+        );
+        let n = 20_000 / delta_ms;
+        for i in 0..n {
+            let e = Event::AudioDelta {
+                response_id: resp.clone(),
+                item_id: format!("item_a{turn}"),
+                payload: audio(delta_ms),
+            };
+            feed(&mut live, &mut marks, t + 4_700 + i * delta_ms / 4, e);
+        }
+        let done = t + 4_700 + n * delta_ms / 4;
+        feed(
+            &mut live,
+            &mut marks,
+            done,
+            Event::ResponseDone {
+                response_id: resp,
+                status: ResponseStatus::Completed,
+            },
+        );
+        feed(
+            &mut live,
+            &mut marks,
+            done + 100,
+            Event::Transcript {
+                speaker: Speaker::Caller,
+                item_id: item,
+                text: "Could I move my cleaning to a morning next week, please?".into(),
+            },
+        );
+        feed(&mut live, &mut marks, done + 200, Event::Transcript {
+            speaker: Speaker::Assistant,
+            item_id: format!("item_a{turn}"),
+            text: "Of course. I have Tuesday at nine or Thursday at ten thirty; which would suit you better?".into(),
+        });
+    }
+    feed(&mut live, &mut marks, t + 29_000, Event::StreamStopped);
+    let text = live.text();
+    let chunks = live.chunks.lock().unwrap().len();
+    (text, chunks)
+}
+
+fn queue_marks(commands: &[Command], at: u64, marks: &mut Vec<(u64, String)>) {
+    for c in commands {
+        if let Command::Twilio(TwilioCommand::Mark(name)) = c {
+            marks.push((at + 200, name.clone()));
+        }
+    }
+}
+
+#[test]
+fn a_twenty_minute_call_stays_small_and_replays() {
+    // 100 ms deltas (what the simulator sends) and 20 ms (a worst case),
+    // with the bytes per call-minute each must stay under.
+    for (delta_ms, bound) in [(100, 60_000.0), (20, 160_000.0)] {
+        let (text, chunks) = twenty_minutes(delta_ms);
+        let r = replay(&decode(&text), Options::default());
+        assert!(r.is_clean(), "{}", render::text(&r));
+        assert_eq!(r.final_state, Some("ended"));
+        let minutes = r.duration_ms as f64 / 60_000.0;
+        let per_minute = text.len() as f64 / minutes;
+        println!(
+            "{delta_ms} ms deltas: {} steps, {} chunks (rows), {} bytes over {minutes:.1} min: \
+             {per_minute:.0} bytes per call-minute",
+            r.steps.len(),
+            chunks,
+            text.len()
+        );
+        assert!(minutes > 19.5);
+        // A few hundred rows, not one per frame; tens of KB per minute.
+        assert!(chunks < 1_000, "{chunks} chunks");
+        assert!(per_minute < bound, "{per_minute} bytes per minute");
+    }
 }

@@ -17,6 +17,7 @@ mod bookings_call;
 mod call_flow;
 mod drain;
 mod receptionist_calls;
+mod replay_corpus;
 mod slow_clients;
 mod supervision;
 mod transfers;
