@@ -146,12 +146,13 @@ fn flat(v: &Value) -> String {
     let mut v = v;
     loop {
         match v {
+            // Descend through `{"kind":{…}}` wrappers; stop at `{"field": scalar}`.
             Value::Object(o) if o.len() == 1 => match o.iter().next() {
-                Some((k, inner)) => {
+                Some((k, inner)) if inner.is_object() || path.is_empty() => {
                     path.push(k.clone());
                     v = inner;
                 }
-                None => break,
+                _ => break,
             },
             _ => break,
         }
