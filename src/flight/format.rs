@@ -66,9 +66,9 @@ pub fn encode_chunk(c: &Chunk) -> String {
                 ids,
             } => {
                 line.insert("a".into(), json!([bytes, energy_dbfs]));
-                if let Some((r, i)) = ids {
-                    line.insert("r".into(), json!(r));
-                    line.insert("i".into(), json!(i));
+                if let Some(ids) = ids {
+                    line.insert("r".into(), json!(ids.0));
+                    line.insert("i".into(), json!(ids.1));
                 }
             }
             Input::Mark { generation, ms } => {

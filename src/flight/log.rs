@@ -16,21 +16,24 @@ use frontdesk_core::machine::{MachineConfig, Unexpected};
 use frontdesk_core::playback::base64_decoded_len;
 use frontdesk_core::{Command, Event, TwilioCommand};
 
+/// Room for this many steps when a chunk starts; it grows as needed.
+const INITIAL_STEPS: usize = 64;
 /// A chunk is handed over once it holds this many steps...
 pub const CHUNK_STEPS: usize = 512;
 /// ...or its first step is this old, so a crash loses little.
 pub const CHUNK_MAX_AGE_MS: u64 = 5_000;
 
-/// What a step fed the machine.
+/// What a step fed the machine. Small on purpose (rare payloads boxed):
+/// a call buffers up to [`CHUNK_STEPS`] of them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    Event(Event),
+    Event(Box<Event>),
     /// A model audio delta: its decoded length and energy. `ids` (response,
     /// item) only when they differ from the previous delta of the chunk.
     Audio {
         bytes: u32,
         energy_dbfs: i8,
-        ids: Option<(String, String)>,
+        ids: Option<Box<(String, String)>>,
     },
     /// A mark echo named `"{generation}:{ms}"` (the only names the machine
     /// sends); other names are kept as an `Event`.
@@ -48,7 +51,7 @@ pub enum Input {
 pub enum Out {
     Media(u32),
     Mark { generation: u32, ms: u64 },
-    Command(Command),
+    Command(Box<Command>),
 }
 
 impl Out {
@@ -59,9 +62,9 @@ impl Out {
             }
             Command::Twilio(TwilioCommand::Mark(name)) => match parse_mark(name) {
                 Some((generation, ms)) => Out::Mark { generation, ms },
-                None => Out::Command(command.clone()),
+                None => Out::Command(Box::new(command.clone())),
             },
-            other => Out::Command(other.clone()),
+            other => Out::Command(Box::new(other.clone())),
         }
     }
 }
@@ -80,7 +83,7 @@ pub struct Step {
     pub at: u64,
     pub input: Input,
     /// `Err`: the machine refused the event (it changed nothing).
-    pub result: Result<u32, Unexpected>,
+    pub result: Result<u32, Box<Unexpected>>,
 }
 
 /// How the machine was started (chunk 0 only).
@@ -144,8 +147,8 @@ impl FlightLog {
             chunk: 0,
             next_step: 1,
             start,
-            steps: Vec::with_capacity(CHUNK_STEPS),
-            outs: Vec::with_capacity(CHUNK_STEPS * 2),
+            steps: Vec::with_capacity(INITIAL_STEPS),
+            outs: Vec::with_capacity(INITIAL_STEPS * 2),
             last_ids: None,
             scratch: Vec::with_capacity(1024),
         }
@@ -181,7 +184,7 @@ impl FlightLog {
                 } else {
                     let ids = (response_id.clone(), item_id.clone());
                     self.last_ids = Some(ids.clone());
-                    Some(ids)
+                    Some(Box::new(ids))
                 };
                 Input::Audio {
                     bytes,
@@ -191,9 +194,9 @@ impl FlightLog {
             }
             Event::Mark { name } => match parse_mark(name) {
                 Some((generation, ms)) => Input::Mark { generation, ms },
-                None => Input::Event(event.clone()),
+                None => Input::Event(Box::new(event.clone())),
             },
-            other => Input::Event(other.clone()),
+            other => Input::Event(Box::new(other.clone())),
         })
     }
 
@@ -221,7 +224,7 @@ impl FlightLog {
             }
             Err(u) => {
                 notable = true;
-                Err(u.clone())
+                Err(Box::new(u.clone()))
             }
         };
         self.steps.push(Step { at, input, result });
@@ -249,8 +252,8 @@ impl FlightLog {
         if self.steps.is_empty() && self.start.is_none() {
             return;
         }
-        let steps = std::mem::replace(&mut self.steps, Vec::with_capacity(CHUNK_STEPS));
-        let outs = std::mem::replace(&mut self.outs, Vec::with_capacity(CHUNK_STEPS * 2));
+        let steps = std::mem::replace(&mut self.steps, Vec::with_capacity(INITIAL_STEPS));
+        let outs = std::mem::replace(&mut self.outs, Vec::with_capacity(INITIAL_STEPS * 2));
         let first_step = self.next_step - steps.len() as u64;
         sink(Chunk {
             call_sid: self.call_sid.clone(),
@@ -272,5 +275,33 @@ fn dbfs_i8(dbfs: f32) -> i8 {
         dbfs.round().clamp(-127.0, 0.0) as i8
     } else {
         -127
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A busy call buffers up to 512 steps and their commands: kept small,
+    /// that is ~40 KB at worst, not the ~150 KB of unboxed events.
+    #[test]
+    fn buffered_entries_stay_small() {
+        assert!(
+            std::mem::size_of::<Step>() <= 40,
+            "{}",
+            std::mem::size_of::<Step>()
+        );
+        assert!(
+            std::mem::size_of::<Out>() <= 24,
+            "{}",
+            std::mem::size_of::<Out>()
+        );
+    }
+
+    #[test]
+    fn only_canonical_mark_names_are_kept_as_numbers() {
+        assert_eq!(parse_mark("3:1200"), Some((3, 1200)));
+        assert_eq!(parse_mark("03:1200"), None);
+        assert_eq!(parse_mark("greeting-end"), None);
     }
 }
