@@ -88,6 +88,17 @@ pub struct Options {
 
 /// Replays `record`.
 pub fn replay(record: &Record, options: Options) -> Replay {
+    let out = run(record, options);
+    if let Some(h) = &out.halt {
+        tracing::warn!(call_sid = %out.call_sid, kind = h.kind, after_step = h.after_step, reason = %h.reason, "replay stopped before the call's end");
+    }
+    if out.divergences > 0 {
+        tracing::warn!(call_sid = %out.call_sid, divergences = out.divergences, "replay differs from the record");
+    }
+    out
+}
+
+fn run(record: &Record, options: Options) -> Replay {
     let mut out = Replay {
         call_sid: record.call_sid.clone(),
         format: record.format,
@@ -130,7 +141,6 @@ pub fn replay(record: &Record, options: Options) -> Replay {
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
-                tracing::error!(call_sid = %record.call_sid, step = step.seq, %why, "the machine panicked on a replayed step");
                 out.halt = Some(Halt {
                     kind: "machine_panicked",
                     after_step: step.seq.saturating_sub(1),

@@ -519,3 +519,59 @@ fn a_twenty_minute_call_stays_small_and_replays() {
         assert!(per_minute < bound, "{per_minute} bytes per minute");
     }
 }
+
+/// What the log adds per model delta on the call path, next to the machine's
+/// own step. A measurement, so ignored in the normal run; in release:
+/// `cargo test --release --lib flight::tests::cost_per_delta -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn cost_per_delta() {
+    use std::time::Instant;
+    for delta_ms in [100u64, 20] {
+        let mut live = Live::new();
+        let _ = live.at(1, Event::ModelReady);
+        let _ = live.at(
+            2,
+            Event::StreamStarted {
+                stream_sid: "MZ".into(),
+            },
+        );
+        let _ = live.at(
+            3,
+            Event::ResponseCreated {
+                response_id: "resp_1".into(),
+            },
+        );
+        let (mut log_ns, mut machine_ns, n) = (0u128, 0u128, 50_000u64);
+        for i in 0..n {
+            let now = 10 + i * delta_ms / 4;
+            let event = delta(delta_ms);
+            let t0 = Instant::now();
+            let input = live.log.capture(&event);
+            let t1 = Instant::now();
+            let mut result = live.call.step(event, now);
+            if i % 4 == 0 {
+                // Pacing releases audio as it would in real time.
+                let woke = live.call.handle_timeout(now);
+                result = result.map(|mut c| {
+                    c.extend(woke);
+                    c
+                });
+            }
+            let t2 = Instant::now();
+            live.log
+                .step(now, input, result.as_ref().map(Vec::as_slice), false);
+            let t3 = Instant::now();
+            log_ns += (t1 - t0).as_nanos() + (t3 - t2).as_nanos();
+            machine_ns += (t2 - t1).as_nanos();
+        }
+        let per = |ns: u128| ns as f64 / n as f64;
+        println!(
+            "{delta_ms} ms deltas: flight log {:.0} ns per delta, machine step {:.0} ns per delta",
+            per(log_ns),
+            per(machine_ns)
+        );
+        // Far below the 20 ms a frame lasts, whatever the machine.
+        assert!(per(log_ns) < 50_000.0);
+    }
+}
