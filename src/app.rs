@@ -130,6 +130,10 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         tools,
         recorder: recorder.clone().recipient(),
         numbering: recorder.clone().recipient(),
+        flight: Some({
+            let recorder = recorder.clone();
+            std::sync::Arc::new(move |chunk| recorder.do_send(chunk))
+        }),
         sessions: sessions.clone(),
         registry: Arc::new(CallRegistry::default()),
         metrics: metrics.clone(),

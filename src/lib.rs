@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod call;
 pub mod codec;
 pub mod config;
+pub mod flight;
 pub mod http;
 pub mod instructions;
 pub mod logmask;

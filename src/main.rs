@@ -75,6 +75,27 @@ enum CallsCmd {
     },
     /// One call's whole record as JSON: timeline, transcript, tools, usage.
     Show { call_sid: String },
+    /// Replay a call's state machine from its flight record, step by step
+    /// (docs/replay.md). Exits 1 when the replay differs from the record, 2
+    /// when the record cannot be replayed to the call's end.
+    Replay {
+        /// The call to replay (from the database).
+        #[arg(required_unless_present = "file")]
+        call_sid: Option<String>,
+        /// Replay a record file instead (an --export, a corpus fixture).
+        #[arg(long, conflicts_with = "call_sid")]
+        file: Option<PathBuf>,
+        /// Stop at this moment of the call (`12.4s`, `12400ms`) and print the
+        /// whole machine state there.
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the replay as JSON (for tools).
+        #[arg(long)]
+        json: bool,
+        /// Also write the record to this file (to attach it, or add it to the corpus).
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,6 +165,16 @@ fn main() -> anyhow::Result<()> {
                 println!("database ready: {}", store.describe());
                 anyhow::Ok(())
             })
+        }
+        Some(Cmd::Calls {
+            command: command @ CallsCmd::Replay { .. },
+        }) => {
+            let config = load(&cli)?;
+            let code = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(replay(&config, command))?;
+            std::process::exit(code);
         }
         Some(Cmd::Calls { command }) => {
             let config = load(&cli)?;
@@ -254,6 +285,8 @@ async fn calls(config: Config, command: &CallsCmd) -> anyhow::Result<()> {
             Some(detail) => println!("{}", serde_json::to_string_pretty(&detail)?),
             None => anyhow::bail!("no call {call_sid} on record"),
         },
+        // Dispatched to `replay` by `main` (with --file it needs no database).
+        CallsCmd::Replay { .. } => {}
     }
     Ok(())
 }
@@ -273,6 +306,52 @@ async fn privacy(config: Config, command: &PrivacyCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `frontdesk calls replay`: reads the record (database or file), replays it,
+/// prints it; the exit code says whether it matched.
+async fn replay(config: &Config, command: &CallsCmd) -> anyhow::Result<i32> {
+    let CallsCmd::Replay {
+        call_sid,
+        file,
+        at,
+        json,
+        export,
+    } = command
+    else {
+        return Ok(0);
+    };
+    use frontdesk::flight;
+    let stop_at_ms = at
+        .as_deref()
+        .map(flight::parse_moment)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let text = match (file, call_sid) {
+        (Some(path), _) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        (None, Some(sid)) => {
+            let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;
+            let chunks = store.flight_chunks(sid).await?;
+            if chunks.is_empty() {
+                anyhow::bail!("no flight record for call {sid}");
+            }
+            chunks.into_iter().map(|(_, body)| body).collect()
+        }
+        (None, None) => anyhow::bail!("give a CallSid or --file"),
+    };
+    if let Some(path) = export {
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let record = flight::decode(&text);
+    let result = flight::replay(&record, flight::replay::Options { stop_at_ms });
+    if *json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!("{}", flight::render::text(&result));
+    }
+    Ok(flight::exit_code(&result))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

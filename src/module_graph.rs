@@ -19,6 +19,7 @@ const SERVICES: &[&str] = &[
     "calendar",
     "codec",
     "config",
+    "flight",
     "instructions",
     "logmask",
     "metrics",

@@ -315,13 +315,15 @@ pub async fn run(config: Config, args: SimulateArgs) -> Result<(), SimulateError
             .unwrap_or(false);
         r.stop(false).await;
         println!(
-            "\nRecords {} {}\n  see them: DATABASE_URL={} frontdesk calls show {}",
+            "\nRecords {} {}\n  see them: DATABASE_URL={} frontdesk calls show {}\n  replay its state machine: DATABASE_URL={} frontdesk calls replay {}",
             if flushed {
                 "written to"
             } else {
                 "partly written (the rest is in the spill file) to"
             },
             r.config.storage.database_url,
+            r.config.storage.database_url,
+            report.call_sid,
             r.config.storage.database_url,
             report.call_sid
         );

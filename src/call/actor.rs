@@ -17,6 +17,7 @@ use super::machine::{Call, StateName};
 use super::transcript::{Speaker, Turn};
 use super::{CallDeps, CallInfo};
 use crate::codec::{AudioTag, CallerFrame, CodecActor, CodecEvent, CodecMode, ModelAudio};
+use crate::flight::{FlightLog, Resume};
 use crate::logmask::mask_phone;
 use crate::realtime::actor::{
     FromModel, ModelLinkSpec, ModelSignal, RealtimeActor, Shutdown, ToModel,
@@ -106,19 +107,25 @@ pub struct CallActor {
     model_reader: Option<SpawnHandle>,
     /// Taken over from a lost instance: its start is already on record.
     resumed: bool,
+    /// Every input fed to `machine` and its answer, for replay.
+    flight: FlightLog,
 }
 
 impl CallActor {
     pub fn new(deps: Arc<CallDeps>, info: CallInfo) -> Self {
         let (machine, first) = Call::start(deps.machine.clone(), 0);
-        Self::with_machine(deps, info, machine, first, false)
+        Self::with_machine(deps, info, machine, first, false, None)
     }
 
     /// A call taken over from a lost instance, its conversation so far in
     /// `turns` (see `Call::resume`).
     pub fn resumed(deps: Arc<CallDeps>, info: CallInfo, turns: Vec<Turn>, elapsed_ms: u64) -> Self {
+        let resume = Resume {
+            turns: turns.clone(),
+            elapsed_ms,
+        };
         let (machine, first) = Call::resume(deps.machine.clone(), 0, turns, elapsed_ms);
-        Self::with_machine(deps, info, machine, first, true)
+        Self::with_machine(deps, info, machine, first, true, Some(resume))
     }
 
     fn with_machine(
@@ -127,7 +134,15 @@ impl CallActor {
         machine: Call,
         first: Vec<Command>,
         resumed: bool,
+        resume: Option<Resume>,
     ) -> Self {
+        let flight = FlightLog::new(
+            &info.call_sid,
+            deps.flight.clone(),
+            &deps.machine,
+            &first,
+            resume,
+        );
         let codec_mode = deps.model.codec;
         CallActor {
             deps,
@@ -149,6 +164,7 @@ impl CallActor {
             caller_route: media::CallerRoute::default(),
             model_reader: None,
             resumed,
+            flight,
         }
     }
 
@@ -158,7 +174,12 @@ impl CallActor {
 
     fn apply(&mut self, event: Event, ctx: &mut Context<Self>) {
         let now = self.now();
-        match self.machine.step(event, now) {
+        // The one place events reach the machine (timers: `rearm`).
+        let input = self.flight.capture(&event);
+        let result = self.machine.step(event, now);
+        let logged = result.as_ref().map(Vec::as_slice);
+        self.flight.step(now, input, logged, self.finished);
+        match result {
             Ok(commands) => self.execute_all(commands, ctx),
             Err(unexpected) => {
                 self.deps.metrics.unexpected_events.inc();
@@ -189,7 +210,9 @@ impl CallActor {
         let handle = ctx.run_later(delay, |act, ctx| {
             act.wake = None;
             let now = act.now();
-            for c in act.machine.handle_timeout(now) {
+            let commands = act.machine.handle_timeout(now);
+            act.flight.wake(now, &commands, act.finished);
+            for c in commands {
                 act.execute(c, ctx);
             }
             act.rearm(ctx);
@@ -571,6 +594,7 @@ impl Actor for CallActor {
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.flight.hand_over();
         if !self.finished {
             // Stopped without ending (e.g. the system is shutting down).
             self.finished = true;

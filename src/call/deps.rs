@@ -32,6 +32,8 @@ pub struct CallDeps {
     pub recorder: Recipient<RecordCall>,
     /// The same recorder, for a call taken over from a lost instance.
     pub numbering: Recipient<ContinueNumbering>,
+    /// Where flight-record chunks go (the recorder too); `None` records none.
+    pub flight: Option<crate::flight::log::ChunkSink>,
     /// Call ownership across instances: claimed at start, released at stop.
     pub sessions: SessionStore,
     /// The calls of this instance; a call takes itself out when it stops.

@@ -8,6 +8,7 @@
 
 mod detect;
 mod digits;
+pub mod flight;
 pub mod requests;
 pub mod retention;
 mod strict;

@@ -35,6 +35,11 @@ pub struct RowRedactor {
 }
 
 impl RowRedactor {
+    /// The level rows are redacted at.
+    pub fn redactor(&self) -> Redactor {
+        self.redactor
+    }
+
     pub fn new(redactor: Redactor) -> RowRedactor {
         RowRedactor {
             redactor,

@@ -10,6 +10,7 @@
 //! call id, call + response id), so a batch retried after an ambiguous
 //! failure writes nothing twice.
 
+mod inputs;
 mod rows;
 mod spill;
 
@@ -304,6 +305,7 @@ fn row_kind(row: &RecordRow) -> &'static str {
         RecordRow::Turn { .. } => "turn",
         RecordRow::Tool { .. } => "tool",
         RecordRow::Usage { .. } => "usage",
+        RecordRow::Inputs { .. } => "inputs",
         RecordRow::CallEnded { .. } => "call_ended",
     }
 }

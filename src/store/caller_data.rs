@@ -14,8 +14,8 @@ use super::error::StoreError;
 use super::model::{to_db, Appointment, CallDetail, Message};
 use super::rows::{AppointmentRow, MessageRow};
 use super::schema::{
-    appointments, businesses, call_events, call_usage, calls, contacts, messages, outbox,
-    privacy_requests, tool_invocations, transcript_turns, voicemails,
+    appointments, businesses, call_events, call_inputs, call_usage, calls, contacts, messages,
+    outbox, privacy_requests, tool_invocations, transcript_turns, voicemails,
 };
 use super::Store;
 
@@ -47,6 +47,8 @@ pub struct CallerCounts {
     pub calls: u64,
     pub transcript_turns: u64,
     pub events: u64,
+    /// Chunks of the calls' flight records (they hold what was said).
+    pub flight_chunks: u64,
     pub tool_runs: u64,
     pub usage: u64,
     pub messages: u64,
@@ -61,6 +63,7 @@ impl CallerCounts {
         self.calls
             + self.transcript_turns
             + self.events
+            + self.flight_chunks
             + self.tool_runs
             + self.usage
             + self.messages
@@ -241,6 +244,11 @@ impl Store {
                 .await? as u64,
                 events: diesel::delete(
                     call_events::table.filter(call_events::call_sid.eq_any(&sids)),
+                )
+                .execute(conn)
+                .await? as u64,
+                flight_chunks: diesel::delete(
+                    call_inputs::table.filter(call_inputs::call_sid.eq_any(&sids)),
                 )
                 .execute(conn)
                 .await? as u64,

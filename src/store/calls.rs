@@ -8,7 +8,8 @@ use super::error::StoreError;
 use super::model::{to_db, CallDetail, CallSummary, PurgeReport, RowCounts};
 use super::rows::{CallRow, EventRow, MessageRow, ToolRow, TurnRow, UsageRow, VoicemailRow};
 use super::schema::{
-    call_events, call_usage, calls, messages, tool_invocations, transcript_turns, voicemails,
+    call_events, call_inputs, call_usage, calls, messages, tool_invocations, transcript_turns,
+    voicemails,
 };
 use super::Store;
 
@@ -118,7 +119,8 @@ impl Store {
     }
 
     /// Retention. In one transaction:
-    /// - deletes every transcript turn of every call that started before `cutoff`;
+    /// - deletes every transcript turn of every call that started before `cutoff`,
+    ///   and its flight record (which holds what was said, too);
     /// - for every voicemail created before `cutoff`, sets `recording_url` and
     ///   `transcript` to NULL (the row itself, its recording SID and duration stay,
     ///   so the call's history still shows that a voicemail was left).
@@ -137,6 +139,13 @@ impl Store {
             )
             .execute(conn)
             .await?;
+            let old_calls = calls::table
+                .filter(calls::started_at.lt(cutoff))
+                .select(calls::call_sid);
+            let flight =
+                diesel::delete(call_inputs::table.filter(call_inputs::call_sid.eq_any(old_calls)))
+                    .execute(conn)
+                    .await?;
             let blanked = diesel::update(
                 voicemails::table
                     .filter(voicemails::created_at.lt(cutoff))
@@ -155,6 +164,7 @@ impl Store {
             Ok(PurgeReport {
                 transcript_turns: turns as u64,
                 voicemails: blanked as u64,
+                flight_chunks: flight as u64,
             })
         })
     }

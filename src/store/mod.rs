@@ -101,6 +101,7 @@ mod calls;
 mod connect;
 mod contacts;
 mod error;
+mod flight;
 mod inbox;
 mod migrate;
 mod model;

@@ -53,6 +53,14 @@ pub enum RecordRow {
         cached_tokens: i64,
         at: DateTime<Utc>,
     },
+    /// A chunk of the call's flight record (`crate::flight`): `body` is its
+    /// stored text; `(call_sid, chunk)` makes writing it twice harmless.
+    Inputs {
+        call_sid: String,
+        chunk: i64,
+        body: String,
+        at: DateTime<Utc>,
+    },
     /// The first end recorded for a call wins; later ones are ignored.
     CallEnded {
         call_sid: String,
@@ -70,6 +78,7 @@ impl RecordRow {
             | RecordRow::Turn { call_sid, .. }
             | RecordRow::Tool { call_sid, .. }
             | RecordRow::Usage { call_sid, .. }
+            | RecordRow::Inputs { call_sid, .. }
             | RecordRow::CallEnded { call_sid, .. } => call_sid,
         }
     }
@@ -82,6 +91,7 @@ impl RecordRow {
             | RecordRow::Turn { at, .. }
             | RecordRow::Tool { at, .. }
             | RecordRow::Usage { at, .. }
+            | RecordRow::Inputs { at, .. }
             | RecordRow::CallEnded { ended_at: at, .. } => *at,
         }
     }
@@ -166,6 +176,8 @@ pub struct CallDetail {
 pub struct PurgeReport {
     pub transcript_turns: u64,
     pub voicemails: u64,
+    /// Flight-record chunks deleted (they hold what was said, too).
+    pub flight_chunks: u64,
 }
 
 /// How many rows one call has in each per-call table.

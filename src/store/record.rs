@@ -7,7 +7,9 @@ use diesel_async::RunQueryDsl;
 
 use super::error::StoreError;
 use super::model::{to_db, RecordRow};
-use super::schema::{call_events, call_usage, calls, tool_invocations, transcript_turns};
+use super::schema::{
+    call_events, call_inputs, call_usage, calls, tool_invocations, transcript_turns,
+};
 use super::Store;
 
 impl Store {
@@ -192,6 +194,23 @@ impl Store {
                                 .execute(conn)
                                 .await?;
                         }
+                    }
+                    RecordRow::Inputs {
+                        call_sid,
+                        chunk,
+                        body,
+                        at,
+                    } => {
+                        diesel::insert_into(call_inputs::table)
+                            .values((
+                                call_inputs::call_sid.eq(call_sid),
+                                call_inputs::chunk.eq(chunk),
+                                call_inputs::body.eq(body),
+                                call_inputs::at.eq(to_db(*at)),
+                            ))
+                            .on_conflict_do_nothing()
+                            .execute(conn)
+                            .await?;
                     }
                     RecordRow::CallEnded {
                         call_sid,

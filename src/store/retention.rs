@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::error::StoreError;
 use super::model::to_db;
 use super::schema::{
-    call_events, call_usage, calls, messages, tool_invocations, transcript_turns, voicemails,
+    call_events, call_inputs, call_usage, calls, messages, tool_invocations, transcript_turns,
+    voicemails,
 };
 use super::Store;
 
@@ -32,6 +33,8 @@ pub struct RetentionCutoffs {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RetentionReport {
     pub transcript_turns: u64,
+    /// Chunks of flight records (they hold what was said).
+    pub flight_chunks: u64,
     pub tool_runs_blanked: u64,
     pub voicemail_transcripts: u64,
     /// Recordings deleted at Twilio (or forgotten) and their URLs dropped.
@@ -43,6 +46,7 @@ pub struct RetentionReport {
 impl RetentionReport {
     pub fn total(&self) -> u64 {
         self.transcript_turns
+            + self.flight_chunks
             + self.tool_runs_blanked
             + self.voicemail_transcripts
             + self.recordings
@@ -80,6 +84,13 @@ impl Store {
                 )
                 .execute(conn)
                 .await? as u64;
+                let old = calls::table
+                    .filter(calls::started_at.lt(cutoff))
+                    .select(calls::call_sid);
+                r.flight_chunks =
+                    diesel::delete(call_inputs::table.filter(call_inputs::call_sid.eq_any(old)))
+                        .execute(conn)
+                        .await? as u64;
                 let old = calls::table
                     .filter(calls::started_at.lt(cutoff))
                     .select(calls::call_sid);
@@ -128,6 +139,10 @@ impl Store {
                 diesel::delete(call_events::table.filter(call_events::call_sid.eq_any(&sids)))
                     .execute(conn)
                     .await?;
+                r.flight_chunks +=
+                    diesel::delete(call_inputs::table.filter(call_inputs::call_sid.eq_any(&sids)))
+                        .execute(conn)
+                        .await? as u64;
                 diesel::delete(
                     tool_invocations::table.filter(tool_invocations::call_sid.eq_any(&sids)),
                 )

@@ -63,6 +63,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    call_inputs (call_sid, chunk) {
+        call_sid -> Text,
+        chunk -> BigInt,
+        body -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
     transcript_turns (call_sid, seq) {
         call_sid -> Text,
         seq -> BigInt,
@@ -169,6 +178,7 @@ diesel::joinable!(call_events -> calls (call_sid));
 diesel::joinable!(transcript_turns -> calls (call_sid));
 diesel::joinable!(tool_invocations -> calls (call_sid));
 diesel::joinable!(call_usage -> calls (call_sid));
+diesel::joinable!(call_inputs -> calls (call_sid));
 
 diesel::allow_tables_to_appear_in_same_query!(
     businesses,
@@ -176,6 +186,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contacts,
     calls,
     call_events,
+    call_inputs,
     transcript_turns,
     tool_invocations,
     call_usage,

@@ -20,6 +20,7 @@ mod failover;
 mod parked;
 mod privacy_call;
 mod receptionist_calls;
+mod replay_corpus;
 mod slow_clients;
 mod supervision;
 mod transfers;

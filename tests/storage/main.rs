@@ -20,6 +20,7 @@ mod session_outage;
 mod session_redis;
 mod store_appointments;
 mod store_connect;
+mod store_flight;
 mod store_record;
 mod store_retention;
 mod voicemail_pipeline;

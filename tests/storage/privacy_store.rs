@@ -51,6 +51,13 @@ fn call(sid: &str, from: &str, days_ago: i64) -> Vec<RecordRow> {
             latency_ms: 3,
             at,
         },
+        // The flight record holds what was said too.
+        RecordRow::Inputs {
+            call_sid: sid.into(),
+            chunk: 0,
+            body: "{\"t\":1}\n".into(),
+            at,
+        },
         RecordRow::CallEnded {
             call_sid: sid.into(),
             ended_at: at,
@@ -187,6 +194,9 @@ async fn export_then_erase_a_caller_and_leave_only_an_audit_row() {
             (1, 1, 1, 2, 1)
         );
         assert_eq!((c.appointments, c.contacts, c.outbox), (1, 1, 1));
+        assert_eq!(c.flight_chunks, 1, "the flight record goes too");
+        assert!(store.flight_chunks("CA_ADA").await.unwrap().is_empty());
+        assert_eq!(store.flight_chunks("CA_BOB").await.unwrap().len(), 1);
         assert_eq!(erased.recordings_deleted, 1);
         assert!(!twilio.has_recording("READA1"), "deleted at Twilio");
         assert!(twilio.has_recording("REBOB1"));
@@ -340,6 +350,10 @@ async fn retention_per_kind_and_recordings_deleted_at_twilio() {
         assert_eq!(
             r.voicemail_transcripts, 0,
             "voicemail transcripts kept (0 days)"
+        );
+        assert!(
+            r.flight_chunks >= 1,
+            "old flight records go with transcripts: {r:?}"
         );
         assert!(!twilio.has_recording("REOLD1"));
         assert!(twilio.has_recording("RENEW1"));

@@ -44,6 +44,12 @@ fn call(sid: &str, started_days_ago: i64) -> Vec<RecordRow> {
             latency_ms: 3,
             at,
         },
+        RecordRow::Inputs {
+            call_sid: sid.into(),
+            chunk: 0,
+            body: "{\"v\":1,\"chunk\":0,\"first\":1,\"steps\":0}\n".into(),
+            at,
+        },
     ]
 }
 
@@ -80,7 +86,8 @@ async fn purge_removes_old_transcripts_and_recordings_only() {
             report,
             PurgeReport {
                 transcript_turns: 2,
-                voicemails: 1
+                voicemails: 1,
+                flight_chunks: 1,
             },
             "{:?}",
             db.backend
@@ -95,6 +102,8 @@ async fn purge_removes_old_transcripts_and_recordings_only() {
         assert_eq!(old.voicemails[0].duration_secs, 42);
         let new = store.call_detail("NEW").await.unwrap().unwrap();
         assert_eq!(new.transcript.len(), 2);
+        assert!(store.flight_chunks("OLD").await.unwrap().is_empty());
+        assert_eq!(store.flight_chunks("NEW").await.unwrap().len(), 1);
         assert_eq!(new.voicemails[0].id, new_vm);
         assert!(new.voicemails[0].recording_url.is_some());
 

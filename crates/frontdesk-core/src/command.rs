@@ -6,7 +6,8 @@ use super::cause::Cause;
 use super::decision::Decision;
 use super::transcript::Turn;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ModelCommand {
     /// The greeting response (instructions come from the business config).
     Greet,
@@ -28,7 +29,8 @@ pub enum ModelCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TwilioCommand {
     Media(String),
     Mark(String),
@@ -117,7 +119,9 @@ pub struct ModelUsage {
     pub cached_tokens: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable so the flight recorder can store what the machine asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Build a fresh model connection. `resume` carries the conversation to
     /// replay; `None` is the first connection.

@@ -8,7 +8,8 @@ use super::transcript::Speaker;
 /// Timers are data: the machine arms them in its own table, the executor
 /// wakes it at `Call::poll_timeout()` and `Call::handle_timeout(now)` feeds
 /// each due one back as `Event::Timer`; the machine never reads a clock.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Timer {
     /// Release more paced outbound audio.
     Pace,
@@ -39,7 +40,8 @@ pub enum Timer {
     Parked,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ResponseStatus {
     Completed,
     Cancelled,
@@ -48,7 +50,8 @@ pub enum ResponseStatus {
 }
 
 /// What a finished tool asks of the call besides its output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ToolEffect {
     None,
     /// Hang up once the closing words have played.
@@ -60,7 +63,10 @@ pub enum ToolEffect {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable: the flight recorder stores every event a call fed its
+/// machine (variant names are the stored kinds; renaming one is a format change).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     // From the Twilio stream.
     StreamStarted {

@@ -55,9 +55,11 @@ pub enum Outbound {
     Mark(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 struct Chunk {
     generation: u32,
+    /// The audio itself is no state worth showing: its length is `ms`.
+    #[serde(skip)]
     payload: String,
     /// Item-relative ms once this chunk has been sent.
     end_ms: u64,
@@ -65,7 +67,7 @@ struct Chunk {
 }
 
 /// One assistant audio item as the caller experiences it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ItemPlayback {
     pub generation: u32,
     pub item_id: String,
@@ -109,7 +111,7 @@ pub struct Interruption {
     pub cancelled_responses: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Playback {
     lead_ms: u64,
     margin_ms: u64,

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use super::playback::Millis;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Budget {
     pub restarts: u32,
     pub window_ms: u64,
@@ -13,7 +13,7 @@ pub struct Budget {
     pub backoff_max_ms: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RestartBudget {
     budget: Budget,
     failures: VecDeque<Millis>,

@@ -1,14 +1,14 @@
 //! The conversation so far, kept so a fresh model connection can be resumed
 //! with it after a failure or a planned recycle.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Speaker {
     Caller,
     Assistant,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Turn {
     pub speaker: Speaker,
     pub text: String,
@@ -17,7 +17,7 @@ pub struct Turn {
     pub item_id: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Transcript {
     turns: Vec<Turn>,
     /// Assistant items cut by a barge-in whose transcript has not arrived

@@ -11,7 +11,8 @@ use crate::supervision::RestartBudget;
 use crate::transcript::Transcript;
 
 /// The model connection, as far as the call is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Link {
     /// `session.update` sent, waiting for `session.updated`.
     Starting,
@@ -23,7 +24,8 @@ pub enum Link {
 }
 
 /// The Twilio media stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StreamLink {
     /// Not started yet (a pre-warmed call).
     Awaited,
@@ -35,7 +37,8 @@ pub enum StreamLink {
 }
 
 /// The greeting, which the model speaks first on the first session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Greeting {
     NotAsked,
     /// `Greet` sent; its response has not been created yet.
@@ -48,7 +51,8 @@ pub enum Greeting {
 }
 
 /// The model's response lifecycle, as far as asking for more goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Response {
     Idle,
     /// The caller is owed a response as soon as a model can give one.
@@ -62,7 +66,7 @@ pub enum Response {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Context {
     pub(super) cfg: MachineConfig,
     pub link: Link,

@@ -35,7 +35,9 @@ use crate::playback::Millis;
 use crate::supervision::Budget;
 
 /// The knobs the machine needs, already in milliseconds.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable: a call's flight record starts with it, so a replay
+/// rebuilds the machine exactly as the call had it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MachineConfig {
     pub pacing_lead_ms: u64,
     pub barge_in_margin_ms: u64,
@@ -60,7 +62,7 @@ pub struct MachineConfig {
 /// the voicemail prompt or while a transfer rings is normally reported by
 /// Twilio's call status callback; when that callback is not configured (or
 /// lost), these end the call instead of `max_call_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Parking {
     /// The menu, since its last prompt or input: a `<Gather>` round lasts
     /// seconds, so a minute without one means nobody is there.
@@ -112,7 +114,8 @@ impl StateName {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum State {
     /// Until both the Twilio stream and the model session are up.
     AwaitingStreamAndModel,
@@ -189,8 +192,9 @@ pub struct Unexpected {
     pub expected: &'static str,
 }
 
-/// One call's machine.
-#[derive(Debug, Clone)]
+/// One call's machine. Serialisable as a whole, for a replay that stops at
+/// a moment and shows everything the machine knows.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Call {
     state: State,
     pub ctx: Context,

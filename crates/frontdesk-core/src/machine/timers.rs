@@ -6,7 +6,7 @@
 use crate::event::Timer;
 use crate::playback::Millis;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Timers {
     /// A handful of entries at most; a Vec beats a map at this size.
     armed: Vec<(Timer, Millis)>,
