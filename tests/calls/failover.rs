@@ -150,16 +150,7 @@ async fn a_call_survives_the_loss_of_its_instance() {
     }
     let detail = detail.unwrap_or_else(|| panic!("never ended: {}", logs()));
     assert_eq!(detail.call.outcome.as_deref(), Some("caller_hung_up"));
-    let causes: Vec<String> = detail
-        .timeline
-        .iter()
-        .filter_map(|e| {
-            e.payload
-                .get("cause")
-                .and_then(|c| c.as_str())
-                .map(String::from)
-        })
-        .collect();
+    let causes = transition_causes(&detail);
     assert!(
         causes
             .iter()

@@ -43,27 +43,11 @@ async fn a_caller_who_hangs_up_in_the_menu_is_closed_by_the_status_callback() {
         rig.metrics().await
     );
     assert!(rig.wait_for_metric("frontdesk_active_calls 0").await);
-    assert!(rig
-        .running
-        .recorder
-        .send(frontdesk::recorder::Flush {
-            timeout: std::time::Duration::from_secs(5)
-        })
-        .await
-        .unwrap());
+    rig.flush_records().await;
     let detail = rig.running.store.call_detail(&sid).await.unwrap().unwrap();
     assert_eq!(detail.call.outcome.as_deref(), Some("caller_hung_up"));
     assert!(detail.call.ended_at.is_some(), "{detail:?}");
-    let causes: Vec<String> = detail
-        .timeline
-        .iter()
-        .filter_map(|e| {
-            e.payload
-                .get("cause")
-                .and_then(|c| c.as_str())
-                .map(String::from)
-        })
-        .collect();
+    let causes = transition_causes(&detail);
     assert!(
         causes.iter().any(|c| c == "call completed at Twilio"),
         "{causes:?}"

@@ -49,6 +49,15 @@ pub async fn rig(mut script: ModelScript, tweak: impl FnOnce(&mut Config)) -> Ri
     }
 }
 
+/// The causes of a stored call's transitions, in order (the sentences).
+pub fn transition_causes(detail: &frontdesk::store::CallDetail) -> Vec<String> {
+    detail
+        .timeline
+        .iter()
+        .filter_map(|e| e.payload.get("cause")?.as_str().map(String::from))
+        .collect()
+}
+
 /// A signed caller with the given steps.
 pub fn caller(steps: Vec<CallerStep>) -> CallerScript {
     let mut c = CallerScript::new(SIM_CALLER, "+15551230000");
@@ -59,6 +68,19 @@ pub fn caller(steps: Vec<CallerStep>) -> CallerScript {
 }
 
 impl Rig {
+    /// Waits until every record sent so far is in the database.
+    pub async fn flush_records(&self) {
+        let written = self
+            .running
+            .recorder
+            .send(frontdesk::recorder::Flush {
+                timeout: std::time::Duration::from_secs(5),
+            })
+            .await
+            .unwrap();
+        assert!(written, "the recorder did not write everything in time");
+    }
+
     /// The engine's Prometheus text.
     pub async fn metrics(&self) -> String {
         reqwest::get(format!("{}/metrics", self.base))
