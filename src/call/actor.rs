@@ -36,6 +36,13 @@ const LINGER: Duration = Duration::from_secs(30);
 #[rtype(result = "bool")]
 pub struct InConversation;
 
+/// The call's stream started at another instance (the voice webhook came
+/// here): a call pre-warmed here ends without a record, so the two
+/// instances' records of the call do not collide.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MovedElsewhere;
+
 /// The instance is going away: end the call now.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -650,6 +657,28 @@ impl Handler<InConversation> for CallActor {
     type Result = bool;
     fn handle(&mut self, _: InConversation, _: &mut Self::Context) -> bool {
         !self.finished && self.machine.in_conversation()
+    }
+}
+
+impl Handler<MovedElsewhere> for CallActor {
+    type Result = ();
+    fn handle(&mut self, _: MovedElsewhere, ctx: &mut Self::Context) {
+        if self.finished || self.stream_started_at.is_some() {
+            tracing::warn!(call_sid = %self.info.call_sid, "another instance took a stream for a call that has one here; kept");
+            return;
+        }
+        tracing::info!(call_sid = %self.info.call_sid, "the stream started at another instance; the call pre-warmed here ends without a record");
+        self.finished = true;
+        self.deps.metrics.active_calls.dec();
+        self.flight.discard();
+        self.stop_model_reader(ctx);
+        if let Some((_, addr)) = self.model.take() {
+            addr.do_send(Shutdown);
+        }
+        if let Some((_, h)) = self.wake.take() {
+            ctx.cancel_future(h);
+        }
+        ctx.stop();
     }
 }
 

@@ -8,7 +8,11 @@ use actix::{Actor, Addr};
 use super::actor::{CallActor, InConversation, ShutDown};
 use super::deps::CallDeps;
 use super::info::CallInfo;
+use super::remote_event::RemoteEvent;
 use crate::recorder::ContinueNumbering;
+
+/// How long the word that a call moved may take to reach its old instance.
+const MOVED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A call as its record stood when its instance was lost.
 pub struct ResumedCall {
@@ -54,7 +58,21 @@ impl Calls {
         let addr = CallActor::new(self.deps.clone(), info).start();
         self.deps.registry.insert(&sid, addr.clone());
         let sessions = self.deps.sessions.clone();
-        actix::spawn(async move { sessions.claim(&sid).await });
+        actix::spawn(async move {
+            // The voice webhook may have landed on another instance, which
+            // pre-warmed the call for a stream that came here: it is told to
+            // let the call go, before this one claims it.
+            if let Some(other) = sessions
+                .owner(&sid)
+                .await
+                .filter(|o| o != sessions.instance_id())
+            {
+                if let Ok(moved) = serde_json::to_value(RemoteEvent::Moved) {
+                    let _ = sessions.forward(&other, &sid, moved, MOVED_TIMEOUT).await;
+                }
+            }
+            sessions.claim(&sid).await
+        });
         addr
     }
 

@@ -7,11 +7,13 @@ mod deps;
 mod info;
 mod model_setup;
 pub mod registry;
+mod remote_event;
 
 pub use calls::{Calls, ResumedCall};
 pub use deps::CallDeps;
 pub use info::CallInfo;
 pub use model_setup::ModelSetup;
+pub use remote_event::RemoteEvent;
 
 pub use frontdesk_core::{answer_without_call, Call, Cause, MachineConfig, Parking};
 pub use frontdesk_core::{

@@ -256,6 +256,15 @@ impl FlightLog {
         self.step(at, input, Ok(commands), finished);
     }
 
+    /// Drops what is buffered and records nothing more: the call went on
+    /// at another instance, whose record this one must not collide with.
+    pub fn discard(&mut self) {
+        self.sink = None;
+        self.start = None;
+        self.steps.clear();
+        self.outs.clear();
+    }
+
     /// Hands whatever is buffered to the recorder (the call ends, or stops).
     pub fn hand_over(&mut self) {
         let Some(sink) = &self.sink else {

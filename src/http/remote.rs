@@ -5,79 +5,15 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::call::actor::Webhook;
-use crate::call::{Calls, Decision, Event};
+use crate::call::actor::{MovedElsewhere, Webhook};
+use crate::call::{Calls, Decision, Event, RemoteEvent};
 use crate::session::{InboxRequest, SessionStore};
 
 /// Twilio gives a webhook 15 s; the owner answers in milliseconds, so this
 /// only bounds how long a lost instance can hold the caller in silence.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A webhook event as it travels between instances.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RemoteEvent {
-    AfterStream,
-    MenuInput {
-        digits: Option<String>,
-        speech: Option<String>,
-        #[serde(default)]
-        operator_open: bool,
-    },
-    DialFinished {
-        status: String,
-    },
-    RecordingFinished,
-    CallEnded {
-        status: String,
-    },
-}
-
-impl RemoteEvent {
-    pub fn from_event(e: &Event) -> Option<RemoteEvent> {
-        Some(match e {
-            Event::AfterStream => RemoteEvent::AfterStream,
-            Event::MenuInput {
-                digits,
-                speech,
-                operator_open,
-            } => RemoteEvent::MenuInput {
-                digits: digits.clone(),
-                speech: speech.clone(),
-                operator_open: *operator_open,
-            },
-            Event::DialFinished { status } => RemoteEvent::DialFinished {
-                status: status.clone(),
-            },
-            Event::RecordingFinished => RemoteEvent::RecordingFinished,
-            Event::CallEnded { status } => RemoteEvent::CallEnded {
-                status: status.clone(),
-            },
-            _ => return None,
-        })
-    }
-
-    pub fn into_event(self) -> Event {
-        match self {
-            RemoteEvent::AfterStream => Event::AfterStream,
-            RemoteEvent::MenuInput {
-                digits,
-                speech,
-                operator_open,
-            } => Event::MenuInput {
-                digits,
-                speech,
-                operator_open,
-            },
-            RemoteEvent::DialFinished { status } => Event::DialFinished { status },
-            RemoteEvent::RecordingFinished => Event::RecordingFinished,
-            RemoteEvent::CallEnded { status } => Event::CallEnded { status },
-        }
-    }
-}
 
 /// Asks the instance that holds `call_sid` (if another one does).
 pub async fn ask_owner(sessions: &SessionStore, call_sid: &str, event: &Event) -> Option<Decision> {
@@ -120,9 +56,14 @@ pub async fn serve_inbox(calls: Calls, mut inbox: mpsc::Receiver<InboxRequest>) 
                     return req.reply.send(None);
                 }
             };
-            let decision = match calls.get(&req.call_sid) {
-                Some(call) => call.send(Webhook(event)).await.ok().flatten(),
-                None => None,
+            let call = calls.get(&req.call_sid);
+            let decision = match (call, event) {
+                (Some(call), Some(event)) => call.send(Webhook(event)).await.ok().flatten(),
+                (Some(call), None) => {
+                    call.do_send(MovedElsewhere);
+                    None
+                }
+                (None, _) => None,
             };
             let answer = decision.and_then(|d| serde_json::to_value(Some(d)).ok());
             req.reply.send(answer);
@@ -153,8 +94,10 @@ mod tests {
         ] {
             let wire = serde_json::to_string(&RemoteEvent::from_event(&e).unwrap()).unwrap();
             let back: RemoteEvent = serde_json::from_str(&wire).unwrap();
-            assert_eq!(back.into_event(), e);
+            assert_eq!(back.into_event(), Some(e));
         }
         assert!(RemoteEvent::from_event(&Event::SpeechStarted).is_none());
+        let moved: RemoteEvent = serde_json::from_str(r#"{"kind":"moved"}"#).unwrap();
+        assert_eq!(moved.into_event(), None);
     }
 }

@@ -263,3 +263,95 @@ async fn a_caller_over_the_hourly_limit_is_turned_away() {
         assert!(answer.contains("<Connect"), "{answer}");
     }
 }
+
+#[actix_rt::test]
+async fn a_stream_that_lands_on_the_other_instance_takes_the_call_cleanly() {
+    let db = TestDb::postgres().await;
+    let namespace = format!("fdtest{:x}", rand::random::<u32>());
+    let shared = |c: &mut frontdesk::config::Config, db: &str, ns: &str| {
+        c.storage.database_url = db.to_string();
+        c.storage.redis_url = redis_url();
+        c.storage.redis_namespace = ns.to_string();
+        // Short, so a pre-warmed call left behind would end (as abandoned)
+        // while this test still looks.
+        c.call.stream_start_timeout_ms = 1500;
+    };
+    let (url_a, ns_a) = (db.url.clone(), namespace.clone());
+    let a = rig(ModelScript::default(), move |c| shared(c, &url_a, &ns_a)).await;
+    let (url_b, ns_b) = (db.url.clone(), namespace.clone());
+    let b = rig(ModelScript::default(), move |c| shared(c, &url_b, &ns_b)).await;
+
+    // The voice webhook lands on A, which pre-warms the call…
+    let sid = format!("CA{:032x}", rand::random::<u128>());
+    let (status, _) = signed_post(&a.base, "/twilio/voice", &params(&sid, &[])).await;
+    assert_eq!(status, 200);
+    assert!(a.wait_for_metric("frontdesk_active_calls 1").await);
+
+    // …and the stream lands on B (the balancer's choice, not ours).
+    let ws_url = b.base.replacen("http://", "ws://", 1) + "/twilio/stream";
+    let mut req = ws_url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "X-Twilio-Signature",
+        compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1)
+            .parse()
+            .unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let stream_sid = "MZ0123456789abcdef0123456789abcd02";
+    let token = frontdesk::twilio::StreamKey::derive(Some(SIM_AUTH_TOKEN)).token(&sid);
+    ws.send(Message::text(format!(
+        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{stream_sid}","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000","token":"{token}"}}}},"streamSid":"{stream_sid}"}}"#
+    )))
+    .await
+    .unwrap();
+    // B greets the caller.
+    let greeted = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if m.to_text().is_ok_and(|t| t.contains(r#""event":"media""#)) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(greeted, "B did not greet");
+
+    // A let its pre-warmed call go at once, and B owns the call.
+    assert!(a.wait_for_metric("frontdesk_active_calls 0").await);
+    assert!(a.running.calls.get(&sid).is_none());
+    assert_eq!(
+        b.running.sessions.owner(&sid).await.as_deref(),
+        Some(b.running.sessions.instance_id())
+    );
+
+    // Past A's stream-start deadline the call is still going on B, and the
+    // one record of it says nothing of an abandoned call.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    ws.send(Message::text(format!(
+        r#"{{"event":"stop","sequenceNumber":"3","streamSid":"{stream_sid}","stop":{{"accountSid":"AC00000000000000000000000000000000","callSid":"{sid}"}}}}"#
+    )))
+    .await
+    .unwrap();
+    assert!(
+        b.wait_for_metric("frontdesk_calls_total{outcome=\"caller_hung_up\"} 1")
+            .await
+    );
+    a.flush_records().await;
+    b.flush_records().await;
+    let detail = b.running.store.call_detail(&sid).await.unwrap().unwrap();
+    assert_eq!(detail.call.outcome.as_deref(), Some("caller_hung_up"));
+    let causes = transition_causes(&detail);
+    assert!(
+        !causes.iter().any(|c| c == "stream never started"),
+        "{causes:?}"
+    );
+    assert!(
+        causes
+            .iter()
+            .any(|c| c == "stream started" || c == "model ready"),
+        "{causes:?}"
+    );
+    let metrics = a.metrics().await;
+    assert!(!metrics.contains("outcome=\"abandoned\""), "{metrics}");
+}
