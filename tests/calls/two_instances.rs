@@ -32,6 +32,30 @@ async fn signed_post(base: &str, path: &str, params: &[(String, String)]) -> (u1
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
+type Stream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the signed Media Streams socket at `base` as Twilio would and sends
+/// the call's `start` with its token.
+async fn start_stream(base: &str, sid: &str, stream_sid: &str) -> Stream {
+    let ws_url = base.replacen("http://", "ws://", 1) + "/twilio/stream";
+    let mut req = ws_url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "X-Twilio-Signature",
+        compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1)
+            .parse()
+            .unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let token = frontdesk::twilio::StreamKey::derive(Some(SIM_AUTH_TOKEN)).token(sid);
+    ws.send(Message::text(format!(
+        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{stream_sid}","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000","token":"{token}"}}}},"streamSid":"{stream_sid}"}}"#
+    )))
+    .await
+    .unwrap();
+    ws
+}
+
 fn params(call_sid: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut p: Vec<(String, String)> = [
         ("CallSid", call_sid),
@@ -67,22 +91,8 @@ async fn a_webhook_on_the_other_instance_reaches_the_call() {
     let sid = format!("CA{:032x}", rand::random::<u128>());
     let (status, twiml) = signed_post(&a.base, "/twilio/voice", &params(&sid, &[])).await;
     assert_eq!(status, 200, "{twiml}");
-    let ws_url = a.base.replacen("http://", "ws://", 1) + "/twilio/stream";
-    let mut req = ws_url.as_str().into_client_request().unwrap();
-    req.headers_mut().insert(
-        "X-Twilio-Signature",
-        compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1)
-            .parse()
-            .unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let stream_sid = "MZ0123456789abcdef0123456789abcdef";
-    let token = frontdesk::twilio::StreamKey::derive(Some(SIM_AUTH_TOKEN)).token(&sid);
-    ws.send(Message::text(format!(
-        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{stream_sid}","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000","token":"{token}"}}}},"streamSid":"{stream_sid}"}}"#
-    )))
-    .await
-    .unwrap();
+    let mut ws = start_stream(&a.base, &sid, stream_sid).await;
     ws.send(Message::text(format!(
         r#"{{"event":"dtmf","sequenceNumber":"2","streamSid":"{stream_sid}","dtmf":{{"track":"inbound_track","digit":"0"}}}}"#
     )))
@@ -288,22 +298,8 @@ async fn a_stream_that_lands_on_the_other_instance_takes_the_call_cleanly() {
     assert!(a.wait_for_metric("frontdesk_active_calls 1").await);
 
     // …and the stream lands on B (the balancer's choice, not ours).
-    let ws_url = b.base.replacen("http://", "ws://", 1) + "/twilio/stream";
-    let mut req = ws_url.as_str().into_client_request().unwrap();
-    req.headers_mut().insert(
-        "X-Twilio-Signature",
-        compute(SIM_AUTH_TOKEN, &ws_url, &[], Algorithm::HmacSha1)
-            .parse()
-            .unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let stream_sid = "MZ0123456789abcdef0123456789abcd02";
-    let token = frontdesk::twilio::StreamKey::derive(Some(SIM_AUTH_TOKEN)).token(&sid);
-    ws.send(Message::text(format!(
-        r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"AC00000000000000000000000000000000","streamSid":"{stream_sid}","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{{"from":"+15005550006","to":"+15551230000","token":"{token}"}}}},"streamSid":"{stream_sid}"}}"#
-    )))
-    .await
-    .unwrap();
+    let mut ws = start_stream(&b.base, &sid, stream_sid).await;
     // B greets the caller.
     let greeted = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(Ok(m)) = ws.next().await {

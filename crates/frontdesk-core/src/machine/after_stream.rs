@@ -61,15 +61,13 @@ pub(super) fn awaiting_dial_outcome(
                 OnNoAnswer::Assistant => back_to_assistant(ctx, &target, status, now, out),
             }
         }
-        other => elsewhere(State::AwaitingDialOutcome { target }, ctx, other, now, out),
+        other => elsewhere(State::AwaitingDialOutcome { target }, other, out),
     }
 }
 
 pub(super) fn awaiting_recording(
     department: Option<String>,
-    ctx: &mut Context,
     event: Event,
-    now: Millis,
     out: &mut Vec<Command>,
 ) -> Step {
     match event {
@@ -90,13 +88,7 @@ pub(super) fn awaiting_recording(
                 Cause::RecordingFinished,
             )
         }
-        other => elsewhere(
-            State::AwaitingRecording { department },
-            ctx,
-            other,
-            now,
-            out,
-        ),
+        other => elsewhere(State::AwaitingRecording { department }, other, out),
     }
 }
 
@@ -104,7 +96,6 @@ pub(super) fn awaiting_menu_choice(
     attempts: u32,
     ctx: &mut Context,
     event: Event,
-    now: Millis,
     out: &mut Vec<Command>,
 ) -> Step {
     match event {
@@ -132,7 +123,7 @@ pub(super) fn awaiting_menu_choice(
             let choice = read_menu_input(digits.as_deref(), speech.as_deref());
             menu_choice(attempts, ctx, choice, operator_open, out)
         }
-        other => elsewhere(State::AwaitingMenuChoice { attempts }, ctx, other, now, out),
+        other => elsewhere(State::AwaitingMenuChoice { attempts }, other, out),
     }
 }
 
@@ -166,25 +157,17 @@ pub(super) fn ended(
 }
 
 /// What every after-stream state does alike.
-fn elsewhere(
-    state: State,
-    ctx: &Context,
-    event: Event,
-    now: Millis,
-    out: &mut Vec<Command>,
-) -> Step {
+fn elsewhere(state: State, event: Event, out: &mut Vec<Command>) -> Step {
     match event {
-        Event::CallEnded { status } => {
-            // Still ringing when the call ended: the caller gave up. Past the
-            // ring time the callee had answered (a dial that stops ringing
-            // unanswered reports back first).
-            let ringing_over = now >= ctx.parked_since + ctx.cfg.parking.dial_ring_ms;
-            let outcome = match state {
-                State::AwaitingDialOutcome { .. } if ringing_over => Outcome::Transferred,
-                _ => Outcome::CallerHungUp,
-            };
-            go(State::Ended { outcome }, Cause::CallEnded { status })
-        }
+        // The caller is gone. A transfer that was answered reports its
+        // dial outcome first (or outlived its parked deadline as
+        // `transferred`), so here the caller left while it rang.
+        Event::CallEnded { status } => go(
+            State::Ended {
+                outcome: Outcome::CallerHungUp,
+            },
+            Cause::CallEnded { status },
+        ),
         Event::Timer(Timer::Parked) => {
             let (outcome, cause) = match state {
                 State::AwaitingDialOutcome { .. } => {

@@ -88,8 +88,6 @@ pub struct Context {
     pub(super) silence_nudged: bool,
     /// Every function call seen: (call id, name, arguments).
     pub(super) tool_calls: Vec<(String, String, String)>,
-    /// When Twilio last asked for the next step of a parked state.
-    pub(super) parked_since: Millis,
 }
 
 impl Context {
@@ -111,7 +109,6 @@ impl Context {
             last_activity: now,
             silence_nudged: false,
             tool_calls: Vec::new(),
-            parked_since: now,
         }
     }
 

@@ -339,7 +339,6 @@ impl Call {
                 let to = state.name();
                 match parked_for(&state, &self.ctx.cfg.parking) {
                     Some(ms) if from != to || twilio_asked => {
-                        self.ctx.parked_since = now;
                         self.ctx.timers.arm(Timer::Parked, now + ms);
                     }
                     Some(_) => {}
@@ -415,10 +414,10 @@ fn transition(
             after_stream::awaiting_dial_outcome(target, ctx, event, now, out)
         }
         State::AwaitingRecording { department } => {
-            after_stream::awaiting_recording(department, ctx, event, now, out)
+            after_stream::awaiting_recording(department, event, out)
         }
         State::AwaitingMenuChoice { attempts } => {
-            after_stream::awaiting_menu_choice(attempts, ctx, event, now, out)
+            after_stream::awaiting_menu_choice(attempts, ctx, event, out)
         }
         State::Ended { outcome } => after_stream::ended(outcome, ctx, event, out),
     }

@@ -1743,15 +1743,10 @@ fn drive(row: &Row) -> (Call, Event, Millis) {
             step(&mut c, Event::StreamLost, 90);
             (c, ended_at_twilio(), 100)
         }
-        (Transferring, "call ended", "still within the ring time") => {
+        (Transferring, "call ended", _) => {
             let mut c = call_in(Transferring);
             step(&mut c, Event::AfterStream, 100);
             (c, ended_at_twilio(), 5000)
-        }
-        (Transferring, "call ended", "past the ring time") => {
-            let mut c = call_in(Transferring);
-            step(&mut c, Event::AfterStream, 100);
-            (c, ended_at_twilio(), 100 + cfg().parking.dial_ring_ms)
         }
         (Transferring | Voicemail | Menu, "timer", w) if w.starts_with("parked deadline") => {
             let mut c = call_in(row.from);
