@@ -1,8 +1,7 @@
 //! [`FlightLog`]: the call actor's side of the flight recorder.
 //!
 //! On the audio path (a model delta, a mark echo, a pacing wake-up) a step
-//! costs one fixed-size entry pushed into vectors that are reused between
-//! chunks: no payload is copied, response and item ids are copied only when
+//! costs a few packed bytes ([`Packed`]): no payload is copied, response and item ids are copied only when
 //! they change, a mark is kept as its two numbers. Rare steps (webhooks, tool
 //! results, transitions) clone their event and commands. Chunks go to the
 //! recorder with `do_send`, so the database never reaches the call; the
@@ -11,13 +10,13 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use frontdesk_core::codec::meter::mulaw_energy_dbfs;
+use frontdesk_core::codec::meter::MulawEnergy;
 use frontdesk_core::machine::{MachineConfig, Unexpected};
 use frontdesk_core::playback::base64_decoded_len;
 use frontdesk_core::{Command, Event, TwilioCommand};
 
-/// Room for this many steps when a chunk starts; it grows as needed.
-const INITIAL_STEPS: usize = 64;
+use super::packed::Packed;
+
 /// A chunk is handed over once it holds this many steps...
 pub const CHUNK_STEPS: usize = 512;
 /// ...or its first step is this old, so a crash loses little.
@@ -130,12 +129,9 @@ pub struct FlightLog {
     chunk: u64,
     next_step: u64,
     start: Option<Start>,
-    steps: Vec<Step>,
-    outs: Vec<Out>,
+    buffer: Packed,
     /// (response, item) of the last audio delta of the chunk being filled.
     last_ids: Option<(String, String)>,
-    /// Decoded audio of the delta being measured, reused.
-    scratch: Vec<u8>,
 }
 
 impl FlightLog {
@@ -159,10 +155,8 @@ impl FlightLog {
             chunk: 0,
             next_step: 1,
             start,
-            steps: Vec::with_capacity(INITIAL_STEPS),
-            outs: Vec::with_capacity(INITIAL_STEPS * 2),
+            buffer: Packed::new(),
             last_ids: None,
-            scratch: Vec::with_capacity(1024),
         }
     }
 
@@ -180,13 +174,9 @@ impl FlightLog {
                 payload,
             } => {
                 let bytes = base64_decoded_len(payload) as u32;
-                self.scratch.clear();
                 // Undecodable audio still counts by its length (that is all
                 // the machine reads); its energy is then unknown (-128).
-                let energy = match STANDARD.decode_vec(payload, &mut self.scratch) {
-                    Ok(()) => dbfs_i8(mulaw_energy_dbfs(&self.scratch)),
-                    Err(_) => i8::MIN,
-                };
+                let energy = energy_of(payload).map_or(i8::MIN, dbfs_i8);
                 let same = self
                     .last_ids
                     .as_ref()
@@ -230,7 +220,7 @@ impl FlightLog {
             Ok(commands) => {
                 for c in commands {
                     notable |= matches!(c, Command::Record(_) | Command::Finish(_));
-                    self.outs.push(Out::of(c));
+                    self.buffer.push_out(Out::of(c));
                 }
                 Ok(commands.len() as u32)
             }
@@ -239,11 +229,11 @@ impl FlightLog {
                 Err(Box::new(u.clone()))
             }
         };
-        self.steps.push(Step { at, input, result });
+        self.buffer.push(Step { at, input, result });
         self.next_step += 1;
-        let first_at = self.steps.first().map_or(at, |s| s.at);
+        let first_at = self.buffer.first_at().unwrap_or(at);
         if notable
-            || self.steps.len() >= CHUNK_STEPS
+            || self.buffer.len() >= CHUNK_STEPS
             || at.saturating_sub(first_at) >= CHUNK_MAX_AGE_MS
         {
             self.hand_over();
@@ -261,8 +251,7 @@ impl FlightLog {
     pub fn discard(&mut self) {
         self.sink = None;
         self.start = None;
-        self.steps.clear();
-        self.outs.clear();
+        self.buffer.clear();
     }
 
     /// Hands whatever is buffered to the recorder (the call ends, or stops).
@@ -270,11 +259,10 @@ impl FlightLog {
         let Some(sink) = &self.sink else {
             return;
         };
-        if self.steps.is_empty() && self.start.is_none() {
+        if self.buffer.is_empty() && self.start.is_none() {
             return;
         }
-        let steps = std::mem::replace(&mut self.steps, Vec::with_capacity(INITIAL_STEPS));
-        let outs = std::mem::replace(&mut self.outs, Vec::with_capacity(INITIAL_STEPS * 2));
+        let (steps, outs) = self.buffer.take();
         let first_step = self.next_step - steps.len() as u64;
         sink(Chunk {
             call_sid: self.call_sid.clone(),
@@ -290,6 +278,20 @@ impl FlightLog {
     }
 }
 
+/// The level of a base64 mu-law payload, decoded a piece at a time on the
+/// stack: a call keeps no buffer the size of its largest delta.
+fn energy_of(payload: &str) -> Option<f32> {
+    // 256 characters are 192 bytes; a multiple of 4, so only the last piece
+    // can hold padding, exactly as when the payload is decoded whole.
+    let mut piece = [0u8; 192];
+    let mut energy = MulawEnergy::default();
+    for chars in payload.as_bytes().chunks(256) {
+        let n = STANDARD.decode_slice(chars, &mut piece).ok()?;
+        energy.push(&piece[..n]);
+    }
+    Some(energy.dbfs())
+}
+
 /// dBFS rounded to a whole number; silence (−∞) is −127.
 fn dbfs_i8(dbfs: f32) -> i8 {
     if dbfs.is_finite() {
@@ -303,8 +305,9 @@ fn dbfs_i8(dbfs: f32) -> i8 {
 mod tests {
     use super::*;
 
-    /// A busy call buffers up to 512 steps and their commands: kept small,
-    /// that is ~40 KB at worst, not the ~150 KB of unboxed events.
+    /// A chunk handed over holds up to 512 steps and their commands (the
+    /// call itself buffers them packed): kept small, that is ~40 KB at
+    /// worst, not the ~150 KB of unboxed events.
     #[test]
     fn buffered_entries_stay_small() {
         assert!(
@@ -317,6 +320,24 @@ mod tests {
             "{}",
             std::mem::size_of::<Out>()
         );
+    }
+
+    #[test]
+    fn a_payload_measured_in_pieces_reads_as_if_decoded_whole() {
+        use frontdesk_core::codec::meter::mulaw_energy_dbfs;
+        let audio: Vec<u8> = (0..1000u32).map(|i| (i * 37 % 256) as u8).collect();
+        for len in [0, 1, 2, 3, 191, 192, 193, 999, 1000] {
+            let payload = STANDARD.encode(&audio[..len]);
+            assert_eq!(
+                energy_of(&payload).map(dbfs_i8),
+                Some(dbfs_i8(mulaw_energy_dbfs(&audio[..len]))),
+                "{len}"
+            );
+        }
+        assert_eq!(energy_of("not base64!"), None);
+        let mut padded_inside = STANDARD.encode(&audio[..10]);
+        padded_inside.push_str(&STANDARD.encode(&audio[..10]));
+        assert_eq!(energy_of(&padded_inside), None);
     }
 
     #[test]

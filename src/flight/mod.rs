@@ -19,6 +19,7 @@
 
 pub mod format;
 pub mod log;
+mod packed;
 pub mod render;
 pub mod replay;
 

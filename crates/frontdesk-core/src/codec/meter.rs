@@ -45,6 +45,28 @@ pub fn mulaw_energy_dbfs(frame: &[u8]) -> f32 {
     power_to_dbfs(sum, frame.len())
 }
 
+/// The level of mu-law audio that arrives in pieces: the same figure as
+/// [`mulaw_energy_dbfs`] of the pieces joined, without joining them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MulawEnergy {
+    sum: u64,
+    samples: usize,
+}
+
+impl MulawEnergy {
+    pub fn push(&mut self, piece: &[u8]) {
+        self.sum += piece
+            .iter()
+            .map(|&b| u64::from(SQUARED_MAGNITUDE[usize::from(b)]))
+            .sum::<u64>();
+        self.samples += piece.len();
+    }
+
+    pub fn dbfs(&self) -> f32 {
+        power_to_dbfs(self.sum, self.samples)
+    }
+}
+
 /// Level of a PCM16 frame in dBFS (`NEG_INFINITY` for silence or an empty
 /// frame).
 pub fn pcm_energy_dbfs(frame: &[i16]) -> f32 {
