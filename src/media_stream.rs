@@ -13,7 +13,8 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use crate::call::actor::{CallActor, CallerDtmf, CallerMedia, StreamAttached, StreamEvent};
+use crate::call::actor::StreamThread;
+use crate::call::actor::{Attach, CallActor, CallerDtmf, CallerMedia, StreamAttached, StreamEvent};
 use crate::call::actor::{RouteCallerAudio, RouteCallerFrames};
 use crate::call::{CallInfo, Calls, Event};
 use crate::codec::{CallerFrame, CallerMeter};
@@ -233,6 +234,7 @@ impl TwilioStreamActor {
                     self.meter = Some(CallerMeter::new());
                 }
                 let attach = call.send(StreamAttached {
+                    thread: StreamThread::current(),
                     stream: ctx.address().recipient(),
                     caller_audio: ctx.address().recipient(),
                     caller_frames: ctx.address().recipient(),
@@ -241,12 +243,15 @@ impl TwilioStreamActor {
                 self.stream_sid = stream_sid;
                 self.attaching = true;
                 let call_sid = start.call_sid;
-                ctx.spawn(attach.into_actor(self).map(move |taken, act, ctx| {
+                ctx.spawn(attach.into_actor(self).map(move |answer, act, ctx| {
                     act.attaching = false;
                     let held = std::mem::take(&mut act.held);
-                    if !taken.unwrap_or(false) {
-                        return act.refuse(ctx);
-                    }
+                    let call = match answer {
+                        Ok(Attach::Taken) => call,
+                        // Now on this thread, with this stream.
+                        Ok(Attach::MovedTo(moved)) => moved,
+                        Ok(Attach::Refused) | Err(_) => return act.refuse(ctx),
+                    };
                     for event in held {
                         match event {
                             Held::Dtmf(digit) => call.do_send(CallerDtmf { digit }),

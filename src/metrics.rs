@@ -42,6 +42,10 @@ pub struct Metrics {
     relay_to_model: Histogram,
     relay_to_caller: Histogram,
     pub greeting_latency: Histogram,
+    /// Calls moved to their Twilio stream's thread (`call::actor::moving`).
+    pub calls_moved: Counter,
+    /// Streams taken by a call on another thread, which could not move.
+    pub calls_split: Counter,
 }
 
 /// Relay latency buckets: tens of microseconds to tens of milliseconds.
@@ -78,6 +82,18 @@ impl Metrics {
         let relay_to_model = relay_series("to_model");
         let relay_to_caller = relay_series("to_caller");
         let greeting_latency = Histogram::new(greeting_buckets());
+        let calls_moved = Counter::default();
+        let calls_split = Counter::default();
+        registry.register(
+            "calls_split",
+            "Streams taken by a call on another worker thread that could not move there",
+            calls_split.clone(),
+        );
+        registry.register(
+            "calls_moved",
+            "Calls moved to the worker thread of their Twilio stream",
+            calls_moved.clone(),
+        );
         registry.register("active_calls", "Calls in progress", active_calls.clone());
         registry.register("calls", "Finished calls by outcome", calls.clone());
         registry.register(
@@ -128,6 +144,8 @@ impl Metrics {
             relay_to_model,
             relay_to_caller,
             greeting_latency,
+            calls_moved,
+            calls_split,
         }
     }
 

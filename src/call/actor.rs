@@ -4,6 +4,7 @@
 //! decisions of its own.
 
 mod media;
+mod moving;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ use crate::realtime::events::{self as rt, ServerEvent};
 use crate::recorder::RecordCall;
 use crate::twilio::ToTwilio;
 pub use media::{RouteCallerAudio, RouteCallerFrames};
+pub use moving::{Attach, StreamThread};
 
 /// How long an ended call still answers late webhooks (Twilio asks the
 /// Connect action right after the stream closes).
@@ -49,10 +51,12 @@ pub struct MovedElsewhere;
 pub struct ShutDown;
 
 /// The Twilio stream joined this call; answered with whether the call
-/// takes it.
+/// takes it, and where the call is if it moved to the stream's thread.
 #[derive(Message)]
-#[rtype(result = "bool")]
+#[rtype(result = "Attach")]
 pub struct StreamAttached {
+    /// The thread of the stream's socket, where the call's actors belong.
+    pub thread: StreamThread,
     pub stream: Recipient<ToTwilio>,
     /// Where to say which model connection caller audio goes to.
     pub caller_audio: Recipient<RouteCallerAudio>,
@@ -111,7 +115,19 @@ pub struct CallActor {
     pending_start: Vec<Command>,
     caller_route: media::CallerRoute,
     /// The current model connection's read half, polled in this context.
-    model_reader: Option<SpawnHandle>,
+    model_reader: Option<(SpawnHandle, moving::FrameSlot)>,
+    /// The conversation the current model connection was opened with.
+    model_resume: Option<Vec<Turn>>,
+    /// Tool runs whose answer will come back to this address.
+    tools_running: u32,
+    /// A call that moved here from another thread, before it settles.
+    arrival: Option<Box<moving::Arrival>>,
+    /// A stream from another thread waiting for the model connection to
+    /// open before the call moves there.
+    pending_move: Option<moving::PendingMove>,
+    /// This actor handed its call to another thread: it only passes on what
+    /// still reaches it.
+    moved_to: Option<Addr<CallActor>>,
     /// Taken over from a lost instance: its start is already on record.
     resumed: bool,
     /// Every input fed to `machine` and its answer, for replay.
@@ -170,6 +186,11 @@ impl CallActor {
             pending_start: first,
             caller_route: media::CallerRoute::default(),
             model_reader: None,
+            model_resume: None,
+            tools_running: 0,
+            arrival: None,
+            moved_to: None,
+            pending_move: None,
             resumed,
             flight,
         }
@@ -316,6 +337,7 @@ impl CallActor {
         }
         self.next_conn += 1;
         let conn = self.next_conn;
+        self.model_resume = resume.clone();
         let params = self.deps.session_params(&self.info);
         let replay = resume
             .unwrap_or_default()
@@ -394,6 +416,7 @@ impl CallActor {
             self.info.to.clone(),
         );
         let me = ctx.address();
+        self.tools_running += 1;
         tracing::info!(call_sid = %self.info.call_sid, tool = %name, "tool call");
         actix::spawn(async move {
             let t0 = Instant::now();
@@ -429,6 +452,7 @@ impl CallActor {
                     addr.do_send(Shutdown);
                 }
                 self.apply(Event::ModelFailed { reason }, ctx);
+                self.finish_pending_move(ctx);
             }
         }
     }
@@ -564,17 +588,8 @@ impl CallActor {
     }
 }
 
-impl Actor for CallActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        self.deps.metrics.active_calls.inc();
-        tracing::info!(
-            call_sid = %self.info.call_sid,
-            from = %mask_phone(&self.info.from),
-            to = %mask_phone(&self.info.to),
-            "call started"
-        );
+impl CallActor {
+    fn start_codec(&mut self, ctx: &mut Context<Self>) {
         // Passthrough audio never needs the codec: the stream meters it.
         if self.codec_mode == CodecMode::Pcm24k {
             let codec = CodecActor::new(
@@ -586,42 +601,12 @@ impl Actor for CallActor {
             self.caller_route.codec_started(codec.clone().recipient());
             self.codec = Some(codec);
         }
-        if self.resumed {
-            tracing::warn!(call_sid = %self.info.call_sid, "call taken over from a lost instance");
-        } else {
-            self.record(CallRecord::Started {
-                from: self.info.from.clone(),
-                to: self.info.to.clone(),
-            });
-        }
-        for c in std::mem::take(&mut self.pending_start) {
-            self.execute(c, ctx);
-        }
-        self.rearm(ctx);
     }
 
-    fn stopped(&mut self, ctx: &mut Self::Context) {
-        self.flight.hand_over();
-        if !self.finished {
-            // Stopped without ending (e.g. the system is shutting down).
-            self.finished = true;
-            self.deps.metrics.active_calls.dec();
-        }
-        self.deps
-            .registry
-            .remove(&self.info.call_sid, &ctx.address());
-        let sessions = self.deps.sessions.clone();
-        let sid = self.info.call_sid.clone();
-        actix::spawn(async move { sessions.release(&sid).await });
-    }
-}
-
-impl Handler<StreamAttached> for CallActor {
-    type Result = bool;
     /// Takes the stream, unless the call has one: a second stream for a
     /// live call is refused (`false`), never allowed to take the caller's
     /// audio or keys.
-    fn handle(&mut self, msg: StreamAttached, ctx: &mut Self::Context) -> bool {
+    fn attach(&mut self, msg: StreamAttached, ctx: &mut Context<Self>) -> bool {
         // A stream whose actor is gone (its socket died before it could
         // tell us) does not count: the new one replaces it.
         if self.stream.as_ref().is_some_and(Recipient::connected) {
@@ -650,6 +635,81 @@ impl Handler<StreamAttached> for CallActor {
             self.caller_route.stream_gone();
         }
         true
+    }
+}
+
+impl Actor for CallActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(arrival) = self.arrival.take() {
+            return self.settle(*arrival, ctx);
+        }
+        self.deps.metrics.active_calls.inc();
+        tracing::info!(
+            call_sid = %self.info.call_sid,
+            from = %mask_phone(&self.info.from),
+            to = %mask_phone(&self.info.to),
+            "call started"
+        );
+        self.start_codec(ctx);
+        if self.resumed {
+            tracing::warn!(call_sid = %self.info.call_sid, "call taken over from a lost instance");
+        } else {
+            self.record(CallRecord::Started {
+                from: self.info.from.clone(),
+                to: self.info.to.clone(),
+            });
+        }
+        for c in std::mem::take(&mut self.pending_start) {
+            self.execute(c, ctx);
+        }
+        self.rearm(ctx);
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.flight.hand_over();
+        if !self.finished {
+            // Stopped without ending (e.g. the system is shutting down).
+            self.finished = true;
+            self.deps.metrics.active_calls.dec();
+        }
+        self.deps
+            .registry
+            .remove(&self.info.call_sid, &ctx.address());
+        if self.moved_to.is_some() {
+            return; // the call goes on, on another thread
+        }
+        let sessions = self.deps.sessions.clone();
+        let sid = self.info.call_sid.clone();
+        actix::spawn(async move { sessions.release(&sid).await });
+    }
+}
+
+impl Handler<StreamAttached> for CallActor {
+    type Result = ResponseFuture<Attach>;
+    fn handle(&mut self, msg: StreamAttached, ctx: &mut Self::Context) -> Self::Result {
+        if let Some(to) = self.moved_to.clone() {
+            return Box::pin(async move { to.send(msg).await.unwrap_or(Attach::Refused) });
+        }
+        if self.should_move(&msg) {
+            return self.move_to_stream_thread(msg, ctx);
+        }
+        if self.pending_move.is_some() {
+            tracing::warn!(call_sid = %self.info.call_sid, stream_sid = %msg.stream_sid, "a second stream for a call that has one; refused");
+            return Box::pin(std::future::ready(Attach::Refused));
+        }
+        let elsewhere = msg.thread.id != std::thread::current().id();
+        let answer = if self.attach(msg, ctx) {
+            if elsewhere {
+                // A tool answer was on its way here: the call stays.
+                self.deps.metrics.calls_split.inc();
+            }
+            Attach::Taken
+        } else {
+            Attach::Refused
+        };
+        Box::pin(std::future::ready(answer))
     }
 }
 
@@ -730,11 +790,15 @@ impl Handler<CallerDtmf> for CallActor {
 }
 
 impl Handler<Webhook> for CallActor {
-    type Result = MessageResult<Webhook>;
+    type Result = ResponseFuture<Option<Decision>>;
     fn handle(&mut self, msg: Webhook, ctx: &mut Self::Context) -> Self::Result {
+        if let Some(to) = self.moved_to.clone() {
+            return Box::pin(async move { to.send(msg).await.ok().flatten() });
+        }
         self.reply = None;
         self.apply(msg.0, ctx);
-        MessageResult(self.reply.take())
+        let reply = self.reply.take();
+        Box::pin(std::future::ready(reply))
     }
 }
 
@@ -782,6 +846,7 @@ impl Handler<CodecEvent> for CallActor {
 impl Handler<ToolDone> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: ToolDone, ctx: &mut Self::Context) {
+        self.tools_running = self.tools_running.saturating_sub(1);
         self.apply(msg.0, ctx);
     }
 }

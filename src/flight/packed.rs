@@ -30,9 +30,13 @@ const OUT_COMMAND: u8 = 2;
 pub struct Packed {
     steps: Vec<u8>,
     outs: Vec<u8>,
-    /// Boxes of rare steps, in the order their steps were packed.
+    /// Boxes of rare steps, in the order their steps were packed: kept as
+    /// the boxes the steps came in, which go back into the unpacked steps
+    /// without a second allocation.
+    #[allow(clippy::vec_box)]
     ids: Vec<Box<(String, String)>>,
     events: Vec<Input>,
+    #[allow(clippy::vec_box)]
     refusals: Vec<Box<Unexpected>>,
     commands: Vec<Out>,
     len: usize,

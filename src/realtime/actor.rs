@@ -13,9 +13,9 @@
 use std::time::Instant;
 
 use actix::prelude::*;
-use futures_util::stream::SplitStream;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -24,6 +24,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::audio_sink::{ModelAudioSink, WriterStalled};
 use super::events::{parse_server_event, ServerEvent};
+use super::portable::PortableTcp;
 use crate::metrics::Metrics;
 use std::sync::Arc;
 
@@ -68,8 +69,11 @@ pub struct FromModel {
     pub received: Instant,
 }
 
+/// A model connection's socket.
+pub type ModelSocket = WebSocketStream<MaybeTlsStream<PortableTcp>>;
 /// The read half of a model connection.
-pub type ModelFrames = SplitStream<WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>>;
+pub type ModelFrames = SplitStream<ModelSocket>;
+type ModelSink = SplitSink<ModelSocket, Message>;
 
 /// The connection is up: its server events are the owner's to read.
 #[derive(Message)]
@@ -89,9 +93,31 @@ pub struct ToModel(pub String);
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-pub(super) enum Outgoing {
+/// The call moves to another thread: give back the write half and the
+/// write queue (everything queued before this is written first) and stop,
+/// leaving the connection open. `None` when the writer is already gone.
+#[derive(Message)]
+#[rtype(result = "Option<WriteHalf>")]
+pub struct Release;
+
+/// A model connection's write side, handed from one thread to another.
+pub struct WriteHalf {
+    sink: ModelSink,
+    tx: mpsc::Sender<Outgoing>,
+    rx: mpsc::Receiver<Outgoing>,
+}
+
+/// A connected model connection on its way to another thread (see
+/// [`RealtimeActor::adopt`]).
+pub struct MovingConnection {
+    pub frames: ModelFrames,
+    pub write: WriteHalf,
+}
+
+pub enum Outgoing {
     Text(String, Option<Instant>),
     Close,
+    Release(oneshot::Sender<(ModelSink, mpsc::Receiver<Outgoing>)>),
 }
 
 pub struct RealtimeActor {
@@ -107,6 +133,8 @@ pub struct RealtimeActor {
     done: bool,
     /// `session.update` and the replay all fit the write queue.
     preamble_queued: bool,
+    /// Adopted from a call that moved threads: already connected.
+    adopted: Option<MovingConnection>,
 }
 
 impl RealtimeActor {
@@ -136,6 +164,34 @@ impl RealtimeActor {
             rx: Some(rx),
             done: false,
             preamble_queued,
+            adopted: None,
+        }
+    }
+
+    /// A connection that a moving call brought to this thread: its socket
+    /// is registered with this thread's reactor when the actor starts, and
+    /// its queue (with whatever was still in it) is written from here.
+    pub fn adopt(
+        conn: u64,
+        call_sid: String,
+        connection: MovingConnection,
+        owner: Recipient<FromModel>,
+        reader: Recipient<ModelReader>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let tx = connection.write.tx.clone();
+        RealtimeActor {
+            conn,
+            call_sid,
+            spec: None,
+            owner,
+            reader,
+            metrics,
+            tx,
+            rx: None,
+            done: false,
+            preamble_queued: true,
+            adopted: Some(connection),
         }
     }
 
@@ -184,14 +240,12 @@ impl RealtimeActor {
 
 /// Writes queued client events, feeding everything already queued before one
 /// flush: under load several frames share a syscall.
-async fn write_loop<S>(mut sink: S, mut rx: mpsc::Receiver<Outgoing>, metrics: Arc<Metrics>)
-where
-    S: futures_util::Sink<Message> + Unpin,
-{
+async fn write_loop(mut sink: ModelSink, mut rx: mpsc::Receiver<Outgoing>, metrics: Arc<Metrics>) {
     let mut stamps: Vec<Instant> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         let mut close = false;
+        let mut release = None;
         while let Some(out) = next.take() {
             match out {
                 Outgoing::Text(text, stamp) => {
@@ -204,6 +258,10 @@ where
                     close = true;
                     break;
                 }
+                Outgoing::Release(give_back) => {
+                    release = Some(give_back);
+                    break;
+                }
             }
             next = rx.try_recv().ok();
         }
@@ -213,11 +271,71 @@ where
         for t in stamps.drain(..) {
             metrics.observe_relay("to_model", t.elapsed());
         }
+        if let Some(give_back) = release {
+            let _ = give_back.send((sink, rx));
+            return;
+        }
         if close {
             let _ = sink.send(Message::Close(None)).await;
             let _ = sink.close().await;
             return;
         }
+    }
+}
+
+impl RealtimeActor {
+    /// The connection is up: writes go from this thread's writer task, and
+    /// the read half goes to the call.
+    fn run(&mut self, sink: ModelSink, frames: ModelFrames, rx: mpsc::Receiver<Outgoing>) {
+        tokio::spawn(write_loop(sink, rx, self.metrics.clone()));
+        self.reader.do_send(ModelReader {
+            conn: self.conn,
+            frames,
+        });
+    }
+}
+
+/// Opens the connection over a [`PortableTcp`] socket (so it can follow its
+/// call to another thread), TLS for `wss`, with Nagle off: audio frames
+/// must not wait for acknowledgements.
+async fn connect(
+    req: tokio_tungstenite::tungstenite::handshake::client::Request,
+    config: WebSocketConfig,
+) -> Result<ModelSocket, WsError> {
+    let uri = req.uri();
+    let host = uri
+        .host()
+        .ok_or(WsError::Url(
+            tokio_tungstenite::tungstenite::error::UrlError::NoHostName,
+        ))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("wss") {
+            443
+        } else {
+            80
+        });
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+    tcp.set_nodelay(true)?;
+    let (ws, _response) = tokio_tungstenite::client_async_tls_with_config(
+        req,
+        PortableTcp::new(tcp),
+        Some(config),
+        None,
+    )
+    .await?;
+    Ok(ws)
+}
+
+/// Registers the socket under TLS and framing with this thread's reactor.
+fn rehome(ws: &mut ModelSocket) -> std::io::Result<()> {
+    match ws.get_mut() {
+        MaybeTlsStream::Plain(tcp) => tcp.rehome(),
+        MaybeTlsStream::Rustls(tls) => tls.get_mut().0.rehome(),
+        _ => Err(std::io::Error::other("an unknown kind of model socket")),
     }
 }
 
@@ -253,6 +371,18 @@ impl Actor for RealtimeActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(MovingConnection { frames, write }) = self.adopted.take() {
+            let mut sink = write.sink;
+            let Ok(mut ws) = frames.reunite(sink) else {
+                return self.fail("the model connection came apart moving threads".into(), ctx);
+            };
+            if let Err(e) = rehome(&mut ws) {
+                return self.fail(format!("the model socket could not move threads: {e}"), ctx);
+            }
+            let (s, stream) = ws.split();
+            sink = s;
+            return self.run(sink, stream, write.rx);
+        }
         let Some(spec) = self.spec.take() else {
             return;
         };
@@ -270,21 +400,14 @@ impl Actor for RealtimeActor {
             .read_buffer_size(READ_BUFFER_BYTES)
             .max_frame_size(Some(MAX_MODEL_FRAME_BYTES))
             .max_message_size(Some(MAX_MODEL_FRAME_BYTES));
-        let connect = async move {
-            tokio_tungstenite::connect_async_with_config(req, Some(config), true).await
-        };
+        let connect = async move { connect(req, config).await };
         ctx.spawn(connect.into_actor(self).map(|res, act, ctx| match res {
-            Ok((ws, _response)) => {
+            Ok(ws) => {
                 let (sink, stream) = ws.split();
                 let Some(rx) = act.rx.take() else {
                     return;
                 };
-                let metrics = act.metrics.clone();
-                tokio::spawn(write_loop(sink, rx, metrics));
-                act.reader.do_send(ModelReader {
-                    conn: act.conn,
-                    frames: stream,
-                });
+                act.run(sink, stream, rx);
             }
             Err(e) => {
                 let reason = match e {
@@ -342,6 +465,25 @@ impl Handler<WriterStalled> for RealtimeActor {
     type Result = ();
     fn handle(&mut self, msg: WriterStalled, ctx: &mut Self::Context) {
         self.fail(msg.0.to_string(), ctx);
+    }
+}
+
+impl Handler<Release> for RealtimeActor {
+    type Result = ResponseFuture<Option<WriteHalf>>;
+    fn handle(&mut self, _: Release, ctx: &mut Self::Context) -> Self::Result {
+        // Nothing more is reported: the call that asked has moved on.
+        self.done = true;
+        ctx.stop();
+        let (give_back, taken) = oneshot::channel();
+        let queued = self.tx.try_send(Outgoing::Release(give_back)).is_ok();
+        let tx = self.tx.clone();
+        Box::pin(async move {
+            if !queued {
+                return None;
+            }
+            let (sink, rx) = taken.await.ok()?;
+            Some(WriteHalf { sink, tx, rx })
+        })
     }
 }
 

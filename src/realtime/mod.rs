@@ -9,4 +9,5 @@
 pub mod actor;
 pub mod audio_sink;
 pub mod events;
+pub mod portable;
 pub mod session;

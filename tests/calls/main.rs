@@ -23,6 +23,7 @@ mod receptionist_calls;
 mod replay_corpus;
 mod slow_clients;
 mod supervision;
+mod threads;
 mod transfers;
 mod two_instances;
 mod voicemail_flow;

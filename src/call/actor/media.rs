@@ -15,9 +15,15 @@
 use std::time::Instant;
 
 use actix::{AsyncContext, Handler, Recipient, StreamHandler};
-use futures_util::{future, stream, StreamExt};
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_util::{Stream, StreamExt};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
+use super::moving::FrameSlot;
 use super::{CallActor, Command, Context, TwilioCommand};
 use crate::codec::CallerFrame;
 use crate::codec::RouteToModel;
@@ -150,7 +156,7 @@ pub(super) struct ModelFrame {
 
 impl CallActor {
     pub(super) fn stop_model_reader(&mut self, ctx: &mut Context<Self>) {
-        if let Some(handle) = self.model_reader.take() {
+        if let Some((handle, _)) = self.model_reader.take() {
             ctx.cancel_future(handle);
         }
     }
@@ -165,15 +171,49 @@ impl Handler<ModelReader> for CallActor {
             return; // replaced while connecting; dropping the half closes nothing
         }
         self.stop_model_reader(ctx);
-        let conn = msg.conn;
-        let frames = msg
-            .frames
-            .map(move |item| ModelFrame {
+        let slot: FrameSlot = Rc::new(RefCell::new(Some(msg.frames)));
+        let frames = HeldFrames {
+            conn: msg.conn,
+            slot: slot.clone(),
+            ended: false,
+        };
+        self.model_reader = Some((ctx.add_stream(frames), slot));
+        self.finish_pending_move(ctx);
+    }
+}
+
+/// The model's frames, read from the call's slot (see `moving`); the end of
+/// the connection is one last frame with no item.
+struct HeldFrames {
+    conn: u64,
+    slot: FrameSlot,
+    ended: bool,
+}
+
+impl Stream for HeldFrames {
+    type Item = ModelFrame;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ModelFrame>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let conn = self.conn;
+        let polled = match self.slot.borrow_mut().as_mut() {
+            Some(frames) => frames.poll_next_unpin(cx),
+            // Taken by a move; its reading was cancelled first.
+            None => return Poll::Ready(None),
+        };
+        match polled {
+            Poll::Ready(Some(item)) => Poll::Ready(Some(ModelFrame {
                 conn,
                 item: Some(item),
-            })
-            .chain(stream::once(future::ready(ModelFrame { conn, item: None })));
-        self.model_reader = Some(ctx.add_stream(frames));
+            })),
+            Poll::Ready(None) => {
+                self.ended = true;
+                Poll::Ready(Some(ModelFrame { conn, item: None }))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
