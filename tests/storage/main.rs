@@ -8,8 +8,11 @@
 mod store_support;
 #[path = "../voicemail_common/mod.rs"]
 mod voicemail_common;
+#[path = "../calendar_support/mod.rs"]
+mod calendar_support;
 
 mod bookings_store;
+mod calendar_adapters;
 mod notify_delivery;
 mod notify_store;
 mod privacy_store;
