@@ -10,10 +10,13 @@ mod common;
 mod store_support;
 #[path = "../voicemail_common/mod.rs"]
 mod voicemail_common;
+#[path = "../calendar_support/mod.rs"]
+mod calendar_support;
 
 mod bad_input;
 mod barge_in;
 mod bookings_call;
+mod calendar_calls;
 mod call_flow;
 mod drain;
 mod failover;
