@@ -34,7 +34,10 @@ pub struct CalendarConfig {
     /// The business's own booking page, texted by `send_booking_link`;
     /// empty: the tool is not offered.
     pub booking_url: String,
-    /// One request to the calendar provider must answer within this.
+    /// One request to the calendar provider must answer within this. A
+    /// booking takes three requests (free/busy, write, re-check), and a
+    /// tool has 4 s ([`crate::tools::DEFAULT_DEADLINE`]), hence at most
+    /// [`MAX_TIMEOUT_MS`].
     pub timeout_ms: u64,
     pub caldav: CalDavConfig,
     pub google: GoogleConfig,
@@ -46,7 +49,7 @@ impl Default for CalendarConfig {
         CalendarConfig {
             kind: CalendarKind::Builtin,
             booking_url: String::new(),
-            timeout_ms: 3000,
+            timeout_ms: 1000,
             caldav: CalDavConfig::default(),
             google: GoogleConfig::default(),
             microsoft: MicrosoftConfig::default(),
@@ -136,6 +139,9 @@ impl Default for MicrosoftConfig {
     }
 }
 
+/// Three requests of this length still fit in a tool's 4 s deadline.
+pub const MAX_TIMEOUT_MS: u64 = 1300;
+
 /// Keys under `[calendar]` that may only come from the environment.
 pub const SECRET_KEYS: &[(&str, &str)] = &[
     ("caldav", "password"),
@@ -167,8 +173,11 @@ impl CalendarConfig {
         if !self.booking_url.is_empty() {
             url_ok("booking_url", &self.booking_url)?;
         }
-        if self.timeout_ms == 0 {
-            return Err("calendar.timeout_ms must be positive".into());
+        if !(100..=MAX_TIMEOUT_MS).contains(&self.timeout_ms) {
+            return Err(format!(
+                "calendar.timeout_ms must be 100..={MAX_TIMEOUT_MS}: a booking makes three \
+                 requests and must answer within the tool's 4 s"
+            ));
         }
         let need = |ok: bool, what: &str| {
             if ok {
@@ -264,6 +273,9 @@ mod tests {
         c.microsoft.client_secret = Some("s".into());
         c.validate().unwrap();
 
+        c.timeout_ms = 5000;
+        assert!(c.validate().unwrap_err().contains("timeout_ms"));
+        c.timeout_ms = 1000;
         c.booking_url = "not a url".into();
         assert!(c.validate().unwrap_err().contains("booking_url"));
     }
