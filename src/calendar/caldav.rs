@@ -101,7 +101,8 @@ impl CalDavCalendar {
   </C:comp-filter></C:comp-filter></C:filter>
 </C:calendar-query>"#
         );
-        let method = Method::from_bytes(b"REPORT").map_err(|e| remote::garbled(KIND, "method", e))?;
+        let method =
+            Method::from_bytes(b"REPORT").map_err(|e| remote::garbled(KIND, "method", e))?;
         let res = self
             .request(method, self.url.clone())
             .header("Depth", "1")
@@ -171,7 +172,11 @@ impl CalDavCalendar {
 
     /// Stores `booking` as a new event, then checks nothing else holds its
     /// range (`own` is the booking being moved, which may).
-    async fn write_new(&self, booking: Booking, own: Option<&str>) -> Result<Booking, CalendarError> {
+    async fn write_new(
+        &self,
+        booking: Booking,
+        own: Option<&str>,
+    ) -> Result<Booking, CalendarError> {
         check_range(booking.start, booking.end)?;
         let uid = remote::new_uid();
         let id = format!("{uid}.ics");

@@ -28,7 +28,9 @@ pub struct GoogleCalendar {
 
 fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
     if let Some(t) = v["dateTime"].as_str() {
-        return DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+        return DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
     }
     let d = chrono::NaiveDate::parse_from_str(v["date"].as_str()?, "%Y-%m-%d").ok()?;
     Some(d.and_hms_opt(0, 0, 0)?.and_utc())
@@ -53,7 +55,10 @@ fn booking_of(event: &Value) -> Option<Booking> {
         end: h.end,
         name: p["frontdeskName"].as_str().unwrap_or_default().to_string(),
         phone: p["frontdeskPhone"].as_str()?.to_string(),
-        purpose: p["frontdeskPurpose"].as_str().unwrap_or_default().to_string(),
+        purpose: p["frontdeskPurpose"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     })
 }
 
@@ -84,8 +89,9 @@ impl GoogleCalendar {
                 tokens: TokenSource::new(KIND, http.clone(), config.token_url.clone(), grant),
                 http,
             },
-            base: url::Url::parse(&base)
-                .map_err(|_| CalendarError::Invalid("calendar.google.base_url is not a URL".into()))?,
+            base: url::Url::parse(&base).map_err(|_| {
+                CalendarError::Invalid("calendar.google.base_url is not a URL".into())
+            })?,
             calendar_id: config.calendar_id.clone(),
         })
     }
@@ -95,7 +101,9 @@ impl GoogleCalendar {
     fn url(&self, segments: &[&str]) -> Result<url::Url, CalendarError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
-            .map_err(|_| CalendarError::Invalid("calendar.google.base_url cannot be a base".into()))?
+            .map_err(|_| {
+                CalendarError::Invalid("calendar.google.base_url cannot be a base".into())
+            })?
             .pop_if_empty()
             .extend(segments);
         Ok(url)
@@ -146,7 +154,10 @@ impl GoogleCalendar {
     }
 
     async fn get(&self, id: &str) -> Result<(Value, Booking), CalendarError> {
-        let a = self.api.send(Method::GET, self.events_url(Some(id))?, None, &[]).await?;
+        let a = self
+            .api
+            .send(Method::GET, self.events_url(Some(id))?, None, &[])
+            .await?;
         match a.code {
             c if c.is_success() => {}
             StatusCode::NOT_FOUND | StatusCode::GONE => return Err(CalendarError::NotFound),
@@ -222,7 +233,12 @@ impl Calendar for GoogleCalendar {
             }
             let cal = &a.body["calendars"][&self.calendar_id];
             if let Some(reason) = cal["errors"][0]["reason"].as_str() {
-                return Err(remote::status(KIND, "freeBusy", StatusCode::BAD_GATEWAY, reason));
+                return Err(remote::status(
+                    KIND,
+                    "freeBusy",
+                    StatusCode::BAD_GATEWAY,
+                    reason,
+                ));
             }
             let busy = cal["busy"]
                 .as_array()

@@ -159,7 +159,13 @@ impl Vevent {
 
     fn time(&self, name: &str) -> Option<DateTime<Utc>> {
         let p = self.get(name)?;
-        parse_time(&p.value, p.params.iter().find(|(k, _)| k == "TZID").map(|(_, v)| v.as_str()))
+        parse_time(
+            &p.value,
+            p.params
+                .iter()
+                .find(|(k, _)| k == "TZID")
+                .map(|(_, v)| v.as_str()),
+        )
     }
 
     /// The range the event holds, or `None` when it holds no time: cancelled,

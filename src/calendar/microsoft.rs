@@ -68,7 +68,11 @@ fn field(event: &Value, name: &str) -> Option<String> {
     event["singleValueExtendedProperties"]
         .as_array()?
         .iter()
-        .find(|p| p["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(&id)))
+        .find(|p| {
+            p["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+        })
         .and_then(|p| p["value"].as_str())
         .map(str::to_string)
 }
@@ -107,7 +111,9 @@ impl MicrosoftCalendar {
             client_secret: config.client_secret.clone().unwrap_or_default(),
             scope: SCOPE.into(),
         };
-        let token_url = config.token_url.replace("{tenant}", config.tenant_id.trim());
+        let token_url = config
+            .token_url
+            .replace("{tenant}", config.tenant_id.trim());
         let mut base = config.base_url.trim().to_string();
         if !base.ends_with('/') {
             base.push('/');
@@ -145,7 +151,11 @@ impl MicrosoftCalendar {
     }
 
     /// `calendarView`: event instances overlapping the window.
-    async fn view(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Value>, CalendarError> {
+    async fn view(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Value>, CalendarError> {
         let mut url = self.url(&["calendar", "calendarView"])?;
         url.query_pairs_mut()
             .append_pair("startDateTime", &remote::rfc3339(from))
@@ -162,7 +172,8 @@ impl MicrosoftCalendar {
             items.extend(a.body["value"].as_array().cloned().unwrap_or_default());
             if let Some(link) = a.body["@odata.nextLink"].as_str() {
                 // Only follow links to the configured API.
-                let link = url::Url::parse(link).map_err(|e| remote::garbled(KIND, "nextLink", e))?;
+                let link =
+                    url::Url::parse(link).map_err(|e| remote::garbled(KIND, "nextLink", e))?;
                 if link.origin() != self.base.origin() {
                     return Err(remote::garbled(KIND, "nextLink", "points elsewhere"));
                 }
@@ -254,7 +265,12 @@ impl Calendar for MicrosoftCalendar {
             }
             let schedule = &a.body["value"][0];
             if let Some(m) = schedule["error"]["message"].as_str() {
-                return Err(remote::status(KIND, "getSchedule", StatusCode::BAD_GATEWAY, m));
+                return Err(remote::status(
+                    KIND,
+                    "getSchedule",
+                    StatusCode::BAD_GATEWAY,
+                    m,
+                ));
             }
             let items = schedule["scheduleItems"]
                 .as_array()

@@ -49,12 +49,20 @@ use crate::config::calendar::{CalendarConfig, CalendarKind};
 /// The provider calendar a business configured, built once and shared by
 /// every call; `None` for the built-in calendar (per call, over the call's
 /// store) and for `kind = "none"`.
-pub fn provider(config: &CalendarConfig) -> Result<Option<std::sync::Arc<dyn Calendar>>, CalendarError> {
+pub fn provider(
+    config: &CalendarConfig,
+) -> Result<Option<std::sync::Arc<dyn Calendar>>, CalendarError> {
     let timeout = std::time::Duration::from_millis(config.timeout_ms);
     Ok(match config.kind {
         CalendarKind::Builtin | CalendarKind::None => None,
-        CalendarKind::Caldav => Some(std::sync::Arc::new(CalDavCalendar::new(&config.caldav, timeout)?)),
-        CalendarKind::Google => Some(std::sync::Arc::new(GoogleCalendar::new(&config.google, timeout)?)),
+        CalendarKind::Caldav => Some(std::sync::Arc::new(CalDavCalendar::new(
+            &config.caldav,
+            timeout,
+        )?)),
+        CalendarKind::Google => Some(std::sync::Arc::new(GoogleCalendar::new(
+            &config.google,
+            timeout,
+        )?)),
         CalendarKind::Microsoft => Some(std::sync::Arc::new(MicrosoftCalendar::new(
             &config.microsoft,
             timeout,

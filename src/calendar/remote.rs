@@ -37,7 +37,12 @@ pub(crate) fn transport(kind: &str, e: reqwest::Error) -> CalendarError {
 }
 
 /// An answer with an unexpected status.
-pub(crate) fn status(kind: &str, what: &str, code: reqwest::StatusCode, body: &str) -> CalendarError {
+pub(crate) fn status(
+    kind: &str,
+    what: &str,
+    code: reqwest::StatusCode,
+    body: &str,
+) -> CalendarError {
     let quoted: String = body.chars().take(QUOTED).collect();
     let err = match code.as_u16() {
         401 | 403 => CalendarError::Unavailable(format!(
@@ -136,11 +141,7 @@ impl JsonApi {
             } else {
                 serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
             };
-            return Ok(Answer {
-                code,
-                body,
-                text,
-            });
+            return Ok(Answer { code, body, text });
         }
         Err(CalendarError::Unavailable(format!(
             "{} calendar refused a fresh token; check the credentials",

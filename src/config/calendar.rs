@@ -158,7 +158,9 @@ fn set(s: &Option<Secret>) -> bool {
 fn url_ok(key: &str, value: &str) -> Result<(), String> {
     match url::Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
-        _ => Err(format!("calendar.{key} must be an http(s) URL, got {value:?}")),
+        _ => Err(format!(
+            "calendar.{key} must be an http(s) URL, got {value:?}"
+        )),
     }
 }
 
@@ -203,9 +205,8 @@ impl CalendarConfig {
                 url_ok("google.token_url", &g.token_url)?;
                 need(!g.calendar_id.is_empty(), "calendar.google.calendar_id")?;
                 let service_account = !g.client_email.is_empty() && set(&g.private_key);
-                let refresh = !g.client_id.is_empty()
-                    && set(&g.client_secret)
-                    && set(&g.refresh_token);
+                let refresh =
+                    !g.client_id.is_empty() && set(&g.client_secret) && set(&g.refresh_token);
                 need(
                     service_account || refresh,
                     "a service account (client_email and FRONTDESK__CALENDAR__GOOGLE__PRIVATE_KEY) \
@@ -216,10 +217,7 @@ impl CalendarConfig {
             CalendarKind::Microsoft => {
                 let m = &self.microsoft;
                 url_ok("microsoft.base_url", &m.base_url)?;
-                url_ok(
-                    "microsoft.token_url",
-                    &m.token_url.replace("{tenant}", "t"),
-                )?;
+                url_ok("microsoft.token_url", &m.token_url.replace("{tenant}", "t"))?;
                 need(!m.tenant_id.is_empty(), "calendar.microsoft.tenant_id")?;
                 need(!m.client_id.is_empty(), "calendar.microsoft.client_id")?;
                 need(!m.user.is_empty(), "calendar.microsoft.user")?;
@@ -286,6 +284,9 @@ mod tests {
         c.caldav.password = Some("hunter2".into());
         c.google.private_key = Some("-----BEGIN PRIVATE KEY-----".into());
         let shown = format!("{c:?} {}", toml::to_string(&c).unwrap_or_default());
-        assert!(!shown.contains("hunter2") && !shown.contains("BEGIN"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("BEGIN"),
+            "{shown}"
+        );
     }
 }

@@ -193,7 +193,8 @@ fn missing_file_is_named() {
 
 #[test]
 fn a_calendar_is_chosen_in_the_file_and_its_secrets_come_from_the_environment() {
-    let extra = "\n[calendar.caldav]\nurl = \"http://127.0.0.1:5232/desk/cal/\"\nusername = \"desk\"\n";
+    let extra =
+        "\n[calendar.caldav]\nurl = \"http://127.0.0.1:5232/desk/cal/\"\nusername = \"desk\"\n";
     let dir = dir_with("", extra);
     let path = dir.path().join("business.toml");
     let text = std::fs::read_to_string(&path)
@@ -201,8 +202,13 @@ fn a_calendar_is_chosen_in_the_file_and_its_secrets_come_from_the_environment() 
         .replace("kind = \"builtin\"", "kind = \"caldav\"");
     std::fs::write(&path, &text).unwrap();
     let sources = ConfigSources::in_dir(dir.path());
-    let err = Config::load_with_env(&sources, &[]).unwrap_err().to_string();
-    assert!(err.contains("FRONTDESK__CALENDAR__CALDAV__PASSWORD"), "{err}");
+    let err = Config::load_with_env(&sources, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("FRONTDESK__CALENDAR__CALDAV__PASSWORD"),
+        "{err}"
+    );
     let c = Config::load_with_env(
         &sources,
         &env(&[("FRONTDESK__CALENDAR__CALDAV__PASSWORD", "app-pass-1")]),

@@ -132,20 +132,35 @@ mod tests {
     async fn never_to_a_withheld_number_nor_without_a_page_or_sms() {
         let mut withheld = ctx("https://harbor.example/book").await;
         withheld.caller = "anonymous".into();
-        let e = SendBookingLink.run(json!({}), withheld.clone()).await.unwrap_err();
-        assert!(matches!(&e, ToolError::InvalidArguments(m) if m.contains("withheld")), "{e}");
+        let e = SendBookingLink
+            .run(json!({}), withheld.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, ToolError::InvalidArguments(m) if m.contains("withheld")),
+            "{e}"
+        );
         assert!(queued(&withheld).await.is_empty());
 
         let none = ctx("").await;
         let e = SendBookingLink.run(json!({}), none).await.unwrap_err();
-        assert!(matches!(&e, ToolError::Unavailable(m) if m.contains("no booking page")), "{e}");
+        assert!(
+            matches!(&e, ToolError::Unavailable(m) if m.contains("no booking page")),
+            "{e}"
+        );
 
         let mut no_sms = ctx("https://harbor.example/book").await;
         let mut c = (*no_sms.config).clone();
         c.twilio.auth_token = None;
         no_sms.config = Arc::new(c);
-        let e = SendBookingLink.run(json!({}), no_sms.clone()).await.unwrap_err();
-        assert!(matches!(&e, ToolError::Unavailable(m) if m.contains("not set up")), "{e}");
+        let e = SendBookingLink
+            .run(json!({}), no_sms.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, ToolError::Unavailable(m) if m.contains("not set up")),
+            "{e}"
+        );
         assert!(queued(&no_sms).await.is_empty());
     }
 }

@@ -338,8 +338,16 @@ mod tests {
             .into_iter()
             .map(|s| s.name)
             .collect();
-        assert!(names.contains(&"send_booking_link".to_string()), "{names:?}");
-        assert!(!names.iter().any(|n| n.contains("appointment") || n == "check_availability"), "{names:?}");
+        assert!(
+            names.contains(&"send_booking_link".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("appointment") || n == "check_availability"),
+            "{names:?}"
+        );
     }
 
     #[test]

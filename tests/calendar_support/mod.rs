@@ -93,7 +93,11 @@ impl Radicale {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return server;
             }
-            assert!(Instant::now() < deadline, "Radicale did not listen: {}", server.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "Radicale did not listen: {}",
+                server.stderr()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -175,17 +179,29 @@ pub async fn check_contract(cal: &dyn Calendar) {
         "busy shows events the adapter did not create"
     );
     assert!(
-        matches!(cal.book(request(at(9, 30), 30, "+15550001111")).await, Err(CalendarError::Conflict(_))),
+        matches!(
+            cal.book(request(at(9, 30), 30, "+15550001111")).await,
+            Err(CalendarError::Conflict(_))
+        ),
         "a foreign event holds its time"
     );
 
-    let a = cal.book(request(at(14, 0), 70, "+15550001111")).await.unwrap();
+    let a = cal
+        .book(request(at(14, 0), 70, "+15550001111"))
+        .await
+        .unwrap();
     assert_eq!((a.start, a.end), (at(14, 0), at(15, 10)));
     assert_eq!(a.purpose, "sore gum, since Monday");
     let clash = cal.book(request(at(14, 30), 30, "+15550002222")).await;
-    assert!(matches!(clash, Err(CalendarError::Conflict(_))), "{clash:?}");
+    assert!(
+        matches!(clash, Err(CalendarError::Conflict(_))),
+        "{clash:?}"
+    );
     // Touching is not overlapping.
-    let b = cal.book(request(at(15, 10), 20, "+15550002222")).await.unwrap();
+    let b = cal
+        .book(request(at(15, 10), 20, "+15550002222"))
+        .await
+        .unwrap();
     assert_eq!(
         busy_set(cal, day.0, day.1).await,
         merged(vec![foreign, a.held(), b.held()])
@@ -196,11 +212,13 @@ pub async fn check_contract(cal: &dyn Calendar) {
         .await
         .unwrap();
     assert_eq!(found, vec![a.clone()]);
-    assert!(cal
-        .find_by_phone("+15550001111".into(), at(16, 0))
-        .await
-        .unwrap()
-        .is_empty(), "ended bookings are not upcoming");
+    assert!(
+        cal.find_by_phone("+15550001111".into(), at(16, 0))
+            .await
+            .unwrap()
+            .is_empty(),
+        "ended bookings are not upcoming"
+    );
     assert!(cal
         .find_by_phone("+15559999999".into(), at(0, 0))
         .await
@@ -209,15 +227,30 @@ pub async fn check_contract(cal: &dyn Calendar) {
 
     // Moving onto b is refused and a stays; moving to overlap itself is fine.
     let refused = cal.reschedule(a.id.clone(), at(15, 0), at(16, 0)).await;
-    assert!(matches!(refused, Err(CalendarError::Conflict(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CalendarError::Conflict(_))),
+        "{refused:?}"
+    );
     assert_eq!(
-        cal.find_by_phone("+15550001111".into(), at(0, 0)).await.unwrap(),
+        cal.find_by_phone("+15550001111".into(), at(0, 0))
+            .await
+            .unwrap(),
         vec![a.clone()],
         "a refused move leaves the booking where it was"
     );
-    let moved = cal.reschedule(a.id.clone(), at(13, 30), at(14, 40)).await.unwrap();
+    let moved = cal
+        .reschedule(a.id.clone(), at(13, 30), at(14, 40))
+        .await
+        .unwrap();
     assert_eq!((moved.start, moved.end), (at(13, 30), at(14, 40)));
-    assert_eq!((moved.service.as_str(), moved.name.as_str(), moved.phone.as_str()), ("Cleaning", "Ada Lovelace", "+15550001111"));
+    assert_eq!(
+        (
+            moved.service.as_str(),
+            moved.name.as_str(),
+            moved.phone.as_str()
+        ),
+        ("Cleaning", "Ada Lovelace", "+15550001111")
+    );
     assert_eq!(
         busy_set(cal, day.0, day.1).await,
         merged(vec![foreign, moved.held(), b.held()])
@@ -226,13 +259,19 @@ pub async fn check_contract(cal: &dyn Calendar) {
     if moved.id != a.id {
         assert_eq!(cal.cancel(a.id.clone()).await, Err(CalendarError::NotFound));
     }
-    assert_eq!(cal.cancel(moved.id.clone()).await.unwrap().start, at(13, 30));
-    assert_eq!(cal.cancel(moved.id.clone()).await, Err(CalendarError::NotFound));
-    assert_eq!(cal.cancel("no-such-booking".into()).await, Err(CalendarError::NotFound));
     assert_eq!(
-        busy_set(cal, day.0, day.1).await,
-        vec![foreign, b.held()]
+        cal.cancel(moved.id.clone()).await.unwrap().start,
+        at(13, 30)
     );
+    assert_eq!(
+        cal.cancel(moved.id.clone()).await,
+        Err(CalendarError::NotFound)
+    );
+    assert_eq!(
+        cal.cancel("no-such-booking".into()).await,
+        Err(CalendarError::NotFound)
+    );
+    assert_eq!(busy_set(cal, day.0, day.1).await, vec![foreign, b.held()]);
     assert!(matches!(
         cal.book(request(at(18, 0), 0, "+15550001111")).await,
         Err(CalendarError::Invalid(_))
@@ -247,7 +286,10 @@ pub async fn check_contract(cal: &dyn Calendar) {
     let won: Vec<_> = [&x, &y].into_iter().filter(|r| r.is_ok()).collect();
     assert!(won.len() <= 1, "{x:?} {y:?}");
     for r in [&x, &y] {
-        assert!(r.is_ok() || matches!(r, Err(CalendarError::Conflict(_))), "{r:?}");
+        assert!(
+            r.is_ok() || matches!(r, Err(CalendarError::Conflict(_))),
+            "{r:?}"
+        );
     }
     let evening = busy_set(cal, at(16, 0), at(23, 0)).await;
     assert_eq!(evening.len(), won.len(), "{evening:?}");
@@ -263,7 +305,9 @@ pub fn service_account_key() -> (String, Vec<u8>) {
     .unwrap();
     use base64::Engine as _;
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
     let key = ring::rsa::KeyPair::from_pkcs8(&der).unwrap();
     (pem, key.public().as_ref().to_vec())
 }

@@ -166,7 +166,8 @@ fn assert_booked(outputs: &[Value]) -> String {
     let tz = repo_config().business.timezone().unwrap();
     assert_eq!(
         outputs[0]["start"],
-        at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false)
+        at.with_timezone(&tz)
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
     );
     assert_eq!(outputs[0]["phone"], SIM_CALLER);
     outputs[0]["appointment_id"].as_str().unwrap().to_string()
@@ -190,12 +191,18 @@ async fn a_call_books_into_radicale() {
     let id = assert_booked(&outputs);
     let (_, at) = monday_ten();
     let cal = CalDavCalendar::new(&caldav, std::time::Duration::from_secs(5)).unwrap();
-    let found = cal.find_by_phone(SIM_CALLER.into(), Utc::now()).await.unwrap();
+    let found = cal
+        .find_by_phone(SIM_CALLER.into(), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].id, id);
     assert_eq!(found[0].start, at);
     assert_eq!(found[0].end, at + Duration::minutes(70), "hour plus buffer");
-    assert_eq!((found[0].service.as_str(), found[0].name.as_str()), ("Cleaning", "Dana Whitfield"));
+    assert_eq!(
+        (found[0].service.as_str(), found[0].name.as_str()),
+        ("Cleaning", "Dana Whitfield")
+    );
 }
 
 #[actix_rt::test]
@@ -229,9 +236,21 @@ async fn a_call_books_into_the_google_calendar_simulator() {
     let (_, at) = monday_ten();
     assert_eq!(events[0]["id"], id.as_str());
     assert_eq!(events[0]["summary"], "Cleaning: Dana Whitfield");
-    assert_eq!(events[0]["start"]["dateTime"], at.to_rfc3339_opts(SecondsFormat::Secs, true));
-    assert_eq!(events[0]["extendedProperties"]["private"]["frontdeskPhone"], SIM_CALLER);
-    assert!(sim.requests().iter().any(|r| r == "POST /calendar/v3/freeBusy"), "{:?}", sim.requests());
+    assert_eq!(
+        events[0]["start"]["dateTime"],
+        at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    assert_eq!(
+        events[0]["extendedProperties"]["private"]["frontdeskPhone"],
+        SIM_CALLER
+    );
+    assert!(
+        sim.requests()
+            .iter()
+            .any(|r| r == "POST /calendar/v3/freeBusy"),
+        "{:?}",
+        sim.requests()
+    );
 }
 
 #[actix_rt::test]
@@ -267,7 +286,9 @@ async fn a_call_books_into_the_microsoft_graph_simulator() {
         format!("{}.0000000", at.format("%Y-%m-%dT%H:%M:%S"))
     );
     assert!(
-        sim.requests().iter().any(|r| r == "POST /v1.0/users/desk@harbor.example/calendar/getSchedule"),
+        sim.requests()
+            .iter()
+            .any(|r| r == "POST /v1.0/users/desk@harbor.example/calendar/getSchedule"),
         "{:?}",
         sim.requests()
     );
@@ -297,7 +318,9 @@ async fn a_calendar_that_is_down_leaves_the_call_going_and_a_message_is_taken() 
             json!({"caller_name": "Dana Whitfield", "subject": "Cleaning appointment", "body": "Wants a cleaning next Monday at ten"}),
         ),
     );
-    let Done { outputs, detail, .. } = call(turns, move |config| {
+    let Done {
+        outputs, detail, ..
+    } = call(turns, move |config| {
         let c = &mut config.business.calendar;
         c.kind = CalendarKind::Google;
         c.google.calendar_id = "desk@harbor.example".into();
@@ -311,12 +334,19 @@ async fn a_calendar_that_is_down_leaves_the_call_going_and_a_message_is_taken() 
     assert_eq!(outputs[0]["error"], "unavailable", "{outputs:?}");
     let message = outputs[0]["message"].as_str().unwrap();
     assert!(message.contains("offer to take a message"), "{message}");
-    assert!(!message.contains("client-secret-1") && !message.contains("refresh-1"), "{message}");
+    assert!(
+        !message.contains("client-secret-1") && !message.contains("refresh-1"),
+        "{message}"
+    );
     assert_eq!(detail.messages.len(), 1, "the message was taken");
     // The failure is stored with its reason, for operators.
     let stored = &detail.tools[0];
     assert_eq!(stored.name, "book_appointment");
-    assert!(stored.result.contains("google calendar") && stored.result.contains("503"), "{}", stored.result);
+    assert!(
+        stored.result.contains("google calendar") && stored.result.contains("503"),
+        "{}",
+        stored.result
+    );
     assert!(sim.events("desk@harbor.example").is_empty());
 }
 
@@ -339,14 +369,20 @@ async fn without_a_calendar_the_booking_page_is_texted_once() {
     assert!(offered.is_empty(), "{outputs:?}");
     assert!(done.offered.contains(&"send_booking_link".to_string()));
     assert!(
-        !done.offered.iter().any(|t| t == "book_appointment" || t == "check_availability"),
+        !done
+            .offered
+            .iter()
+            .any(|t| t == "book_appointment" || t == "check_availability"),
         "no calendar, no booking tools: {:?}",
         done.offered
     );
     assert_eq!(done.sms.len(), 1, "{:?}", done.sms);
     assert_eq!(done.sms[0]["to"], SIM_CALLER);
     assert!(
-        done.sms[0]["body"].as_str().unwrap().ends_with("https://harbor.example/book"),
+        done.sms[0]["body"]
+            .as_str()
+            .unwrap()
+            .ends_with("https://harbor.example/book"),
         "{:?}",
         done.sms
     );

@@ -4,14 +4,14 @@
 // Test helpers panic on setup failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../calendar_support/mod.rs"]
+mod calendar_support;
 #[path = "../common/mod.rs"]
 mod common;
 #[path = "../store_support/mod.rs"]
 mod store_support;
 #[path = "../voicemail_common/mod.rs"]
 mod voicemail_common;
-#[path = "../calendar_support/mod.rs"]
-mod calendar_support;
 
 mod bad_input;
 mod barge_in;

@@ -45,14 +45,27 @@ async fn caldav_failures_are_typed_and_carry_no_password() {
         matches!(&e, CalendarError::Unavailable(m) if m.contains("credentials") && !m.contains("not-the-password")),
         "{e}"
     );
-    let e = wrong.book(request(at(9, 0), 30, "+15550001111")).await.unwrap_err();
+    let e = wrong
+        .book(request(at(9, 0), 30, "+15550001111"))
+        .await
+        .unwrap_err();
     assert!(matches!(&e, CalendarError::Unavailable(_)), "{e}");
 
     // Nothing listens: unavailable, quickly.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let down = caldav(&format!("http://127.0.0.1:{port}/desk/cal/"), CALDAV_PASSWORD);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = caldav(
+        &format!("http://127.0.0.1:{port}/desk/cal/"),
+        CALDAV_PASSWORD,
+    );
     let e = down.busy(at(0, 0), at(23, 0)).await.unwrap_err();
-    assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("cannot be reached")), "{e}");
+    assert!(
+        matches!(&e, CalendarError::Unavailable(m) if m.contains("cannot be reached")),
+        "{e}"
+    );
 
     // A server that accepts the connection and never answers: the timeout.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -73,14 +86,26 @@ async fn caldav_failures_are_typed_and_carry_no_password() {
     )
     .unwrap();
     let started = std::time::Instant::now();
-    let e = slow.book(request(at(9, 0), 30, "+15550001111")).await.unwrap_err();
-    assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("in time")), "{e}");
+    let e = slow
+        .book(request(at(9, 0), 30, "+15550001111"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, CalendarError::Unavailable(m) if m.contains("in time")),
+        "{e}"
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
     hold.abort();
 
     // A collection that is not there rejects the event.
-    let missing = caldav(&format!("http://127.0.0.1:{}/desk/nope/", server.port), CALDAV_PASSWORD);
-    let e = missing.book(request(at(9, 0), 30, "+15550001111")).await.unwrap_err();
+    let missing = caldav(
+        &format!("http://127.0.0.1:{}/desk/nope/", server.port),
+        CALDAV_PASSWORD,
+    );
+    let e = missing
+        .book(request(at(9, 0), 30, "+15550001111"))
+        .await
+        .unwrap_err();
     assert!(matches!(&e, CalendarError::Unavailable(_)), "{e}");
 }
 
@@ -143,7 +168,11 @@ mod google {
         staff_meeting(&sim);
         let cal = GoogleCalendar::new(&refresh_config(&sim), Duration::from_secs(5)).unwrap();
         check_contract(&cal).await;
-        let tokens = sim.requests().iter().filter(|r| *r == "POST /token").count();
+        let tokens = sim
+            .requests()
+            .iter()
+            .filter(|r| *r == "POST /token")
+            .count();
         assert_eq!(tokens, 1, "the token is cached: {:?}", sim.requests());
     }
 
@@ -160,10 +189,16 @@ mod google {
             ..GoogleConfig::default()
         };
         let cal = GoogleCalendar::new(&config, Duration::from_secs(5)).unwrap();
-        let b = cal.book(request(at(14, 0), 60, "+15550001111")).await.unwrap();
+        let b = cal
+            .book(request(at(14, 0), 60, "+15550001111"))
+            .await
+            .unwrap();
         let stored = sim.events(CAL);
         let ev = stored.iter().find(|e| e["id"] == b.id.as_str()).unwrap();
-        assert_eq!(ev["extendedProperties"]["private"]["frontdeskPhone"], "+15550001111");
+        assert_eq!(
+            ev["extendedProperties"]["private"]["frontdeskPhone"],
+            "+15550001111"
+        );
         assert_eq!(ev["start"]["dateTime"], "2030-06-03T14:00:00Z");
 
         // Another account's key is refused by the token endpoint.
@@ -171,7 +206,10 @@ mod google {
         stranger.client_email = "someone@else.iam.gserviceaccount.com".into();
         let cal = GoogleCalendar::new(&stranger, Duration::from_secs(5)).unwrap();
         let e = cal.busy(at(0, 0), at(23, 0)).await.unwrap_err();
-        assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("sign-in failed") && m.contains("invalid_grant")), "{e}");
+        assert!(
+            matches!(&e, CalendarError::Unavailable(m) if m.contains("sign-in failed") && m.contains("invalid_grant")),
+            "{e}"
+        );
         assert!(!e.to_string().contains("PRIVATE KEY"));
     }
 
@@ -181,13 +219,24 @@ mod google {
         let mut wrong = refresh_config(&sim);
         wrong.refresh_token = Some("1//expired-refresh".into());
         let cal = GoogleCalendar::new(&wrong, Duration::from_secs(5)).unwrap();
-        let e = cal.book(request(at(14, 0), 60, "+15550001111")).await.unwrap_err();
-        assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("invalid_grant")), "{e}");
+        let e = cal
+            .book(request(at(14, 0), 60, "+15550001111"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CalendarError::Unavailable(m) if m.contains("invalid_grant")),
+            "{e}"
+        );
         assert!(!format!("{e} {e:?}").contains("expired-refresh"));
         assert!(sim.events(CAL).is_empty());
 
         let cal = GoogleCalendar::new(&refresh_config(&sim), Duration::from_millis(400)).unwrap();
-        let sign_ins = || sim.requests().iter().filter(|r| *r == "POST /token").count();
+        let sign_ins = || {
+            sim.requests()
+                .iter()
+                .filter(|r| *r == "POST /token")
+                .count()
+        };
         cal.busy(at(0, 0), at(23, 0)).await.unwrap();
         let before = sign_ins();
         // A revoked token is replaced once, transparently.
@@ -197,11 +246,20 @@ mod google {
 
         sim.set_down(true);
         let e = cal.busy(at(0, 0), at(23, 0)).await.unwrap_err();
-        assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("503")), "{e}");
+        assert!(
+            matches!(&e, CalendarError::Unavailable(m) if m.contains("503")),
+            "{e}"
+        );
         sim.set_down(false);
         sim.set_delay(Duration::from_secs(2));
-        let e = cal.book(request(at(14, 0), 60, "+15550001111")).await.unwrap_err();
-        assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("in time")), "{e}");
+        let e = cal
+            .book(request(at(14, 0), 60, "+15550001111"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CalendarError::Unavailable(m) if m.contains("in time")),
+            "{e}"
+        );
     }
 }
 
@@ -244,9 +302,18 @@ mod microsoft {
         let cal = MicrosoftCalendar::new(&config(&sim), Duration::from_secs(5)).unwrap();
         check_contract(&cal).await;
         let stored = sim.events();
-        let ours = stored.iter().find(|e| e["subject"] == "Cleaning: Ada Lovelace").unwrap();
+        let ours = stored
+            .iter()
+            .find(|e| e["subject"] == "Cleaning: Ada Lovelace")
+            .unwrap();
         assert!(ours["transactionId"].is_string());
-        assert_eq!(ours["singleValueExtendedProperties"].as_array().unwrap().len(), 4);
+        assert_eq!(
+            ours["singleValueExtendedProperties"]
+                .as_array()
+                .unwrap()
+                .len(),
+            4
+        );
     }
 
     #[actix_rt::test]
@@ -255,8 +322,14 @@ mod microsoft {
         let mut wrong = config(&sim);
         wrong.client_secret = Some("graph-secret-OLD".into());
         let cal = MicrosoftCalendar::new(&wrong, Duration::from_secs(5)).unwrap();
-        let e = cal.book(request(at(14, 0), 60, "+15550001111")).await.unwrap_err();
-        assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("invalid_client")), "{e}");
+        let e = cal
+            .book(request(at(14, 0), 60, "+15550001111"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CalendarError::Unavailable(m) if m.contains("invalid_client")),
+            "{e}"
+        );
         assert!(!format!("{e} {e:?}").contains("graph-secret"));
         assert!(sim.events().is_empty());
 
@@ -264,7 +337,10 @@ mod microsoft {
         stranger.user = "nobody@harbor.example".into();
         let cal = MicrosoftCalendar::new(&stranger, Duration::from_secs(5)).unwrap();
         let e = cal.busy(at(0, 0), at(23, 0)).await.unwrap_err();
-        assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("invalid")), "{e}");
+        assert!(
+            matches!(&e, CalendarError::Unavailable(m) if m.contains("invalid")),
+            "{e}"
+        );
 
         let cal = MicrosoftCalendar::new(&config(&sim), Duration::from_millis(400)).unwrap();
         cal.busy(at(0, 0), at(23, 0)).await.unwrap();
@@ -272,10 +348,19 @@ mod microsoft {
         cal.busy(at(0, 0), at(23, 0)).await.unwrap();
         sim.set_down(true);
         let e = cal.busy(at(0, 0), at(23, 0)).await.unwrap_err();
-        assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("503")), "{e}");
+        assert!(
+            matches!(&e, CalendarError::Unavailable(m) if m.contains("503")),
+            "{e}"
+        );
         sim.set_down(false);
         sim.set_delay(Duration::from_secs(2));
-        let e = cal.book(request(at(14, 0), 60, "+15550001111")).await.unwrap_err();
-        assert!(matches!(&e, CalendarError::Unavailable(m) if m.contains("in time")), "{e}");
+        let e = cal
+            .book(request(at(14, 0), 60, "+15550001111"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CalendarError::Unavailable(m) if m.contains("in time")),
+            "{e}"
+        );
     }
 }

@@ -61,7 +61,10 @@ pub struct GoogleCalendarHandle {
 impl GoogleCalendarSim {
     /// Serves on 127.0.0.1 (free port) the calendars `calendars` (the first
     /// is also `primary`).
-    pub async fn start(auth: GoogleAuth, calendars: &[&str]) -> std::io::Result<GoogleCalendarHandle> {
+    pub async fn start(
+        auth: GoogleAuth,
+        calendars: &[&str],
+    ) -> std::io::Result<GoogleCalendarHandle> {
         let state = Arc::new(State {
             auth,
             calendars: calendars.iter().map(|c| c.to_string()).collect(),
@@ -143,7 +146,10 @@ impl GoogleCalendarHandle {
         finish(&mut e, 1);
         self.state.events.lock().insert(
             (calendar.to_string(), id.clone()),
-            Stored { event: e, version: 1 },
+            Stored {
+                event: e,
+                version: 1,
+            },
         );
         id
     }
@@ -200,7 +206,9 @@ fn token_error(code: StatusCode, error: &str, description: &str) -> HttpResponse
 
 fn time_of(v: &Value) -> Option<DateTime<Utc>> {
     if let Some(t) = v.get("dateTime").and_then(Value::as_str) {
-        return DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+        return DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
     }
     let d = NaiveDate::parse_from_str(v.get("date")?.as_str()?, "%Y-%m-%d").ok()?;
     Some(d.and_hms_opt(0, 0, 0)?.and_utc())
@@ -222,12 +230,20 @@ fn opaque(e: &Map<String, Value>) -> bool {
 fn finish(e: &mut Map<String, Value>, version: u64) {
     let now = rfc3339(Utc::now());
     e.insert("kind".into(), json!("calendar#event"));
-    e.insert("etag".into(), json!(format!("\"{}\"", 3_000_000_000_000u64 + version)));
+    e.insert(
+        "etag".into(),
+        json!(format!("\"{}\"", 3_000_000_000_000u64 + version)),
+    );
     e.entry("status").or_insert(json!("confirmed"));
     e.entry("created").or_insert(json!(now.clone()));
     e.insert("updated".into(), json!(now));
-    let id = e.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-    e.entry("iCalUID").or_insert(json!(format!("{id}@google.com")));
+    let id = e
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    e.entry("iCalUID")
+        .or_insert(json!(format!("{id}@google.com")));
 }
 
 /// base32hex, 5 to 1024 characters (the rule for client-chosen ids).
@@ -245,7 +261,11 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
         tokio::time::sleep(delay).await;
     }
     if *state.down.lock() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "backendError", "Backend Error");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "backendError",
+            "Backend Error",
+        );
     }
     let path = req.path().to_string();
     if path == "/token" && req.method() == "POST" {
@@ -267,12 +287,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
             "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
         );
     }
-    let segments: Vec<String> = rest
-        .split('/')
-        .map(|s| {
-            percent_decode(s)
-        })
-        .collect();
+    let segments: Vec<String> = rest.split('/').map(|s| percent_decode(s)).collect();
     let json_body = || serde_json::from_slice::<Value>(&body).ok();
     let if_match = req
         .headers()
@@ -330,7 +345,10 @@ fn token(state: &State, body: &[u8]) -> HttpResponse {
     match get("grant_type") {
         "refresh_token" => {
             let a = &state.auth;
-            if a.client_id.is_empty() || get("client_id") != a.client_id || get("client_secret") != a.client_secret {
+            if a.client_id.is_empty()
+                || get("client_id") != a.client_id
+                || get("client_secret") != a.client_secret
+            {
                 return token_error(StatusCode::UNAUTHORIZED, "invalid_client", "Unauthorized");
             }
             if get("refresh_token") != a.refresh_token {
@@ -342,12 +360,25 @@ fn token(state: &State, body: &[u8]) -> HttpResponse {
                 return token_error(StatusCode::BAD_REQUEST, "invalid_grant", &why);
             }
         }
-        "" => return token_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: grant_type"),
-        _ => return token_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Invalid grant_type"),
+        "" => {
+            return token_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing required parameter: grant_type",
+            )
+        }
+        _ => {
+            return token_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Invalid grant_type",
+            )
+        }
     }
     let token = format!("ya29.{}", new_id());
     state.tokens.lock().insert(token.clone());
-    HttpResponse::Ok().json(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))
+    HttpResponse::Ok()
+        .json(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))
 }
 
 /// RFC 7523 as Google applies it: RS256, a known `iss`, `aud` the token URL,
@@ -355,10 +386,14 @@ fn token(state: &State, body: &[u8]) -> HttpResponse {
 fn check_jwt(state: &State, jwt: &str) -> Result<(), String> {
     let parts: Vec<&str> = jwt.split('.').collect();
     let [header, claims, sig] = parts.as_slice() else {
-        return Err("Invalid JWT: Token must be a short-lived token and in a reasonable timeframe".into());
+        return Err(
+            "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe".into(),
+        );
     };
     let decode = |p: &str| -> Result<Value, String> {
-        let raw = URL_SAFE_NO_PAD.decode(p).map_err(|_| "Invalid JWT encoding".to_string())?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(p)
+            .map_err(|_| "Invalid JWT encoding".to_string())?;
         serde_json::from_slice(&raw).map_err(|_| "Invalid JWT encoding".to_string())
     };
     let (header, claims) = (decode(header)?, decode(claims)?);
@@ -369,7 +404,9 @@ fn check_jwt(state: &State, jwt: &str) -> Result<(), String> {
     let Some((_, key)) = state.auth.service_accounts.iter().find(|(e, _)| e == iss) else {
         return Err("Invalid JWT Signature.".into());
     };
-    let signature = URL_SAFE_NO_PAD.decode(sig).map_err(|_| "Invalid JWT Signature.".to_string())?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(sig)
+        .map_err(|_| "Invalid JWT Signature.".to_string())?;
     let signed = format!("{}.{}", parts[0], parts[1]);
     ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, key)
         .verify(signed.as_bytes(), &signature)
@@ -379,31 +416,52 @@ fn check_jwt(state: &State, jwt: &str) -> Result<(), String> {
         return Err("Invalid JWT: audience is not the token URL".into());
     }
     let now = Utc::now().timestamp();
-    let (iat, exp) = (claims["iat"].as_i64().unwrap_or(0), claims["exp"].as_i64().unwrap_or(0));
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap_or(0),
+        claims["exp"].as_i64().unwrap_or(0),
+    );
     if exp <= now || iat > now + 60 || exp - iat > 3600 {
         return Err("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.".into());
     }
     let scopes = claims["scope"].as_str().unwrap_or_default();
-    if !scopes.split(' ').any(|s| s.starts_with("https://www.googleapis.com/auth/calendar")) {
+    if !scopes
+        .split(' ')
+        .any(|s| s.starts_with("https://www.googleapis.com/auth/calendar"))
+    {
         return Err("Invalid OAuth scope or ID token audience provided.".into());
     }
     Ok(())
 }
 
 fn free_busy(state: &State, b: &Value) -> HttpResponse {
-    let parse = |k: &str| b[k].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+    let parse = |k: &str| {
+        b[k].as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
     let (Some(min), Some(max)) = (parse("timeMin"), parse("timeMax")) else {
-        return error(StatusCode::BAD_REQUEST, "badRequest", "Missing timeMin or timeMax");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "Missing timeMin or timeMax",
+        );
     };
     if max <= min {
-        return error(StatusCode::BAD_REQUEST, "timeRangeEmpty", "The specified time range is empty.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "timeRangeEmpty",
+            "The specified time range is empty.",
+        );
     }
     let events = state.events.lock();
     let mut calendars = Map::new();
     for item in b["items"].as_array().cloned().unwrap_or_default() {
         let asked = item["id"].as_str().unwrap_or_default().to_string();
         let Some(cal) = calendar_id(state, &asked) else {
-            calendars.insert(asked, json!({"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}));
+            calendars.insert(
+                asked,
+                json!({"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}),
+            );
             continue;
         };
         let mut held: Vec<(DateTime<Utc>, DateTime<Utc>)> = events
@@ -442,11 +500,19 @@ fn insert(state: &State, cal: &str, body: Value) -> HttpResponse {
         return error(StatusCode::BAD_REQUEST, "required", "Missing end time.");
     };
     if end <= start {
-        return error(StatusCode::BAD_REQUEST, "timeRangeEmpty", "The specified time range is empty.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "timeRangeEmpty",
+            "The specified time range is empty.",
+        );
     }
     let id = match e.get("id").and_then(Value::as_str) {
         Some(id) if !valid_id(id) => {
-            return error(StatusCode::BAD_REQUEST, "invalid", "Invalid resource id value.")
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Invalid resource id value.",
+            )
         }
         Some(id) => id.to_string(),
         None => new_id(),
@@ -454,25 +520,45 @@ fn insert(state: &State, cal: &str, body: Value) -> HttpResponse {
     let mut events = state.events.lock();
     let key = (cal.to_string(), id.clone());
     if events.contains_key(&key) {
-        return error(StatusCode::CONFLICT, "duplicate", "The requested identifier already exists.");
+        return error(
+            StatusCode::CONFLICT,
+            "duplicate",
+            "The requested identifier already exists.",
+        );
     }
     e.insert("id".into(), json!(id));
     finish(&mut e, 1);
-    events.insert(key, Stored { event: e.clone(), version: 1 });
+    events.insert(
+        key,
+        Stored {
+            event: e.clone(),
+            version: 1,
+        },
+    );
     HttpResponse::Ok().json(Value::Object(e))
 }
 
 fn list(state: &State, cal: &str, query: &[(String, String)]) -> HttpResponse {
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let parse = |k: &str| q(k).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+    let parse = |k: &str| {
+        q(k).and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
     if q("orderBy") == Some("startTime") && q("singleEvents") != Some("true") {
-        return error(StatusCode::BAD_REQUEST, "badRequest", "The requested ordering is not available for the particular query.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "The requested ordering is not available for the particular query.",
+        );
     }
     let (min, max) = (parse("timeMin"), parse("timeMax"));
     let props: Vec<(String, String)> = query
         .iter()
         .filter(|(k, _)| k == "privateExtendedProperty")
-        .filter_map(|(_, v)| v.split_once('=').map(|(a, b)| (a.to_string(), b.to_string())))
+        .filter_map(|(_, v)| {
+            v.split_once('=')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
         .collect();
     let show_deleted = q("showDeleted") == Some("true");
     let mut items: Vec<Value> = state
@@ -481,7 +567,8 @@ fn list(state: &State, cal: &str, query: &[(String, String)]) -> HttpResponse {
         .iter()
         .filter(|((c, _), s)| *c == cal && (show_deleted || live(&s.event)))
         .filter(|(_, s)| {
-            range_of(&s.event).is_some_and(|(s, e)| min.is_none_or(|m| e > m) && max.is_none_or(|m| s < m))
+            range_of(&s.event)
+                .is_some_and(|(s, e)| min.is_none_or(|m| e > m) && max.is_none_or(|m| s < m))
         })
         .filter(|(_, s)| {
             props.iter().all(|(k, v)| {
@@ -496,7 +583,10 @@ fn list(state: &State, cal: &str, query: &[(String, String)]) -> HttpResponse {
         .map(|(_, s)| Value::Object(s.event.clone()))
         .collect();
     items.sort_by_key(|e| e.as_object().and_then(range_of).map(|r| r.0));
-    let max_results: usize = q("maxResults").and_then(|m| m.parse().ok()).unwrap_or(250).clamp(1, 2500);
+    let max_results: usize = q("maxResults")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(250)
+        .clamp(1, 2500);
     let skip: usize = q("pageToken").and_then(|p| p.parse().ok()).unwrap_or(0);
     let page: Vec<Value> = items.iter().skip(skip).take(max_results).cloned().collect();
     let mut answer = json!({"kind": "calendar#events", "summary": cal, "items": page});
@@ -523,17 +613,30 @@ fn patch(state: &State, cal: &str, id: &str, body: Value, if_match: Option<&str>
         return error(StatusCode::NOT_FOUND, "notFound", "Not Found");
     };
     if stale(s, if_match) {
-        return error(StatusCode::PRECONDITION_FAILED, "conditionNotMet", "Precondition Failed");
+        return error(
+            StatusCode::PRECONDITION_FAILED,
+            "conditionNotMet",
+            "Precondition Failed",
+        );
     }
     let mut e = s.event.clone();
     for (k, v) in body.as_object().cloned().unwrap_or_default() {
-        if !matches!(k.as_str(), "id" | "etag" | "kind" | "created" | "updated" | "iCalUID") {
+        if !matches!(
+            k.as_str(),
+            "id" | "etag" | "kind" | "created" | "updated" | "iCalUID"
+        ) {
             e.insert(k, v);
         }
     }
     match range_of(&e) {
         Some((a, b)) if b > a => {}
-        _ => return error(StatusCode::BAD_REQUEST, "timeRangeEmpty", "The specified time range is empty."),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "timeRangeEmpty",
+                "The specified time range is empty.",
+            )
+        }
     }
     s.version += 1;
     finish(&mut e, s.version);
@@ -550,7 +653,11 @@ fn delete(state: &State, cal: &str, id: &str, if_match: Option<&str>) -> HttpRes
         return error(StatusCode::GONE, "deleted", "Resource has been deleted");
     }
     if stale(s, if_match) {
-        return error(StatusCode::PRECONDITION_FAILED, "conditionNotMet", "Precondition Failed");
+        return error(
+            StatusCode::PRECONDITION_FAILED,
+            "conditionNotMet",
+            "Precondition Failed",
+        );
     }
     s.version += 1;
     s.event.insert("status".into(), json!("cancelled"));

@@ -129,10 +129,13 @@ impl GraphHandle {
         let id = new_id();
         e.insert("id".into(), json!(id));
         finish(&mut e, 1);
-        self.state
-            .events
-            .lock()
-            .insert(id.clone(), Stored { event: e, version: 1 });
+        self.state.events.lock().insert(
+            id.clone(),
+            Stored {
+                event: e,
+                version: 1,
+            },
+        );
         id
     }
 
@@ -174,7 +177,9 @@ fn time_of(v: Option<&Value>) -> Result<DateTime<Utc>, String> {
     let v = v.ok_or("missing dateTimeTimeZone")?;
     let tz = v["timeZone"].as_str().unwrap_or_default();
     if !tz.eq_ignore_ascii_case("UTC") {
-        return Err(format!("the simulator only keeps UTC, got time zone {tz:?}"));
+        return Err(format!(
+            "the simulator only keeps UTC, got time zone {tz:?}"
+        ));
     }
     let raw = v["dateTime"].as_str().ok_or("missing dateTime")?;
     NaiveDateTime::parse_from_str(raw.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
@@ -305,7 +310,11 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
         .collect();
     let seg: Vec<&str> = segs.iter().map(String::as_str).collect();
     let Some((user, rest)) = seg.split_first() else {
-        return error(StatusCode::BAD_REQUEST, "BadRequest", "Resource not found for the segment 'users'.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Resource not found for the segment 'users'.",
+        );
     };
     if !user.eq_ignore_ascii_case(&state.auth.user) {
         return error(
@@ -328,7 +337,13 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
         .get("if-match")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bad_body = || error(StatusCode::BAD_REQUEST, "BadRequest", "Unable to read JSON request payload.");
+    let bad_body = || {
+        error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Unable to read JSON request payload.",
+        )
+    };
     match (req.method().as_str(), rest) {
         ("POST", ["calendar", "getSchedule"]) => match json_body() {
             Some(b) => schedule(&state, &b),
@@ -338,9 +353,14 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
             Some(b) => create(&state, b),
             None => bad_body(),
         },
-        ("GET", ["calendar", "calendarView"] | ["calendarView"]) => {
-            calendar_view(&state, q("startDateTime"), q("endDateTime"), q("$top"), q("$skip"), q("$expand"))
-        }
+        ("GET", ["calendar", "calendarView"] | ["calendarView"]) => calendar_view(
+            &state,
+            q("startDateTime"),
+            q("endDateTime"),
+            q("$top"),
+            q("$skip"),
+            q("$expand"),
+        ),
         ("GET", ["events", id] | ["calendar", "events", id]) => {
             match state.events.lock().get(*id) {
                 Some(s) => HttpResponse::Ok().json(view(&s.event, q("$expand").as_deref())),
@@ -362,7 +382,11 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
                 }
             }
         }
-        _ => error(StatusCode::BAD_REQUEST, "BadRequest", "Unsupported segment type."),
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Unsupported segment type.",
+        ),
     }
 }
 
@@ -383,9 +407,8 @@ fn precondition() -> HttpResponse {
 }
 
 fn stale(s: &Stored, if_match: Option<&str>) -> bool {
-    if_match.is_some_and(|m| {
-        m != "*" && Some(m) != s.event.get("@odata.etag").and_then(Value::as_str)
-    })
+    if_match
+        .is_some_and(|m| m != "*" && Some(m) != s.event.get("@odata.etag").and_then(Value::as_str))
 }
 
 fn token(state: &State, tenant: &str, body: &[u8]) -> HttpResponse {
@@ -401,16 +424,36 @@ fn token(state: &State, tenant: &str, body: &[u8]) -> HttpResponse {
     };
     let a = &state.auth;
     if tenant != a.tenant_id {
-        return fail(StatusCode::BAD_REQUEST, "invalid_request", 90002, "Tenant not found.");
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            "Tenant not found.",
+        );
     }
     if get("grant_type") != "client_credentials" {
-        return fail(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
     }
     if get("client_id") != a.client_id {
-        return fail(StatusCode::BAD_REQUEST, "unauthorized_client", 700016, "Application was not found in the directory.");
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            "Application was not found in the directory.",
+        );
     }
     if get("client_secret") != a.client_secret {
-        return fail(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, "Invalid client secret provided.");
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided.",
+        );
     }
     if get("scope") != "https://graph.microsoft.com/.default" {
         return fail(StatusCode::BAD_REQUEST, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.");
@@ -423,12 +466,24 @@ fn token(state: &State, tenant: &str, body: &[u8]) -> HttpResponse {
 fn schedule(state: &State, b: &Value) -> HttpResponse {
     let (start, end) = match (time_of(b.get("startTime")), time_of(b.get("endTime"))) {
         (Ok(s), Ok(e)) if e > s => (s, e),
-        (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", &m),
-        _ => return error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", "The end time must be after the start time."),
+        (Err(m), _) | (_, Err(m)) => {
+            return error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", &m)
+        }
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidParameter",
+                "The end time must be after the start time.",
+            )
+        }
     };
     let interval = b["availabilityViewInterval"].as_i64().unwrap_or(30);
     if !(5..=1440).contains(&interval) {
-        return error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", "availabilityViewInterval must be between 5 and 1440.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidParameter",
+            "availabilityViewInterval must be between 5 and 1440.",
+        );
     }
     let events = state.events.lock();
     let mut value = Vec::new();
@@ -444,8 +499,20 @@ fn schedule(state: &State, b: &Value) -> HttpResponse {
             .filter(|s| s.event.get("isCancelled") != Some(&json!(true)))
             .filter_map(|s| {
                 let (a, z) = range_of(&s.event)?;
-                let status = s.event.get("showAs").and_then(Value::as_str).unwrap_or("busy").to_string();
-                (a < end && z > start && status != "free").then(|| (a, z, status, s.event.get("subject").cloned().unwrap_or(json!(""))))
+                let status = s
+                    .event
+                    .get("showAs")
+                    .and_then(Value::as_str)
+                    .unwrap_or("busy")
+                    .to_string();
+                (a < end && z > start && status != "free").then(|| {
+                    (
+                        a,
+                        z,
+                        status,
+                        s.event.get("subject").cloned().unwrap_or(json!("")),
+                    )
+                })
             })
             .collect();
         items.sort_by_key(|i| i.0);
@@ -472,10 +539,12 @@ fn schedule(state: &State, b: &Value) -> HttpResponse {
         }
         let schedule_items: Vec<Value> = items
             .into_iter()
-            .map(|(a, z, status, subject)| json!({
-                "isPrivate": false, "status": status, "subject": subject, "location": "",
-                "start": graph_time(a), "end": graph_time(z),
-            }))
+            .map(|(a, z, status, subject)| {
+                json!({
+                    "isPrivate": false, "status": status, "subject": subject, "location": "",
+                    "start": graph_time(a), "end": graph_time(z),
+                })
+            })
             .collect();
         value.push(json!({
             "scheduleId": who,
@@ -496,21 +565,36 @@ fn create(state: &State, body: Value) -> HttpResponse {
     let mut e = body.as_object().cloned().unwrap_or_default();
     let (start, end) = match (time_of(e.get("start")), time_of(e.get("end"))) {
         (Ok(s), Ok(z)) => (s, z),
-        (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", &m),
+        (Err(m), _) | (_, Err(m)) => {
+            return error(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", &m)
+        }
     };
     if end < start {
-        return error(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", "The end time must not be before the start time.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidRequest",
+            "The end time must not be before the start time.",
+        );
     }
     let mut events = state.events.lock();
     if let Some(tx) = e.get("transactionId").and_then(Value::as_str) {
-        if let Some(s) = events.values().find(|s| s.event.get("transactionId").and_then(Value::as_str) == Some(tx)) {
+        if let Some(s) = events
+            .values()
+            .find(|s| s.event.get("transactionId").and_then(Value::as_str) == Some(tx))
+        {
             return HttpResponse::Created().json(view(&s.event, None));
         }
     }
     let id = new_id();
     e.insert("id".into(), json!(id));
     finish(&mut e, 1);
-    events.insert(id, Stored { event: e.clone(), version: 1 });
+    events.insert(
+        id,
+        Stored {
+            event: e.clone(),
+            version: 1,
+        },
+    );
     HttpResponse::Created().json(view(&e, None))
 }
 
@@ -523,9 +607,16 @@ fn calendar_view(
     expand: Option<String>,
 ) -> HttpResponse {
     let parse = |s: Option<String>| {
-        s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok().map(|t| t.with_timezone(&Utc)).or_else(|| {
-            NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
-        }))
+        s.and_then(|s| {
+            DateTime::parse_from_rfc3339(&s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+                .or_else(|| {
+                    NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f")
+                        .ok()
+                        .map(|n| n.and_utc())
+                })
+        })
     };
     let (Some(from), Some(to)) = (parse(start), parse(end)) else {
         return error(StatusCode::BAD_REQUEST, "ErrorInvalidParameter",
@@ -541,9 +632,17 @@ fn calendar_view(
         })
         .collect();
     items.sort_by_key(|(a, _)| *a);
-    let top: usize = top.and_then(|t| t.parse().ok()).unwrap_or(10).clamp(1, 1000);
+    let top: usize = top
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 1000);
     let skip: usize = skip.and_then(|t| t.parse().ok()).unwrap_or(0);
-    let page: Vec<Value> = items.iter().skip(skip).take(top).map(|(_, v)| v.clone()).collect();
+    let page: Vec<Value> = items
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|(_, v)| v.clone())
+        .collect();
     let mut answer = json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('desk')/calendar/calendarView",
         "value": page,
@@ -554,7 +653,11 @@ fn calendar_view(
             state.base.lock(),
             state.auth.user
         )) else {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "generalException", "bad base URL");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "generalException",
+                "bad base URL",
+            );
         };
         {
             let mut q = next.query_pairs_mut();
@@ -581,13 +684,22 @@ fn update(state: &State, id: &str, body: Value, if_match: Option<&str>) -> HttpR
     }
     let mut e = s.event.clone();
     for (k, v) in body.as_object().cloned().unwrap_or_default() {
-        if !matches!(k.as_str(), "id" | "@odata.etag" | "changeKey" | "createdDateTime" | "lastModifiedDateTime") {
+        if !matches!(
+            k.as_str(),
+            "id" | "@odata.etag" | "changeKey" | "createdDateTime" | "lastModifiedDateTime"
+        ) {
             e.insert(k, v);
         }
     }
     match range_of(&e) {
         Some((a, z)) if z >= a => {}
-        _ => return error(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", "The end time must not be before the start time."),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidRequest",
+                "The end time must not be before the start time.",
+            )
+        }
     }
     s.version += 1;
     finish(&mut e, s.version);
