@@ -69,7 +69,7 @@ impl GoogleCalendar {
             Some(key) if !key.is_empty() && !config.client_email.is_empty() => {
                 Grant::ServiceAccount {
                     client_email: config.client_email.clone(),
-                    key: oauth::service_account_key(key)?,
+                    key: Box::new(oauth::service_account_key(key)?),
                     scope: SCOPE.into(),
                 }
             }

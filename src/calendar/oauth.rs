@@ -34,7 +34,7 @@ pub(crate) enum Grant {
     },
     ServiceAccount {
         client_email: String,
-        key: ring::rsa::KeyPair,
+        key: Box<ring::rsa::KeyPair>,
         scope: String,
     },
 }

@@ -172,6 +172,7 @@ impl Toolbox {
     /// Runs a tool by name with the model's argument text. Never fails: an
     /// error becomes JSON the model can explain to the caller.
     pub async fn run(&self, name: &str, arguments: &str, ctx: ToolContext) -> (String, ToolEffect) {
+        let call_sid = ctx.call_sid.clone();
         let result = match self.tools.iter().find(|t| t.name() == name) {
             None => Err(ToolError::UnknownTool(name.to_string())),
             Some(tool) => match parse_arguments(arguments) {
@@ -187,7 +188,12 @@ impl Toolbox {
         };
         match result {
             Ok(out) => (out.output.to_string(), out.effect),
-            Err(e) => (e.to_model_json().to_string(), ToolEffect::None),
+            Err(e) => {
+                // One line per failed tool call (a calendar that is down, bad
+                // arguments); the same reason is stored with the invocation.
+                tracing::warn!(call_sid = %crate::logmask::mask_id(&call_sid), tool = %name, error = %e, "tool failed");
+                (e.to_model_json().to_string(), ToolEffect::None)
+            }
         }
     }
 }

@@ -287,7 +287,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
             "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
         );
     }
-    let segments: Vec<String> = rest.split('/').map(|s| percent_decode(s)).collect();
+    let segments: Vec<String> = rest.split('/').map(percent_decode).collect();
     let json_body = || serde_json::from_slice::<Value>(&body).ok();
     let if_match = req
         .headers()
