@@ -82,7 +82,8 @@ impl Radicale {
             .spawn()
             .unwrap();
         let mut server = Radicale { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: on a loaded 2-core machine Python takes a while to start.
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Some(status) = server.child.try_wait().unwrap() {
                 panic!(

@@ -387,3 +387,53 @@ async fn without_a_calendar_the_booking_page_is_texted_once() {
         done.sms
     );
 }
+
+#[actix_rt::test]
+async fn a_time_taken_in_the_radicale_calendar_gets_the_nearest_ones() {
+    let server = Radicale::start();
+    let url = server.calendar("appointments").await;
+    // Somebody put a staff meeting in the calendar at Monday 10:00-11:00.
+    let (start, at) = monday_ten();
+    let stamp = |t: chrono::DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Someone//Phone//EN\r\nBEGIN:VEVENT\r\n\
+         UID:staff-meeting\r\nDTSTAMP:20300101T000000Z\r\nDTSTART:{}\r\nDTEND:{}\r\n\
+         SUMMARY:Staff meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        stamp(at),
+        stamp(at + Duration::hours(1))
+    );
+    server.put_foreign(&url, "staff.ics", &ics).await;
+    let caldav = CalDavConfig {
+        url,
+        username: CALDAV_USER.into(),
+        password: Some(CALDAV_PASSWORD.into()),
+    };
+    let turns = vec![
+        tool(
+            "A cleaning next Monday at ten, please",
+            "book_appointment",
+            json!({"service": "Cleaning", "start": start, "name": "Dana Whitfield"}),
+        ),
+        tool("I'll think about it, bye", "end_call", json!({})),
+    ];
+    let Done { outputs, .. } = call(turns, move |config| {
+        config.business.calendar.kind = CalendarKind::Caldav;
+        config.business.calendar.caldav = caldav;
+    })
+    .await;
+    assert_eq!(outputs[0]["error"], "slot_taken", "{outputs:?}");
+    let alternatives = outputs[0]["alternatives"].as_array().unwrap();
+    assert!(!alternatives.is_empty(), "{outputs:?}");
+    let tz = repo_config().business.timezone().unwrap();
+    for a in alternatives {
+        let t = chrono::DateTime::parse_from_rfc3339(a["start"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        // A cleaning holds 70 minutes; none of them may touch the meeting.
+        assert!(
+            t + Duration::minutes(70) <= at || t >= at + Duration::hours(1),
+            "{} overlaps the meeting",
+            t.with_timezone(&tz)
+        );
+    }
+}

@@ -36,6 +36,25 @@ async fn caldav_keeps_the_contract_against_radicale() {
 }
 
 #[tokio::test]
+async fn caldav_recurring_events_hold_each_of_their_instances() {
+    let server = Radicale::start();
+    let url = server.calendar("appointments").await;
+    // Every Monday 16:00-17:00 UTC since May; 3 June 2030 is a Monday.
+    let weekly = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Someone//Phone//EN\r\n\
+BEGIN:VEVENT\r\nUID:weekly-huddle\r\nDTSTAMP:20300101T000000Z\r\n\
+DTSTART:20300506T160000Z\r\nDTEND:20300506T170000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=MO\r\n\
+SUMMARY:Huddle\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    server.put_foreign(&url, "huddle.ics", weekly).await;
+    let cal = caldav(&url, CALDAV_PASSWORD);
+    assert_eq!(
+        cal.busy(at(0, 0), at(23, 59)).await.unwrap(),
+        vec![frontdesk::calendar::Interval::new(at(16, 0), at(17, 0))]
+    );
+    let e = cal.book(request(at(16, 30), 30, "+15550001111")).await;
+    assert!(matches!(e, Err(CalendarError::Conflict(_))), "{e:?}");
+}
+
+#[tokio::test]
 async fn caldav_failures_are_typed_and_carry_no_password() {
     let server = Radicale::start();
     let url = server.calendar("appointments").await;
