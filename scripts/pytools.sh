@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the Python environment the tests use as protocol oracles: a venv with
-# the pinned official `openai` and `twilio` SDKs (and aiosmtpd) from
+# the pinned official `openai` and `twilio` SDKs (and aiosmtpd, radicale) from
 # tests/oracles/py/requirements.txt. Prints the venv's python on its last line.
 # Usage: scripts/pytools.sh [VENV_DIR]   (default: target/pytools)
 set -euo pipefail

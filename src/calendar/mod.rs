@@ -25,7 +25,13 @@
 //!   tools tell the caller to try again or leave a message.
 
 mod builtin;
+pub mod caldav;
+pub mod google;
+mod ical;
 pub mod local;
+pub mod microsoft;
+mod oauth;
+mod remote;
 pub mod slots;
 
 use std::future::Future;
@@ -34,6 +40,35 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 
 pub use builtin::BuiltinCalendar;
+pub use caldav::CalDavCalendar;
+pub use google::GoogleCalendar;
+pub use microsoft::MicrosoftCalendar;
+
+use crate::config::calendar::{CalendarConfig, CalendarKind};
+
+/// The provider calendar a business configured, built once and shared by
+/// every call; `None` for the built-in calendar (per call, over the call's
+/// store) and for `kind = "none"`.
+pub fn provider(
+    config: &CalendarConfig,
+) -> Result<Option<std::sync::Arc<dyn Calendar>>, CalendarError> {
+    let timeout = std::time::Duration::from_millis(config.timeout_ms);
+    Ok(match config.kind {
+        CalendarKind::Builtin | CalendarKind::None => None,
+        CalendarKind::Caldav => Some(std::sync::Arc::new(CalDavCalendar::new(
+            &config.caldav,
+            timeout,
+        )?)),
+        CalendarKind::Google => Some(std::sync::Arc::new(GoogleCalendar::new(
+            &config.google,
+            timeout,
+        )?)),
+        CalendarKind::Microsoft => Some(std::sync::Arc::new(MicrosoftCalendar::new(
+            &config.microsoft,
+            timeout,
+        )?)),
+    })
+}
 
 /// A half-open range of time, `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,9 @@ pub struct BusinessConfig {
     /// Redaction and retention (`[privacy]`).
     #[serde(default)]
     pub privacy: super::privacy::PrivacyConfig,
+    /// Which calendar bookings go into (`[calendar]`).
+    #[serde(default)]
+    pub calendar: super::calendar::CalendarConfig,
 }
 
 /// A bookable service (`[[services]]`).
@@ -220,6 +223,8 @@ pub enum BusinessConfigError {
     DepartmentPhone { department: String, phone: String },
     #[error("business.operator {0:?} names no department")]
     UnknownOperator(String),
+    #[error("{0}")]
+    Calendar(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -284,6 +289,7 @@ impl BusinessConfig {
             }],
             contacts: Vec::new(),
             privacy: super::privacy::PrivacyConfig::default(),
+            calendar: super::calendar::CalendarConfig::default(),
         }
     }
 
@@ -336,7 +342,9 @@ impl BusinessConfig {
                 self.business.operator.clone(),
             ));
         }
-        Ok(())
+        self.calendar
+            .validate()
+            .map_err(BusinessConfigError::Calendar)
     }
 }
 

@@ -8,6 +8,7 @@
 //! gets committed.
 
 pub mod business;
+pub mod calendar;
 pub mod privacy;
 mod secret;
 pub mod summary;
@@ -112,6 +113,8 @@ struct RawConfig {
     departments: Vec<Department>,
     #[serde(default)]
     privacy: PrivacyConfig,
+    #[serde(default)]
+    calendar: calendar::CalendarConfig,
 }
 
 impl From<RawConfig> for Config {
@@ -135,6 +138,7 @@ impl From<RawConfig> for Config {
                 services: r.services,
                 contacts: r.contacts,
                 privacy: r.privacy,
+                calendar: r.calendar,
             },
         }
     }
@@ -657,6 +661,19 @@ fn check_no_secrets(path: &Path) -> Result<(), ConfigError> {
         if found {
             return Err(ConfigError::SecretInFile {
                 key: format!("{section}.{key}"),
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    for (sub, key) in calendar::SECRET_KEYS {
+        let found = value
+            .get("calendar")
+            .and_then(|c| c.get(*sub))
+            .and_then(|s| s.as_table())
+            .is_some_and(|t| t.contains_key(*key));
+        if found {
+            return Err(ConfigError::SecretInFile {
+                key: format!("calendar.{sub}.{key}"),
                 path: path.to_path_buf(),
             });
         }

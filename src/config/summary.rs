@@ -78,6 +78,42 @@ fn hours(h: &WeeklyHours) -> Vec<(&'static str, String)> {
 }
 
 /// The whole summary, ending with the warnings.
+/// Which calendar bookings go into, without its credentials.
+fn calendar(c: &super::calendar::CalendarConfig) -> String {
+    use super::calendar::CalendarKind;
+    let what = match c.kind {
+        CalendarKind::Builtin => "built-in (the database)".to_owned(),
+        CalendarKind::Caldav => format!(
+            "CalDAV {} as {}, password {}",
+            mask_url_password(&c.caldav.url),
+            c.caldav.username,
+            set_or_not(&c.caldav.password)
+        ),
+        CalendarKind::Google => format!(
+            "Google {} at {}, {}",
+            c.google.calendar_id,
+            c.google.base_url,
+            if c.google.client_email.is_empty() {
+                "OAuth refresh token"
+            } else {
+                "service account"
+            }
+        ),
+        CalendarKind::Microsoft => format!(
+            "Microsoft 365 {} at {}, client secret {}",
+            c.microsoft.user,
+            c.microsoft.base_url,
+            set_or_not(&c.microsoft.client_secret)
+        ),
+        CalendarKind::None => "none (no booking tools)".to_owned(),
+    };
+    if c.booking_url.is_empty() {
+        what
+    } else {
+        format!("{what}; booking link {}", c.booking_url)
+    }
+}
+
 pub fn summary(c: &Config) -> String {
     let b = &c.business;
     let mut out = String::new();
@@ -131,6 +167,7 @@ pub fn summary(c: &Config) -> String {
                 .join(", ")
         }
     );
+    let _ = writeln!(out, "Calendar     {}", calendar(&b.calendar));
     let _ = writeln!(out, "Contacts     {}", b.contacts.len());
     let _ = writeln!(out);
     let _ = writeln!(out, "Public URL   {}", c.server.public_url);

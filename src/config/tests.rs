@@ -44,6 +44,7 @@ fn shipped_defaults_match_the_code_defaults() {
     assert_eq!(c.business.business.name, "Harbor Dental");
     assert!(c.business.department("front desk").is_some());
     assert_eq!(c.business.holidays.len(), 3);
+    assert_eq!(c.business.calendar, d.business.calendar);
     // The sample business's privacy policy is what the code does unconfigured.
     let p = &c.business.privacy;
     assert_eq!(p.redaction, d.business.privacy.redaction);
@@ -186,6 +187,45 @@ fn missing_file_is_named() {
         Config::load_with_env(&ConfigSources::in_dir(Path::new("/nonexistent")), &[]).unwrap_err();
     assert!(
         err.to_string().contains("/nonexistent/default.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_calendar_is_chosen_in_the_file_and_its_secrets_come_from_the_environment() {
+    let extra =
+        "\n[calendar.caldav]\nurl = \"http://127.0.0.1:5232/desk/cal/\"\nusername = \"desk\"\n";
+    let dir = dir_with("", extra);
+    let path = dir.path().join("business.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("kind = \"builtin\"", "kind = \"caldav\"");
+    std::fs::write(&path, &text).unwrap();
+    let sources = ConfigSources::in_dir(dir.path());
+    let err = Config::load_with_env(&sources, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("FRONTDESK__CALENDAR__CALDAV__PASSWORD"),
+        "{err}"
+    );
+    let c = Config::load_with_env(
+        &sources,
+        &env(&[("FRONTDESK__CALENDAR__CALDAV__PASSWORD", "app-pass-1")]),
+    )
+    .unwrap();
+    let cal = &c.business.calendar;
+    assert_eq!(cal.kind, calendar::CalendarKind::Caldav);
+    assert_eq!(
+        cal.caldav.password.as_ref().map(Secret::expose),
+        Some("app-pass-1")
+    );
+    assert!(!format!("{c:?}").contains("app-pass-1"));
+
+    std::fs::write(&path, format!("{text}password = \"in-the-file\"\n")).unwrap();
+    let err = Config::load_with_env(&sources, &[]).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::SecretInFile { key, .. } if key == "calendar.caldav.password"),
         "{err}"
     );
 }

@@ -3,6 +3,7 @@
 //! model can talk about — a tool never takes the call down.
 
 pub mod booking;
+pub mod booking_link;
 pub mod caller;
 pub mod end_call;
 pub mod hours;
@@ -74,6 +75,8 @@ impl ToolError {
 pub enum ToolsError {
     #[error(transparent)]
     Business(#[from] crate::config::business::BusinessConfigError),
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarError),
 }
 
 /// Facts about the call, and the services a tool may use.
@@ -118,8 +121,11 @@ impl Toolbox {
     }
 
     /// The built-in tools for this configuration.
+    /// The booking tools book into the business's configured calendar
+    /// (`[calendar]`); with `kind = "none"` they are not offered, and a
+    /// configured `booking_url` adds `send_booking_link`.
     pub fn standard(config: &Config) -> Result<Self, ToolsError> {
-        Ok(Toolbox::new(vec![
+        let mut tools: Vec<Arc<dyn Tool>> = vec![
             Arc::new(hours::BusinessHours::new(config.business.clone())?),
             Arc::new(end_call::EndCall),
             Arc::new(message::TakeMessage),
@@ -128,12 +134,28 @@ impl Toolbox {
             Arc::new(kb::AnswerQuestion::load(std::path::Path::new(
                 &config.knowledge.dir,
             ))),
-            Arc::new(booking::CheckAvailability::new(config)?),
-            Arc::new(booking::BookAppointment::new(config)?),
-            Arc::new(booking::FindAppointments::new()),
-            Arc::new(booking::CancelAppointment::new()),
-            Arc::new(booking::RescheduleAppointment::new()),
-        ]))
+        ];
+        let calendar = &config.business.calendar;
+        if calendar.bookable() {
+            let source = booking::configured_calendar(config)?;
+            tools.extend([
+                Arc::new(booking::CheckAvailability::with_calendar(
+                    config,
+                    source.clone(),
+                )?) as Arc<dyn Tool>,
+                Arc::new(booking::BookAppointment::with_calendar(
+                    config,
+                    source.clone(),
+                )?),
+                Arc::new(booking::FindAppointments::with_calendar(source.clone())),
+                Arc::new(booking::CancelAppointment::with_calendar(source.clone())),
+                Arc::new(booking::RescheduleAppointment::with_calendar(source)),
+            ]);
+        }
+        if !calendar.booking_url.trim().is_empty() {
+            tools.push(Arc::new(booking_link::SendBookingLink));
+        }
+        Ok(Toolbox::new(tools))
     }
 
     pub fn specs(&self) -> Vec<ToolSpec> {
@@ -150,6 +172,7 @@ impl Toolbox {
     /// Runs a tool by name with the model's argument text. Never fails: an
     /// error becomes JSON the model can explain to the caller.
     pub async fn run(&self, name: &str, arguments: &str, ctx: ToolContext) -> (String, ToolEffect) {
+        let call_sid = ctx.call_sid.clone();
         let result = match self.tools.iter().find(|t| t.name() == name) {
             None => Err(ToolError::UnknownTool(name.to_string())),
             Some(tool) => match parse_arguments(arguments) {
@@ -165,7 +188,12 @@ impl Toolbox {
         };
         match result {
             Ok(out) => (out.output.to_string(), out.effect),
-            Err(e) => (e.to_model_json().to_string(), ToolEffect::None),
+            Err(e) => {
+                // One line per failed tool call (a calendar that is down, bad
+                // arguments); the same reason is stored with the invocation.
+                tracing::warn!(call_sid = %crate::logmask::mask_id(&call_sid), tool = %name, error = %e, "tool failed");
+                (e.to_model_json().to_string(), ToolEffect::None)
+            }
         }
     }
 }
@@ -306,6 +334,29 @@ mod tests {
     }
 
     #[test]
+    fn without_a_calendar_the_booking_link_replaces_the_booking_tools() {
+        let mut config = Config::default();
+        config.business.calendar.kind = crate::config::calendar::CalendarKind::None;
+        config.business.calendar.booking_url = "https://harbor.example/book".into();
+        let names: Vec<String> = Toolbox::standard(&config)
+            .unwrap()
+            .specs()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert!(
+            names.contains(&"send_booking_link".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("appointment") || n == "check_availability"),
+            "{names:?}"
+        );
+    }
+
+    #[test]
     fn specs_carry_schemas() {
         let tb = Toolbox::standard(&Config::default()).unwrap();
         let specs = tb.specs();
@@ -320,6 +371,10 @@ mod tests {
         ] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }
+        assert!(
+            !names.contains(&"send_booking_link"),
+            "no booking page configured"
+        );
         let mut unique = names.clone();
         unique.sort_unstable();
         unique.dedup();

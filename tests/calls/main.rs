@@ -4,6 +4,8 @@
 // Test helpers panic on setup failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../calendar_support/mod.rs"]
+mod calendar_support;
 #[path = "../common/mod.rs"]
 mod common;
 #[path = "../store_support/mod.rs"]
@@ -14,6 +16,7 @@ mod voicemail_common;
 mod bad_input;
 mod barge_in;
 mod bookings_call;
+mod calendar_calls;
 mod call_flow;
 mod drain;
 mod failover;

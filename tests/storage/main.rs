@@ -4,12 +4,15 @@
 // Test helpers panic on setup failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../calendar_support/mod.rs"]
+mod calendar_support;
 #[path = "../store_support/mod.rs"]
 mod store_support;
 #[path = "../voicemail_common/mod.rs"]
 mod voicemail_common;
 
 mod bookings_store;
+mod calendar_adapters;
 mod notify_delivery;
 mod notify_store;
 mod privacy_store;

@@ -50,6 +50,16 @@ pub fn builtin_calendar() -> CalendarSource {
     })
 }
 
+/// The calendar the business configured (`[calendar]`): the built-in one,
+/// per call over the call's store, or a provider's, shared by every call
+/// (one HTTP client, one cached token).
+pub fn configured_calendar(config: &Config) -> Result<CalendarSource, CalendarError> {
+    match crate::calendar::provider(&config.business.calendar)? {
+        None => Ok(builtin_calendar()),
+        Some(calendar) => Ok(Arc::new(move |_: &ToolContext| calendar.clone())),
+    }
+}
+
 /// The business's configured number keys its calendar (every number that
 /// reaches the business shares one calendar); the dialled number otherwise.
 pub fn business_number(ctx: &ToolContext) -> String {
