@@ -14,6 +14,8 @@
 //! missing chunk, a missing step, a cut-short chunk, a line that is not JSON,
 //! an event kind this build does not know — and says where and why.
 
+use std::fmt::Write as _;
+
 use serde_json::{json, Map, Value};
 
 use super::log::{Chunk, Input, Out};
@@ -55,44 +57,130 @@ pub fn encode_chunk(c: &Chunk) -> String {
     }
     let mut outs = c.outs.iter();
     for step in &c.steps {
-        let mut line = Map::new();
-        line.insert("t".into(), json!(step.at));
-        match &step.input {
-            Input::Event(e) => {
-                line.insert("e".into(), serde_json::to_value(e).unwrap_or(Value::Null));
-            }
-            Input::Audio {
-                bytes,
-                energy_dbfs,
-                ids,
-            } => {
-                line.insert("a".into(), json!([bytes, energy_dbfs]));
-                if let Some(ids) = ids {
-                    line.insert("r".into(), json!(ids.0));
-                    line.insert("i".into(), json!(ids.1));
-                }
-            }
-            Input::Mark { generation, ms } => {
-                line.insert("m".into(), json!(format!("{generation}:{ms}")));
-            }
-            Input::Wake => {
-                line.insert("w".into(), json!(1));
-            }
+        if push_audio_path_line(&mut text, step, &mut outs) {
+            continue;
         }
-        match &step.result {
-            Ok(n) => {
-                let o: Vec<Value> = outs.by_ref().take(*n as usize).map(out_value).collect();
-                if !o.is_empty() {
-                    line.insert("o".into(), Value::Array(o));
-                }
-            }
-            Err(u) => {
-                line.insert("x".into(), json!(u.to_string()));
-            }
-        }
-        push_line(&mut text, &Value::Object(line));
+        push_line(&mut text, &generic_line(step, &mut outs));
     }
     text
+}
+
+/// A step's line as a JSON value: every kind of step.
+fn generic_line(step: &super::log::Step, outs: &mut std::slice::Iter<'_, Out>) -> Value {
+    let mut line = Map::new();
+    line.insert("t".into(), json!(step.at));
+    match &step.input {
+        Input::Event(e) => {
+            line.insert("e".into(), serde_json::to_value(e).unwrap_or(Value::Null));
+        }
+        Input::Audio {
+            bytes,
+            energy_dbfs,
+            ids,
+        } => {
+            line.insert("a".into(), json!([bytes, energy_dbfs]));
+            if let Some(ids) = ids {
+                line.insert("r".into(), json!(ids.0));
+                line.insert("i".into(), json!(ids.1));
+            }
+        }
+        Input::Mark { generation, ms } => {
+            line.insert("m".into(), json!(format!("{generation}:{ms}")));
+        }
+        Input::Wake => {
+            line.insert("w".into(), json!(1));
+        }
+    }
+    match &step.result {
+        Ok(n) => {
+            let o: Vec<Value> = outs.by_ref().take(*n as usize).map(out_value).collect();
+            if !o.is_empty() {
+                line.insert("o".into(), Value::Array(o));
+            }
+        }
+        Err(u) => {
+            line.insert("x".into(), json!(u.to_string()));
+        }
+    }
+    Value::Object(line)
+}
+
+/// The lines of a busy call are nearly all audio deltas, mark echoes and
+/// wake-ups answered with media and marks: written here directly, the same
+/// text as the generic path (keys in the same sorted order) without building
+/// a JSON value per step. `false` (nothing written) for any other step.
+fn push_audio_path_line(
+    text: &mut String,
+    step: &super::log::Step,
+    outs: &mut std::slice::Iter<'_, Out>,
+) -> bool {
+    let Ok(n) = step.result else {
+        return false;
+    };
+    let n = n as usize;
+    let simple = |o: &Out| matches!(o, Out::Media(_) | Out::Mark { .. });
+    if !outs.as_slice().iter().take(n).all(simple) || matches!(step.input, Input::Event(_)) {
+        return false;
+    }
+    // Numbers and marks need no escaping; ids go through serde_json.
+    let id = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    let mut out = |text: &mut String| {
+        if n == 0 {
+            return;
+        }
+        text.push_str(",\"o\":[");
+        for (k, o) in outs.by_ref().take(n).enumerate() {
+            if k > 0 {
+                text.push(',');
+            }
+            match o {
+                Out::Media(bytes) => {
+                    let _ = write!(text, "{bytes}");
+                }
+                Out::Mark { generation, ms } => {
+                    let _ = write!(text, "\"{generation}:{ms}\"");
+                }
+                Out::Command(_) => {}
+            }
+        }
+        text.push(']');
+    };
+    match &step.input {
+        Input::Audio {
+            bytes,
+            energy_dbfs,
+            ids,
+        } => {
+            let _ = write!(text, "{{\"a\":[{bytes},{energy_dbfs}]");
+            if let Some(ids) = ids {
+                let _ = write!(text, ",\"i\":{}", id(&ids.1));
+                out(text);
+                let _ = write!(text, ",\"r\":{}", id(&ids.0));
+            } else {
+                out(text);
+            }
+            let _ = writeln!(text, ",\"t\":{}}}", step.at);
+        }
+        Input::Mark { generation, ms } => {
+            let _ = write!(text, "{{\"m\":\"{generation}:{ms}\"");
+            out(text);
+            let _ = writeln!(text, ",\"t\":{}}}", step.at);
+        }
+        Input::Wake => {
+            // `{"o":[…],"t":…,"w":1}`, or without `o`.
+            let open = text.len();
+            out(text);
+            if text.len() > open {
+                text.replace_range(open..open + 1, "{");
+                text.push(',');
+            } else {
+                text.push('{');
+            }
+            let _ = writeln!(text, "\"t\":{},\"w\":1}}", step.at);
+        }
+        Input::Event(_) => return false,
+    }
+    true
 }
 
 fn push_line(text: &mut String, v: &Value) {
@@ -403,5 +491,75 @@ impl Reader {
                 )
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+    use crate::flight::log::Step;
+    use frontdesk_core::{Command, TwilioCommand};
+
+    /// The direct writer and the generic one say the same thing.
+    #[test]
+    fn audio_path_lines_read_as_the_generic_ones() {
+        let outs = vec![
+            Out::Media(160),
+            Out::Mark {
+                generation: 2,
+                ms: 300,
+            },
+            Out::Media(8),
+            Out::Command(Box::new(Command::Twilio(TwilioCommand::Clear))),
+        ];
+        let steps = [
+            (Input::Wake, Ok(0)),
+            (Input::Wake, Ok(2)),
+            (
+                Input::Audio {
+                    bytes: 160,
+                    energy_dbfs: -127,
+                    ids: Some(Box::new(("resp \"1\"".into(), "item\\1".into()))),
+                },
+                Ok(1),
+            ),
+            (
+                Input::Audio {
+                    bytes: 0,
+                    energy_dbfs: i8::MIN,
+                    ids: None,
+                },
+                Ok(0),
+            ),
+            (
+                Input::Mark {
+                    generation: 7,
+                    ms: u64::MAX,
+                },
+                Ok(1),
+            ),
+        ];
+        for (k, (input, result)) in steps.into_iter().enumerate() {
+            let step = Step {
+                at: 1000 + k as u64,
+                input,
+                result,
+            };
+            let n = step.result.clone().unwrap_or(0) as usize;
+            for skip in 0..=outs.len().saturating_sub(n) {
+                let window = &outs[skip..skip + n];
+                let mut fast = String::new();
+                let written = push_audio_path_line(&mut fast, &step, &mut window.iter());
+                let generic = generic_line(&step, &mut window.iter());
+                if window.iter().any(|o| matches!(o, Out::Command(_))) {
+                    assert!(!written, "{fast}");
+                    continue;
+                }
+                assert!(written);
+                assert!(fast.ends_with('\n') && fast.matches('\n').count() == 1);
+                let read: Value = serde_json::from_str(&fast).expect(&fast);
+                assert_eq!(read, generic, "{fast}");
+            }
+        }
     }
 }
