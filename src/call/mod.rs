@@ -65,5 +65,8 @@ pub fn machine_config(c: &Config) -> MachineConfig {
                 + PARKING_SLACK_MS,
             dial_ring_ms: u64::from(DIAL_TIMEOUT_SECS) * 1000 + PARKING_SLACK_MS,
         },
+        // The Twilio path; a SIP call sets its own (`sip::machine_config`).
+        transport: frontdesk_core::Transport::Twilio,
+        sip_fallback: None,
     }
 }

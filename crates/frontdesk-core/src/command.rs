@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::cause::Cause;
 use super::decision::Decision;
 use super::transcript::Turn;
+use super::transport::SipCommand;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,6 +143,8 @@ pub enum Command {
     LeaveStream(Decision),
     /// The TwiML answer to a pending webhook.
     Reply(Decision),
+    /// SIP only: OpenAI's REST call for the call (refer, hangup).
+    Sip(SipCommand),
     Record(CallRecord),
     /// The call is over: release everything.
     Finish(Outcome),
