@@ -138,6 +138,15 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         registry: Arc::new(CallRegistry::default()),
         metrics: metrics.clone(),
         hold_clip: base64::engine::general_purpose::STANDARD.encode(HOLD_CLIP),
+        openai: crate::sip::OpenAiCalls::new(
+            &config.realtime.base_url,
+            config
+                .realtime
+                .api_key
+                .as_ref()
+                .map(|k| k.expose().to_owned()),
+        ),
+        sip_fallback: crate::call::sip_fallback(&config),
     });
     let drain = Drain::default();
     actix_rt::spawn(crate::http::remote::serve_inbox(calls.clone(), inbox));

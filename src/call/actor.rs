@@ -4,6 +4,7 @@
 //! decisions of its own.
 
 mod media;
+mod sip;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -120,7 +121,7 @@ pub struct CallActor {
 
 impl CallActor {
     pub fn new(deps: Arc<CallDeps>, info: CallInfo) -> Self {
-        let (machine, first) = Call::start(deps.machine.clone(), 0);
+        let (machine, first) = Call::start(deps.machine_for(&info), 0);
         Self::with_machine(deps, info, machine, first, false, None)
     }
 
@@ -146,7 +147,7 @@ impl CallActor {
         let flight = FlightLog::new(
             &info.call_sid,
             deps.flight.clone(),
-            &deps.machine,
+            &deps.machine_for(&info),
             &first,
             resume,
         );
@@ -173,6 +174,10 @@ impl CallActor {
             resumed,
             flight,
         }
+    }
+
+    fn is_sip(&self) -> bool {
+        self.info.transport == frontdesk_core::Transport::Sip
     }
 
     fn now(&self) -> u64 {
@@ -269,6 +274,7 @@ impl CallActor {
                 }
             }
             Command::Reply(decision) => self.reply = Some(decision),
+            Command::Sip(cmd) => sip::execute(self, cmd, ctx),
             Command::Record(record) => {
                 match &record {
                     CallRecord::ModelRestart { .. } => {
@@ -325,11 +331,15 @@ impl CallActor {
                 Speaker::Assistant => rt::assistant_text_item_json(&t.text),
             })
             .collect();
-        let spec = ModelLinkSpec {
-            url: self.deps.model.url.clone(),
-            api_key: self.deps.model.api_key.clone(),
-            session_update: crate::realtime::session::session_update_json(&params),
-            replay,
+        let spec = if self.is_sip() {
+            sip::sideband_spec(self, &params, replay)
+        } else {
+            ModelLinkSpec {
+                url: self.deps.model.url.clone(),
+                api_key: self.deps.model.api_key.clone(),
+                session_update: crate::realtime::session::session_update_json(&params),
+                replay,
+            }
         };
         let actor = RealtimeActor::new(
             conn,
@@ -427,6 +437,15 @@ impl CallActor {
                 self.stop_model_reader(ctx);
                 if let Some((_, addr)) = self.model.take() {
                     addr.do_send(Shutdown);
+                }
+                if self.is_sip() && sip::call_is_over(&reason) {
+                    tracing::info!(call_sid = %self.info.call_sid, "the sideband socket closed normally: the SIP call is over");
+                    return self.apply(
+                        Event::CallEnded {
+                            status: "completed".into(),
+                        },
+                        ctx,
+                    );
                 }
                 self.apply(Event::ModelFailed { reason }, ctx);
             }
@@ -557,8 +576,11 @@ impl CallActor {
             | ServerEvent::TimeoutTriggered { .. }
             | ServerEvent::AudioDone { .. }
             | ServerEvent::OutputItemAdded { .. }
-            | ServerEvent::ItemTruncated { .. }
-            | ServerEvent::Other { .. } => return,
+            | ServerEvent::ItemTruncated { .. } => return,
+            ServerEvent::Other { kind } => match sip::output_audio(&kind) {
+                Some(playing) if self.is_sip() => Event::OutputAudio { playing },
+                _ => return,
+            },
         };
         self.apply(ev, ctx);
     }
@@ -576,7 +598,8 @@ impl Actor for CallActor {
             "call started"
         );
         // Passthrough audio never needs the codec: the stream meters it.
-        if self.codec_mode == CodecMode::Pcm24k {
+        // On SIP the audio never reaches us at all.
+        if self.codec_mode == CodecMode::Pcm24k && !self.is_sip() {
             let codec = CodecActor::new(
                 self.info.call_sid.clone(),
                 self.codec_mode,
@@ -592,6 +615,7 @@ impl Actor for CallActor {
             self.record(CallRecord::Started {
                 from: self.info.from.clone(),
                 to: self.info.to.clone(),
+                transport: self.info.transport,
             });
         }
         for c in std::mem::take(&mut self.pending_start) {
@@ -776,6 +800,13 @@ impl Handler<CodecEvent> for CallActor {
                 tracing::warn!(call_sid = %self.info.call_sid, %reason, "undecodable audio ignored");
             }
         }
+    }
+}
+
+impl Handler<sip::SipAnswer> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: sip::SipAnswer, ctx: &mut Self::Context) {
+        self.apply(msg.0, ctx);
     }
 }
 

@@ -15,5 +15,6 @@ pub mod cluster;
 pub mod failover;
 pub mod load;
 pub mod model;
+pub mod openai_webhook;
 pub mod transcription;
 pub mod twilio_rest;
