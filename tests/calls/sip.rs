@@ -416,3 +416,84 @@ async fn past_the_restart_budget_the_call_is_referred_to_the_fallback_number() {
     assert_eq!(rig.model.record().connections.len(), 3);
     rig.running.stop(true).await;
 }
+
+#[actix_rt::test]
+async fn a_refer_that_fails_brings_the_assistant_back_on_the_same_call() {
+    let rig = sip_rig(
+        ModelScript {
+            sip: SipBehavior {
+                refer_status: 500,
+                ..SipBehavior::default()
+            },
+            ..sip_script(vec![ScriptTurn::Tool {
+                caller: "Front desk, please.".into(),
+                name: "transfer_call".into(),
+                arguments: json!({"department": "Front desk"}),
+                reply_template: "Connecting you now.".into(),
+            }])
+        },
+        |_| {},
+    )
+    .await;
+    let (_, _, answer) = call_in(&rig, "rtc_norefer", BUSINESS).await;
+    assert_eq!(answer["outcome"], "accepted");
+    let refer = wait_for_request(&rig, "rtc_norefer", "refer").await;
+    assert_eq!(refer.status, 500);
+    // The sideband socket is opened again for the same call, and the
+    // resumed model is told the transfer did not go through.
+    assert!(
+        rig.model
+            .wait_until(Duration::from_secs(10), |r| r.connections.len() >= 2
+                && r.connections[1]
+                    .items_created
+                    .iter()
+                    .any(|i| i.to_string().contains("was not answered")))
+            .await,
+        "{:#?}",
+        rig.model
+            .record()
+            .connections
+            .iter()
+            .map(|c| &c.items_created)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        rig.model.record().connections[1].path_and_query,
+        "/v1/realtime?call_id=rtc_norefer"
+    );
+    rig.model.end_sip_call("rtc_norefer");
+    let d = stored(&rig, "rtc_norefer").await;
+    assert_eq!(d["outcome"], "caller_hung_up", "{d}");
+    assert_eq!(d["failure_reason"], "transfer_failed", "{d}");
+    rig.running.stop(true).await;
+}
+
+#[actix_rt::test]
+async fn a_webhook_retried_on_another_instance_gets_the_first_answer_and_does_nothing_twice() {
+    let db = crate::store_support::TestDb::postgres().await;
+    let namespace = format!("fdsip{:x}", rand::random::<u32>());
+    let shared = |c: &mut frontdesk::config::Config, url: &str, ns: &str| {
+        c.storage.database_url = url.to_string();
+        c.storage.redis_url =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        c.storage.redis_namespace = ns.to_string();
+    };
+    let (url_a, ns_a) = (db.url.clone(), namespace.clone());
+    let a = sip_rig(sip_script(vec![]), move |c| shared(c, &url_a, &ns_a)).await;
+    let (url_b, ns_b) = (db.url.clone(), namespace.clone());
+    let b = sip_rig(sip_script(vec![]), move |c| shared(c, &url_b, &ns_b)).await;
+    let (delivery, status, first) = call_in(&a, "rtc_twice", BUSINESS).await;
+    assert_eq!((status, first["outcome"].as_str()), (200, Some("accepted")));
+    let (status, again) = post(&url(&b), &delivery).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&again).unwrap(), first);
+    assert_eq!(requests(&a, "rtc_twice", "accept").len(), 1);
+    assert!(b.model.sip_requests().is_empty());
+    assert!(b.running.calls.is_empty());
+    // One call, on record in the shared PostgreSQL with its transport.
+    a.model.end_sip_call("rtc_twice");
+    let d = stored(&a, "rtc_twice").await;
+    assert_eq!(d["transport"], "sip");
+    a.running.stop(true).await;
+    b.running.stop(true).await;
+}
