@@ -239,6 +239,11 @@ impl Running {
                 tracing::warn!(still, "calls did not end at shutdown");
             }
         }
+        // SIP calls ended just now are hung up through OpenAI's REST API:
+        // those requests finish before the workers they run on stop.
+        if !self.calls.openai().settled(Duration::from_secs(5)).await {
+            tracing::warn!("OpenAI requests still unanswered at shutdown");
+        }
         self.stop(true).await;
         if !self
             .recorder

@@ -3,6 +3,8 @@
 //! 200 with an empty body; anything else is an error carrying the status
 //! (never the key).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -24,6 +26,18 @@ pub struct OpenAiCalls {
     base_url: String,
     api_key: Option<String>,
     http: reqwest::Client,
+    /// Requests a call asked for and not yet answered: a draining instance
+    /// waits for them (a hangup lost at shutdown would leave a call up).
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts one request as in flight until dropped.
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for OpenAiCalls {
@@ -49,7 +63,27 @@ impl OpenAiCalls {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key,
             http,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Marks a request as in flight from now (before it is spawned) until
+    /// the guard is dropped.
+    pub fn begin(&self) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.in_flight.clone())
+    }
+
+    /// Waits (up to `timeout`) until no request is in flight; whether none is.
+    pub async fn settled(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
     }
 
     /// Answers the call with the session (`type: "realtime"`, §2).

@@ -318,6 +318,8 @@ async fn a_draining_instance_rejects_new_sip_calls_and_hangs_up_the_open_ones() 
         requests(&rig, "rtc_late", "reject")[0].body,
         json!({"status_code": 503})
     );
+    // The open call was ended as the drain ran out: OpenAI is told to hang up.
+    wait_for_request(&rig, "rtc_open", "hangup").await;
     assert_eq!(requests(&rig, "rtc_open", "hangup").len(), 1);
     let d = rig
         .running

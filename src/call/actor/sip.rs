@@ -51,10 +51,12 @@ pub(super) fn execute(act: &mut CallActor, cmd: SipCommand, ctx: &mut Context<Ca
     let openai = act.deps.openai.clone();
     let call_id = act.info.call_sid.clone();
     let me = ctx.address();
+    let in_flight = openai.begin();
     match cmd {
         SipCommand::Refer { target_uri } => {
             tracing::info!(call_sid = %call_id, target = %crate::logmask::mask_phone(&target_uri), "referring the SIP call");
             actix::spawn(async move {
+                let _in_flight = in_flight;
                 // The refer's answer is the transfer's dial outcome.
                 let status = match openai.refer(&call_id, &target_uri).await {
                     Ok(()) => "completed",
@@ -71,6 +73,7 @@ pub(super) fn execute(act: &mut CallActor, cmd: SipCommand, ctx: &mut Context<Ca
         SipCommand::Hangup => {
             tracing::info!(call_sid = %call_id, "hanging up the SIP call");
             actix::spawn(async move {
+                let _in_flight = in_flight;
                 if let Err(e) = openai.hangup(&call_id).await {
                     // The call is over on our side either way; a failed
                     // hangup means OpenAI already ended it.

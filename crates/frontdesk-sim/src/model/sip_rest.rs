@@ -55,7 +55,17 @@ const MAX_REQUEST: usize = 1024 * 1024;
 /// Whether the connection starts with an HTTP POST (not a WebSocket GET).
 pub(crate) async fn is_post(stream: &TcpStream) -> bool {
     let mut head = [0u8; 5];
-    matches!(stream.peek(&mut head).await, Ok(5) if &head == b"POST ")
+    // `peek` returns what has arrived so far, possibly fewer than five
+    // bytes: wait (briefly) for the whole method.
+    for _ in 0..200 {
+        match stream.peek(&mut head).await {
+            Ok(5) => return &head == b"POST ",
+            Ok(0) | Err(_) => return false,
+            Ok(n) if !b"POST ".starts_with(&head[..n]) => return false,
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+        }
+    }
+    false
 }
 
 pub(crate) async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
