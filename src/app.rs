@@ -138,6 +138,15 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
         registry: Arc::new(CallRegistry::default()),
         metrics: metrics.clone(),
         hold_clip: base64::engine::general_purpose::STANDARD.encode(HOLD_CLIP),
+        openai: crate::sip::OpenAiCalls::new(
+            &config.realtime.base_url,
+            config
+                .realtime
+                .api_key
+                .as_ref()
+                .map(|k| k.expose().to_owned()),
+        ),
+        sip_fallback: crate::call::sip_fallback(&config),
     });
     let drain = Drain::default();
     actix_rt::spawn(crate::http::remote::serve_inbox(calls.clone(), inbox));
@@ -229,6 +238,11 @@ impl Running {
             if still > 0 {
                 tracing::warn!(still, "calls did not end at shutdown");
             }
+        }
+        // SIP calls ended just now are hung up through OpenAI's REST API:
+        // those requests finish before the workers they run on stop.
+        if !self.calls.openai().settled(Duration::from_secs(5)).await {
+            tracing::warn!("OpenAI requests still unanswered at shutdown");
         }
         self.stop(true).await;
         if !self

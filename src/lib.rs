@@ -21,6 +21,7 @@ pub mod realtime;
 pub mod recorder;
 pub mod session;
 pub mod simulate;
+pub mod sip;
 pub mod store;
 pub mod tools;
 pub mod twilio;

@@ -270,9 +270,10 @@ async fn calls(config: Config, command: &CallsCmd) -> anyhow::Result<()> {
         CallsCmd::List { limit } => {
             for c in store.list_calls(*limit).await? {
                 println!(
-                    "{}  {}  {:>8}  {:<16} {}",
+                    "{}  {}  {:<6}  {:>8}  {:<16} {}",
                     c.call_sid,
                     c.started_at.format("%Y-%m-%d %H:%M:%S"),
+                    c.transport,
                     c.ended_at
                         .map(|e| format!("{}s", (e - c.started_at).num_seconds()))
                         .unwrap_or_else(|| "live".into()),

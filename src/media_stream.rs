@@ -228,6 +228,7 @@ impl TwilioStreamActor {
                     from: params.get("from").cloned().unwrap_or_default(),
                     to: params.get("to").cloned().unwrap_or_default(),
                     known: None,
+                    transport: frontdesk_core::Transport::Twilio,
                 };
                 let call = self.calls.open(info);
                 if self.calls.passthrough() {

@@ -28,6 +28,7 @@ const SERVICES: &[&str] = &[
     "realtime",
     "recorder",
     "session",
+    "sip",
     "store",
     "tools",
     "twilio",

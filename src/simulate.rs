@@ -31,10 +31,24 @@ pub enum Scenario {
     Operator,
 }
 
+/// How the simulated call reaches the engine.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TransportArg {
+    /// Twilio Media Streams (the caller simulator; every `--scenario`).
+    #[default]
+    Twilio,
+    /// OpenAI's SIP connector: the signed webhook, accept, the sideband
+    /// socket, a tool and a transfer by SIP REFER (docs/sip.md).
+    Sip,
+}
+
 #[derive(clap::Args, Clone, Debug)]
 pub struct SimulateArgs {
     #[arg(long, value_enum, default_value = "hours")]
     pub scenario: Scenario,
+    /// `sip`: one whole SIP call (its own scenario; in-process only).
+    #[arg(long, value_enum, default_value = "twilio")]
+    pub transport: TransportArg,
     /// Call an engine that is already running at this URL (its OPENAI_BASE_URL
     /// must point at `frontdesk sim-model`) instead of starting one here.
     #[arg(long)]
@@ -200,6 +214,10 @@ pub enum SimulateError {
     Launch(#[from] crate::app::LaunchError),
     #[error("placing the call: {0}")]
     Call(#[from] frontdesk_sim::caller::SimError),
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("the SIP webhook: {0}")]
+    Webhook(String),
 }
 
 fn simulator(what: &'static str) -> impl FnOnce(std::io::Error) -> SimulateError {
@@ -215,6 +233,14 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SimulateError {
 
 pub async fn run(config: Config, args: SimulateArgs) -> Result<(), SimulateError> {
     crate::app::install_crypto();
+    if args.transport == TransportArg::Sip {
+        if args.engine.is_some() {
+            return Err(SimulateError::Unsupported(
+                "--transport sip runs its own engine; --engine is for Twilio calls",
+            ));
+        }
+        return sip::run(config).await;
+    }
     let audio = args
         .audio
         .iter()
@@ -350,6 +376,8 @@ async fn finished_voicemails(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+mod sip;
 
 /// A scratch directory for a simulated call's own database.
 fn tempfile_dir() -> Result<PathBuf, SimulateError> {

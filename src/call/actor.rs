@@ -5,6 +5,7 @@
 
 mod media;
 mod moving;
+mod sip;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -136,7 +137,7 @@ pub struct CallActor {
 
 impl CallActor {
     pub fn new(deps: Arc<CallDeps>, info: CallInfo) -> Self {
-        let (machine, first) = Call::start(deps.machine.clone(), 0);
+        let (machine, first) = Call::start(deps.machine_for(&info), 0);
         Self::with_machine(deps, info, machine, first, false, None)
     }
 
@@ -162,7 +163,7 @@ impl CallActor {
         let flight = FlightLog::new(
             &info.call_sid,
             deps.flight.clone(),
-            &deps.machine,
+            &deps.machine_for(&info),
             &first,
             resume,
         );
@@ -194,6 +195,10 @@ impl CallActor {
             resumed,
             flight,
         }
+    }
+
+    fn is_sip(&self) -> bool {
+        self.info.transport == frontdesk_core::Transport::Sip
     }
 
     fn now(&self) -> u64 {
@@ -290,6 +295,7 @@ impl CallActor {
                 }
             }
             Command::Reply(decision) => self.reply = Some(decision),
+            Command::Sip(cmd) => sip::execute(self, cmd, ctx),
             Command::Record(record) => {
                 match &record {
                     CallRecord::ModelRestart { .. } => {
@@ -347,11 +353,15 @@ impl CallActor {
                 Speaker::Assistant => rt::assistant_text_item_json(&t.text),
             })
             .collect();
-        let spec = ModelLinkSpec {
-            url: self.deps.model.url.clone(),
-            api_key: self.deps.model.api_key.clone(),
-            session_update: crate::realtime::session::session_update_json(&params),
-            replay,
+        let spec = if self.is_sip() {
+            sip::sideband_spec(self, &params, replay)
+        } else {
+            ModelLinkSpec {
+                url: self.deps.model.url.clone(),
+                api_key: self.deps.model.api_key.clone(),
+                session_update: crate::realtime::session::session_update_json(&params),
+                replay,
+            }
         };
         let actor = RealtimeActor::new(
             conn,
@@ -450,6 +460,15 @@ impl CallActor {
                 self.stop_model_reader(ctx);
                 if let Some((_, addr)) = self.model.take() {
                     addr.do_send(Shutdown);
+                }
+                if self.is_sip() && sip::call_is_over(&reason) {
+                    tracing::info!(call_sid = %self.info.call_sid, "the sideband socket closed normally: the SIP call is over");
+                    return self.apply(
+                        Event::CallEnded {
+                            status: "completed".into(),
+                        },
+                        ctx,
+                    );
                 }
                 self.apply(Event::ModelFailed { reason }, ctx);
                 self.finish_pending_move(ctx);
@@ -581,8 +600,11 @@ impl CallActor {
             | ServerEvent::TimeoutTriggered { .. }
             | ServerEvent::AudioDone { .. }
             | ServerEvent::OutputItemAdded { .. }
-            | ServerEvent::ItemTruncated { .. }
-            | ServerEvent::Other { .. } => return,
+            | ServerEvent::ItemTruncated { .. } => return,
+            ServerEvent::Other { kind } => match sip::output_audio(&kind) {
+                Some(playing) if self.is_sip() => Event::OutputAudio { playing },
+                _ => return,
+            },
         };
         self.apply(ev, ctx);
     }
@@ -591,7 +613,8 @@ impl CallActor {
 impl CallActor {
     fn start_codec(&mut self, ctx: &mut Context<Self>) {
         // Passthrough audio never needs the codec: the stream meters it.
-        if self.codec_mode == CodecMode::Pcm24k {
+        // On SIP the audio never reaches us at all.
+        if self.codec_mode == CodecMode::Pcm24k && !self.is_sip() {
             let codec = CodecActor::new(
                 self.info.call_sid.clone(),
                 self.codec_mode,
@@ -659,6 +682,7 @@ impl Actor for CallActor {
             self.record(CallRecord::Started {
                 from: self.info.from.clone(),
                 to: self.info.to.clone(),
+                transport: self.info.transport,
             });
         }
         for c in std::mem::take(&mut self.pending_start) {
@@ -840,6 +864,13 @@ impl Handler<CodecEvent> for CallActor {
                 tracing::warn!(call_sid = %self.info.call_sid, %reason, "undecodable audio ignored");
             }
         }
+    }
+}
+
+impl Handler<sip::SipAnswer> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: sip::SipAnswer, ctx: &mut Self::Context) {
+        self.apply(msg.0, ctx);
     }
 }
 

@@ -119,6 +119,38 @@ impl Calls {
         }
     }
 
+    /// OpenAI's REST calls (the SIP webhook accepts and rejects with them).
+    pub fn openai(&self) -> &crate::sip::OpenAiCalls {
+        &self.deps.openai
+    }
+
+    /// The session a call is accepted with (SIP: the `accept` body).
+    pub fn session_for(&self, info: &CallInfo) -> crate::realtime::session::SessionParams {
+        self.deps.session_params(info)
+    }
+
+    /// A call that never reached a `CallActor` (a SIP call refused or
+    /// whose accept failed) still gets its record, opened and closed here,
+    /// so the console and analytics see it.
+    pub fn record_unserved(&self, info: &CallInfo, outcome: super::command::Outcome) {
+        use super::command::CallRecord;
+        let at = chrono::Utc::now();
+        for record in [
+            CallRecord::Started {
+                from: info.from.clone(),
+                to: info.to.clone(),
+                transport: info.transport,
+            },
+            CallRecord::Ended { outcome },
+        ] {
+            self.deps.recorder.do_send(crate::recorder::RecordCall {
+                call_sid: info.call_sid.clone(),
+                at,
+                record,
+            });
+        }
+    }
+
     /// How many calls this instance holds.
     pub fn len(&self) -> usize {
         self.deps.registry.len()

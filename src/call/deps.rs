@@ -41,6 +41,12 @@ pub struct CallDeps {
     pub metrics: Arc<Metrics>,
     /// Base64 of the "one moment, please" clip, ready to send.
     pub hold_clip: String,
+    /// OpenAI's REST calls for SIP calls (refer, hangup; accept/reject in
+    /// the webhook).
+    pub openai: crate::sip::OpenAiCalls,
+    /// SIP: where a call the assistant cannot serve is referred; `None`:
+    /// the operator.
+    pub sip_fallback: Option<frontdesk_core::Transfer>,
 }
 
 impl CallDeps {
@@ -58,6 +64,15 @@ impl CallDeps {
     }
 
     /// The instructions of the greeting response.
+    /// The machine for this call's transport.
+    pub fn machine_for(&self, info: &CallInfo) -> MachineConfig {
+        MachineConfig {
+            transport: info.transport,
+            sip_fallback: self.sip_fallback.clone(),
+            ..self.machine.clone()
+        }
+    }
+
     pub fn greeting(&self, info: &CallInfo) -> String {
         greeting_instructions(&self.business, &info.from, info.known.as_ref())
     }

@@ -38,6 +38,17 @@ const PARKING_SLACK_MS: u64 = 30_000;
 /// A `<Gather>` round (prompt, 6 s wait) repeats well within this.
 const MENU_IDLE_MS: u64 = 60_000;
 
+/// SIP: the configured fallback number as a transfer target (the Twilio
+/// menu runs there); `None` when unset (the operator takes such calls).
+pub fn sip_fallback(c: &Config) -> Option<frontdesk_core::Transfer> {
+    let number = c.realtime.sip_fallback_number.trim();
+    (!number.is_empty()).then(|| frontdesk_core::Transfer {
+        department: "fallback".into(),
+        number: number.to_string(),
+        on_no_answer: frontdesk_core::OnNoAnswer::Voicemail,
+    })
+}
+
 /// The machine's knobs from the configuration, in milliseconds.
 pub fn machine_config(c: &Config) -> MachineConfig {
     MachineConfig {
@@ -65,5 +76,8 @@ pub fn machine_config(c: &Config) -> MachineConfig {
                 + PARKING_SLACK_MS,
             dial_ring_ms: u64::from(DIAL_TIMEOUT_SECS) * 1000 + PARKING_SLACK_MS,
         },
+        // The Twilio path; a SIP call sets its own (`sip::machine_config`).
+        transport: frontdesk_core::Transport::Twilio,
+        sip_fallback: None,
     }
 }

@@ -384,9 +384,16 @@ pub struct RealtimeConfig {
     pub session_ready_timeout_ms: u64,
     pub response_timeout_ms: u64,
     pub session_cap_secs: u64,
+    /// SIP connector: where a call the assistant cannot serve is referred
+    /// (a number whose Twilio webhook runs the menu); empty: the operator.
+    pub sip_fallback_number: String,
     /// Secret: environment only (`OPENAI_API_KEY`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
+    /// Secret: environment only (`OPENAI_WEBHOOK_SECRET`, `whsec_…`):
+    /// verifies `POST /openai/webhook`. Unset: the SIP connector is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<Secret>,
 }
 
 impl Default for RealtimeConfig {
@@ -407,7 +414,9 @@ impl Default for RealtimeConfig {
             session_ready_timeout_ms: 5000,
             response_timeout_ms: 8000,
             session_cap_secs: 3300,
+            sip_fallback_number: String::new(),
             api_key: None,
+            webhook_secret: None,
         }
     }
 }
@@ -464,6 +473,7 @@ impl Default for SupervisionConfig {
 const ECOSYSTEM_ENV: &[(&str, &str)] = &[
     ("OPENAI_API_KEY", "realtime.api_key"),
     ("OPENAI_BASE_URL", "realtime.base_url"),
+    ("OPENAI_WEBHOOK_SECRET", "realtime.webhook_secret"),
     ("TWILIO_ACCOUNT_SID", "twilio.account_sid"),
     ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
     ("PUBLIC_URL", "server.public_url"),
@@ -476,6 +486,7 @@ const ECOSYSTEM_ENV: &[(&str, &str)] = &[
 const SECRETS: &[(&str, &str)] = &[
     ("twilio", "auth_token"),
     ("realtime", "api_key"),
+    ("realtime", "webhook_secret"),
     ("notifications", "smtp_password"),
     ("notifications", "slack_webhook_url"),
 ];

@@ -184,6 +184,20 @@ pub fn summary(c: &Config) -> String {
     );
     let _ = writeln!(
         out,
+        "SIP          OpenAI webhook secret {} ({}), fallback {}",
+        set_or_not(&c.realtime.webhook_secret),
+        if unset(&c.realtime.webhook_secret) {
+            "connector off"
+        } else {
+            "POST /openai/webhook"
+        },
+        match c.realtime.sip_fallback_number.trim() {
+            "" => "the operator".to_owned(),
+            n => mask_phone(n),
+        }
+    );
+    let _ = writeln!(
+        out,
         "Twilio       account {}, auth token {}, signatures {}",
         if c.twilio.account_sid.is_empty() {
             "not set"

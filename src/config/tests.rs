@@ -229,3 +229,20 @@ fn a_calendar_is_chosen_in_the_file_and_its_secrets_come_from_the_environment() 
         "{err}"
     );
 }
+
+#[test]
+fn the_openai_webhook_secret_comes_from_the_environment_only_and_is_never_shown() {
+    let secret = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let c =
+        Config::load_with_env(&repo_sources(), &env(&[("OPENAI_WEBHOOK_SECRET", secret)])).unwrap();
+    assert_eq!(
+        c.realtime.webhook_secret.as_ref().map(Secret::expose),
+        Some(secret)
+    );
+    let shown = format!("{c:?}\n{}", super::summary::summary(&c));
+    assert!(!shown.contains("AAECAwQF"), "{shown}");
+    assert!(shown.contains("OpenAI webhook secret set"), "{shown}");
+    let dir = dir_with("", "\n[realtime]\nwebhook_secret = \"whsec_oops\"\n");
+    let err = Config::load_with_env(&ConfigSources::in_dir(dir.path()), &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::SecretInFile { .. }), "{err}");
+}

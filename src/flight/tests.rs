@@ -44,6 +44,8 @@ fn cfg() -> MachineConfig {
             recording_ms: 155_000,
             dial_ring_ms: 50_000,
         },
+        transport: frontdesk_core::Transport::Twilio,
+        sip_fallback: None,
     }
 }
 

@@ -81,6 +81,7 @@ pub async fn take_over(
         from: detail.call.from_number.clone(),
         to: detail.call.to_number.clone(),
         known: None,
+        transport: frontdesk_core::Transport::Twilio,
     };
     info.known = recognise(store, &twiml.business, &info.from).await;
     let answer = render::connect_stream(twiml, &info.call_sid, &info.from, &info.to);

@@ -127,7 +127,8 @@ pub async fn enforce(
     if let (Some(slot), true) = (slot, limits.max_unproven_per_peer > 0) {
         if !slot.proven.get() {
             let open = slot.table.unproven_from(slot.peer);
-            let signed = req.headers().contains_key("x-twilio-signature");
+            let signed = req.headers().contains_key("x-twilio-signature")
+                || req.headers().contains_key("webhook-signature");
             if open > limits.max_unproven_per_peer && signed {
                 body_timeout = body_timeout.min(PRESSURE_BODY_TIMEOUT);
             } else if open > limits.max_unproven_per_peer {
@@ -174,7 +175,9 @@ pub async fn enforce(
             }
         }
     }
-    let proves = req.path().starts_with("/twilio/");
+    // A verified OpenAI webhook (SIP calls) proves its peer as a Twilio
+    // request does: the handler answers 2xx only past the signature.
+    let proves = req.path().starts_with("/twilio/") || req.path() == "/openai/webhook";
     let res = next.call(req).await?;
     let status = res.status();
     if proves && (status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS) {

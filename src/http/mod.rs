@@ -4,6 +4,7 @@
 mod drain;
 mod failover;
 pub mod limits;
+pub mod openai_webhook;
 pub mod ops;
 pub mod remote;
 pub mod render;
@@ -51,6 +52,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, with_ops: bool) {
             web::post().to(webhooks::recording_status),
         )
         .route("/twilio/stream", web::get().to(webhooks::stream))
+        .route(
+            "/openai/webhook",
+            web::post().to(openai_webhook::openai_webhook),
+        )
         .route("/healthz", web::get().to(ops::healthz));
     if with_ops {
         ops_routes(cfg);

@@ -158,6 +158,7 @@ pub async fn voice(
             from: form.get("From").unwrap_or_default().to_string(),
             to: form.get("To").unwrap_or_default().to_string(),
             known: None,
+            transport: frontdesk_core::Transport::Twilio,
         };
         // One bucket per caller, keyed by the E.164 number so every way of
         // writing it is the same caller. A withheld caller ID is nobody in

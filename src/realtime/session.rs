@@ -117,8 +117,25 @@ pub struct SessionParams {
 /// earlier update); optional features that are off are omitted so that the
 /// server defaults (off) apply.
 pub fn session_update_json(p: &SessionParams) -> String {
+    json!({ "type": "session.update", "session": session_object(p, true) }).to_string()
+}
+
+/// SIP connector: the session without audio formats (the codec is
+/// negotiated by SIP/SDP and the audio never reaches us), for the
+/// `accept` body and the sideband socket's `session.update`.
+pub fn sip_session(p: &SessionParams) -> Value {
+    session_object(p, false)
+}
+
+pub fn sip_session_update_json(p: &SessionParams) -> String {
+    json!({ "type": "session.update", "session": sip_session(p) }).to_string()
+}
+
+fn session_object(p: &SessionParams, with_format: bool) -> Value {
     let mut input = Map::new();
-    input.insert("format".into(), p.format.to_json());
+    if with_format {
+        input.insert("format".into(), p.format.to_json());
+    }
     input.insert("turn_detection".into(), p.turn_detection.to_json());
     if let Some(model) = &p.transcription_model {
         let mut t = Map::new();
@@ -150,11 +167,16 @@ pub fn session_update_json(p: &SessionParams) -> String {
     session.insert("model".into(), json!(p.model));
     session.insert("output_modalities".into(), json!(["audio"]));
     session.insert("instructions".into(), json!(p.instructions));
+    let mut output = Map::new();
+    if with_format {
+        output.insert("format".into(), p.format.to_json());
+    }
+    output.insert("voice".into(), json!(p.voice));
     session.insert(
         "audio".into(),
         json!({
             "input": Value::Object(input),
-            "output": { "format": p.format.to_json(), "voice": p.voice },
+            "output": Value::Object(output),
         }),
     );
     session.insert("tools".into(), Value::Array(tools));
@@ -162,7 +184,7 @@ pub fn session_update_json(p: &SessionParams) -> String {
     if let Some(max) = p.max_output_tokens {
         session.insert("max_output_tokens".into(), json!(max));
     }
-    json!({ "type": "session.update", "session": Value::Object(session) }).to_string()
+    Value::Object(session)
 }
 
 /// Why a Realtime URL could not be built.

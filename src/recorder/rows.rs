@@ -52,9 +52,14 @@ impl Numbering {
         };
         let json = |v: &CallRecord| serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
         let rows = match &record {
-            CallRecord::Started { from, to } => vec![
+            CallRecord::Started {
+                from,
+                to,
+                transport,
+            } => vec![
                 RecordRow::CallStarted {
                     call_sid: call_sid.clone(),
+                    transport: transport.as_str().to_string(),
                     business_number: to.clone(),
                     from_number: from.clone(),
                     to_number: to.clone(),
@@ -179,6 +184,7 @@ mod tests {
             "CA1",
             at,
             CallRecord::Started {
+                transport: frontdesk_core::Transport::Twilio,
                 from: "+1".into(),
                 to: "+2".into(),
             },

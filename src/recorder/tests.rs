@@ -66,6 +66,7 @@ async fn records_are_written_in_batches() {
         &rec,
         "CA1",
         CallRecord::Started {
+            transport: frontdesk_core::Transport::Twilio,
             from: "+15550001111".into(),
             to: "+15551230000".into(),
         },
@@ -122,6 +123,7 @@ async fn an_outage_loses_nothing_and_writes_nothing_twice() {
             &rec,
             &format!("CA{c}"),
             CallRecord::Started {
+                transport: frontdesk_core::Transport::Twilio,
                 from: "+1".into(),
                 to: "+2".into(),
             },
@@ -180,6 +182,7 @@ async fn rows_spilled_by_a_crashed_process_are_written_by_the_next() {
         "CA9",
         Utc::now(),
         CallRecord::Started {
+            transport: frontdesk_core::Transport::Twilio,
             from: "+1".into(),
             to: "+2".into(),
         },

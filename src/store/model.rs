@@ -3,6 +3,10 @@
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
+fn twilio() -> String {
+    "twilio".into()
+}
+
 /// One fact about one call, as the recorder hands it to [`super::Store::write_batch`].
 /// Serialisable so the recorder can spill rows to a JSONL file while the
 /// database is away and replay them later; replaying is always safe.
@@ -11,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub enum RecordRow {
     CallStarted {
         call_sid: String,
+        /// `twilio` or `sip` (rows spilled before SIP existed are Twilio's).
+        #[serde(default = "twilio")]
+        transport: String,
         business_number: String,
         from_number: String,
         to_number: String,
@@ -115,6 +122,8 @@ pub struct CallSummary {
     pub business_number: String,
     pub from_number: String,
     pub to_number: String,
+    /// `twilio` (Media Streams) or `sip` (OpenAI's SIP connector).
+    pub transport: String,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
@@ -309,6 +318,7 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 5, 1, 9, 30, 0).unwrap();
         let rows = vec![
             RecordRow::CallStarted {
+                transport: "twilio".into(),
                 call_sid: "CA1".into(),
                 business_number: "+15550100".into(),
                 from_number: "+15550199".into(),

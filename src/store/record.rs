@@ -37,6 +37,7 @@ impl Store {
             for row in rows {
                 if let RecordRow::CallStarted {
                     call_sid,
+                    transport,
                     business_number,
                     from_number,
                     to_number,
@@ -51,6 +52,7 @@ impl Store {
                             calls::from_number.eq(from_number),
                             calls::to_number.eq(to_number),
                             calls::started_at.eq(started_at),
+                            calls::transport.eq(transport),
                         ))
                         .on_conflict_do_nothing()
                         .execute(conn)
@@ -70,6 +72,7 @@ impl Store {
                             calls::from_number.eq(from_number),
                             calls::to_number.eq(to_number),
                             calls::started_at.eq(started_at),
+                            calls::transport.eq(transport),
                         ))
                         .execute(conn)
                         .await?;

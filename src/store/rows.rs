@@ -30,6 +30,7 @@ pub(crate) struct CallRow {
     pub input_audio_tokens: i64,
     pub output_audio_tokens: i64,
     pub cached_tokens: i64,
+    pub transport: String,
 }
 
 impl From<CallRow> for CallSummary {
@@ -39,6 +40,7 @@ impl From<CallRow> for CallSummary {
             business_number: r.business_number,
             from_number: r.from_number,
             to_number: r.to_number,
+            transport: r.transport,
             started_at: from_db(r.started_at),
             ended_at: r.ended_at.map(from_db),
             outcome: r.outcome,

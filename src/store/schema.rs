@@ -49,6 +49,7 @@ diesel::table! {
         input_audio_tokens -> BigInt,
         output_audio_tokens -> BigInt,
         cached_tokens -> BigInt,
+        transport -> Text,
     }
 }
 

@@ -81,6 +81,7 @@ mod tests {
                 business_number: "+15551230000".into(),
                 from_number: "+15005550006".into(),
                 to_number: "+15551230000".into(),
+                transport: "twilio".into(),
                 started_at: at,
                 ended_at: None,
                 outcome: None,

@@ -24,6 +24,7 @@ mod parked;
 mod privacy_call;
 mod receptionist_calls;
 mod replay_corpus;
+mod sip;
 mod slow_clients;
 mod supervision;
 mod threads;

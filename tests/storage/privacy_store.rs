@@ -22,6 +22,7 @@ fn call(sid: &str, from: &str, days_ago: i64) -> Vec<RecordRow> {
     let at = Utc::now() - Duration::days(days_ago);
     vec![
         RecordRow::CallStarted {
+            transport: "twilio".into(),
             call_sid: sid.into(),
             business_number: BUSINESS.into(),
             from_number: from.into(),

@@ -7,6 +7,7 @@ use frontdesk::store::{Backend, RecordRow, Store, StoreError};
 
 fn started(call_sid: &str) -> RecordRow {
     RecordRow::CallStarted {
+        transport: "twilio".into(),
         call_sid: call_sid.into(),
         business_number: "+15550100".into(),
         from_number: "+15550199".into(),

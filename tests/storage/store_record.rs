@@ -10,6 +10,7 @@ fn t(secs: i64) -> DateTime<Utc> {
 
 fn started(sid: &str, at: DateTime<Utc>) -> RecordRow {
     RecordRow::CallStarted {
+        transport: "twilio".into(),
         call_sid: sid.into(),
         business_number: "+15550100".into(),
         from_number: "+15550199".into(),

@@ -8,6 +8,7 @@ fn call(sid: &str, started_days_ago: i64) -> Vec<RecordRow> {
     let at = Utc::now() - Duration::days(started_days_ago);
     vec![
         RecordRow::CallStarted {
+            transport: "twilio".into(),
             call_sid: sid.into(),
             business_number: "+15550100".into(),
             from_number: "+15550199".into(),

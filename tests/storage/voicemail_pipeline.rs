@@ -84,6 +84,7 @@ async fn seed_call(store: &Store, call_sid: &str, department: Option<&str>) {
         call_sid,
         now,
         CallRecord::Started {
+            transport: frontdesk_core::Transport::Twilio,
             from: CALLER.into(),
             to: "+15551230000".into(),
         },

@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::cause::Cause;
 use super::decision::Decision;
 use super::transcript::Turn;
+use super::transport::{SipCommand, Transport};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,16 +64,22 @@ pub enum Outcome {
     /// Parked (menu, voicemail prompt) and Twilio never asked again: the
     /// caller left and no status callback said so.
     Gone,
+    /// SIP: refused before it was answered (unknown number, a caller over
+    /// the limit, a draining instance).
+    Rejected,
+    /// SIP: OpenAI refused our `accept` (the call had gone).
+    AcceptFailed,
 }
 
 /// Facts for the call record (the recorder persists them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CallRecord {
-    /// The call arrived (numbers as Twilio gave them).
+    /// The call arrived (numbers as Twilio or the SIP headers gave them).
     Started {
         from: String,
         to: String,
+        transport: Transport,
     },
     Transition {
         from: &'static str,
@@ -142,6 +149,8 @@ pub enum Command {
     LeaveStream(Decision),
     /// The TwiML answer to a pending webhook.
     Reply(Decision),
+    /// SIP only: OpenAI's REST call for the call (refer, hangup).
+    Sip(SipCommand),
     Record(CallRecord),
     /// The call is over: release everything.
     Finish(Outcome),

@@ -85,6 +85,12 @@ pub enum Event {
     Mark {
         name: String,
     },
+    /// SIP only: OpenAI started or stopped playing the assistant's audio
+    /// (`output_audio_buffer.started` / `.stopped` / `.cleared`), the
+    /// SIP path's stand-in for marks.
+    OutputAudio {
+        playing: bool,
+    },
     /// From the codec's meter: the caller started/stopped making sound.
     CallerVoice {
         speaking: bool,
@@ -172,6 +178,7 @@ impl Event {
             Event::StreamLost => "stream lost",
             Event::Dtmf { .. } => "dtmf",
             Event::Mark { .. } => "mark",
+            Event::OutputAudio { .. } => "output audio",
             Event::CallerVoice { .. } => "caller voice",
             Event::ModelReady => "model ready",
             Event::ModelFailed { .. } => "model failed",

@@ -18,6 +18,7 @@ pub mod machine;
 pub mod playback;
 pub mod supervision;
 pub mod transcript;
+pub mod transport;
 
 pub use cause::Cause;
 pub use command::{CallRecord, Command, ModelCommand, Outcome, TwilioCommand};
@@ -26,3 +27,4 @@ pub use event::{Event, ResponseStatus, Timer, ToolEffect};
 pub use machine::{
     answer_without_call, Call, MachineConfig, Parking, State, StateName, Unexpected,
 };
+pub use transport::{refer_target, SipCommand, Transport};

@@ -593,3 +593,138 @@ fn a_model_that_never_answers_is_replaced_and_then_the_caller_gets_the_menu() {
         "silence before the menu: {holds:?}, menu at {menu_at}"
     );
 }
+
+// ---- the SIP transport (OpenAI plays the audio; we refer and hang up) ----
+
+fn sip_config() -> frontdesk_core::MachineConfig {
+    frontdesk_core::MachineConfig {
+        transport: frontdesk_core::Transport::Sip,
+        sip_fallback: Some(frontdesk_core::Transfer {
+            department: "Fallback line".into(),
+            number: "+15559990000".into(),
+            on_no_answer: frontdesk_core::OnNoAnswer::Voicemail,
+        }),
+        ..config()
+    }
+}
+
+fn sip_model(replies: Vec<Reply>) -> ModelSim {
+    ModelSim {
+        sip: true,
+        ..model(replies)
+    }
+}
+
+fn sip_commands(p: &Pair) -> Vec<(u64, frontdesk_core::SipCommand)> {
+    p.commands(|c| match c {
+        Command::Sip(s) => Some(s.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn on_sip_the_greeting_starts_when_the_session_is_ready_and_ends_when_openai_stops_playing() {
+    let m = sip_model(vec![speak(1200)]);
+    let ready = m.ready_after_ms;
+    let started = ready + m.first_delta_ms;
+    let mut p = Pair::new(sip_config(), m);
+    p.run_until(5000);
+    assert_eq!(p.entered("greeting"), Some(ready));
+    assert_eq!(p.entered("conversing"), Some(started + 1200));
+    // Nothing ever went to a Twilio stream.
+    assert!(p.twilio.first_media_at.is_none());
+    assert!(left_with(&p).is_empty());
+    assert!(p.unexpected.is_empty(), "{:?}", p.unexpected);
+}
+
+#[test]
+fn on_sip_a_transfer_refers_once_the_announcement_has_played_and_ends_transferred() {
+    let sales = frontdesk_core::Transfer {
+        department: "Sales".into(),
+        number: "+15551230200".into(),
+        on_no_answer: frontdesk_core::OnNoAnswer::Voicemail,
+    };
+    let mut p = Pair::new(
+        sip_config(),
+        sip_model(vec![
+            speak(300),
+            Reply::Tool {
+                name: "transfer_call".into(),
+                arguments: r#"{"department":"Sales"}"#.into(),
+            },
+            speak(900),
+        ]),
+    );
+    p.tools.push(ToolScript {
+        name: "transfer_call".into(),
+        after_ms: Some(20),
+        output: r#"{"ok":true}"#.into(),
+        effect: ToolEffect::Transfer(sales),
+    });
+    p.caller_says(1000, 400, "sales please");
+    p.run_until(10_000);
+    let refers = sip_commands(&p);
+    assert_eq!(refers.len(), 1, "{refers:?}");
+    let (at, cmd) = &refers[0];
+    assert_eq!(
+        *cmd,
+        frontdesk_core::SipCommand::Refer {
+            target_uri: "tel:+15551230200".into()
+        }
+    );
+    // The announcement (900 ms) played out before the refer.
+    let tool_done = p.entered("conversing").unwrap_or_default();
+    assert!(
+        *at >= 1400 + 900,
+        "referred at {at}, tool done at {tool_done}"
+    );
+    assert_eq!(finished(&p), vec![(*at + 40, Outcome::Transferred)]);
+    assert!(p.unexpected.is_empty(), "{:?}", p.unexpected);
+}
+
+#[test]
+fn on_sip_a_dropped_sideband_resumes_and_past_the_budget_the_call_goes_to_the_fallback() {
+    let mut p = Pair::new(sip_config(), sip_model(vec![speak(300)]));
+    p.caller_says(1000, 400, "hello");
+    // The sideband socket drops three times in quick succession.
+    for at in [2000, 2500, 3000] {
+        p.script.at(
+            at,
+            Event::ModelFailed {
+                reason: "sideband closed".into(),
+            },
+        );
+    }
+    p.run_until(10_000);
+    let connects = &p.model.connects;
+    assert!(connects.len() >= 3, "{connects:?}");
+    // The resumed connections carried the conversation so far.
+    assert!(connects[1].1.as_ref().is_some_and(|t| !t.is_empty()));
+    assert_eq!(restarts(&p).len(), 2);
+    let refers = sip_commands(&p);
+    assert_eq!(
+        refers.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+        vec![frontdesk_core::SipCommand::Refer {
+            target_uri: "tel:+15559990000".into()
+        }]
+    );
+    assert!(holds(&p).is_empty(), "no hold clip without a stream");
+    assert_eq!(finished(&p).last().map(|f| f.1), Some(Outcome::Transferred));
+}
+
+#[test]
+fn on_sip_the_time_limit_hangs_up_through_openai() {
+    let mut p = Pair::new(
+        frontdesk_core::MachineConfig {
+            max_call_ms: 4000,
+            ..sip_config()
+        },
+        sip_model(vec![speak(300)]),
+    );
+    p.run_until(10_000);
+    assert_eq!(
+        sip_commands(&p),
+        vec![(4000, frontdesk_core::SipCommand::Hangup)]
+    );
+    assert_eq!(finished(&p), vec![(4000, Outcome::MaxDuration)]);
+}

@@ -17,5 +17,6 @@ pub mod google_calendar;
 pub mod load;
 pub mod microsoft_graph;
 pub mod model;
+pub mod openai_webhook;
 pub mod transcription;
 pub mod twilio_rest;

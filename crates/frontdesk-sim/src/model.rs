@@ -16,6 +16,7 @@ mod conn;
 mod handshake;
 mod script;
 mod session;
+pub mod sip_rest;
 mod vad;
 mod wire;
 
@@ -53,6 +54,8 @@ pub struct ModelScript {
     pub chunk_ms: u32,
     /// When set, the handshake requires `Authorization: Bearer <key>` (else 401).
     pub api_key: Option<String>,
+    /// The SIP connector's REST answers (served on the same port).
+    pub sip: sip_rest::SipBehavior,
 }
 
 impl Default for ModelScript {
@@ -67,6 +70,7 @@ impl Default for ModelScript {
             speedup: 4.0,
             chunk_ms: 100,
             api_key: None,
+            sip: sip_rest::SipBehavior::default(),
         }
     }
 }
@@ -163,6 +167,11 @@ pub(crate) struct Shared {
     pub(crate) progress: Mutex<ScriptState>,
     pub(crate) record: Mutex<SimRecord>,
     ids: AtomicU64,
+    /// SIP calls that are over (hung up or referred away): their sideband
+    /// sockets close; `ended` wakes them.
+    ended_calls: Mutex<std::collections::HashSet<String>>,
+    pub(crate) ended: watch::Sender<u64>,
+    pub(crate) sip_requests: Mutex<Vec<sip_rest::SipRequest>>,
 }
 
 impl Shared {
@@ -176,6 +185,15 @@ impl Shared {
         if let Some(c) = self.record.lock().connections.get_mut(index) {
             f(c);
         }
+    }
+
+    pub(crate) fn end_call(&self, call_id: &str) {
+        self.ended_calls.lock().insert(call_id.to_string());
+        self.ended.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn call_over(&self, call_id: &str) -> bool {
+        self.ended_calls.lock().contains(call_id)
     }
 
     pub(crate) fn say(&self, speaker: &str, text: &str) {
@@ -207,6 +225,9 @@ impl ModelSim {
             progress: Mutex::new(ScriptState::default()),
             record: Mutex::new(SimRecord::default()),
             ids: AtomicU64::new(0),
+            ended_calls: Mutex::new(Default::default()),
+            ended: watch::channel(0).0,
+            sip_requests: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(accept_loop(listener, Arc::clone(&shared), stopped));
@@ -225,7 +246,15 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(handshake::serve(stream, Arc::clone(&shared), stopped.clone()));
+                    let shared = Arc::clone(&shared);
+                    let stopped = stopped.clone();
+                    tokio::spawn(async move {
+                        if sip_rest::is_post(&stream).await {
+                            sip_rest::serve(stream, shared).await;
+                        } else {
+                            handshake::serve(stream, shared, stopped).await;
+                        }
+                    });
                 }
                 Err(e) => {
                     // Usually EMFILE or a reset before accept; keep serving.
@@ -268,6 +297,17 @@ impl ModelSimHandle {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// SIP: the call is over at OpenAI; its sideband sockets close
+    /// normally (1000) and new ones are closed at once.
+    pub fn end_sip_call(&self, call_id: &str) {
+        self.shared.end_call(call_id);
+    }
+
+    /// Every SIP REST request (accept, reject, refer, hangup) so far.
+    pub fn sip_requests(&self) -> Vec<sip_rest::SipRequest> {
+        self.shared.sip_requests.lock().clone()
     }
 
     /// Stop accepting and close every connection (idempotent).

@@ -45,6 +45,9 @@ pub(super) fn awaiting_dial_outcome(
                 department: target.department.clone(),
                 status: status.clone(),
             }));
+            if ctx.sip() {
+                return sip_refer_failed(ctx, &target, status, now, out);
+            }
             match target.on_no_answer {
                 OnNoAnswer::Voicemail => {
                     let department = Some(target.department);
@@ -220,6 +223,29 @@ fn dial_answered(status: &str) -> bool {
 /// An unanswered transfer whose department sends callers back to the
 /// assistant: a fresh stream (Twilio reconnects on the reply) and a fresh
 /// model session that knows what happened.
+/// SIP: OpenAI did not take the REFER (or the target never answered it).
+/// There is no voicemail on this path, so the assistant takes the caller
+/// back and offers a message — unless the refer was the fallback for an
+/// assistant that cannot serve the call, which ends it.
+fn sip_refer_failed(
+    ctx: &mut Context,
+    target: &Transfer,
+    status: String,
+    now: Millis,
+    out: &mut Vec<Command>,
+) -> Step {
+    if ctx.sip_fallback_referred {
+        out.push(Command::Sip(crate::transport::SipCommand::Hangup));
+        return go(
+            State::Ended {
+                outcome: Outcome::Lost,
+            },
+            Cause::DialFinished { status },
+        );
+    }
+    back_to_assistant(ctx, target, status, now, out)
+}
+
 fn back_to_assistant(
     ctx: &mut Context,
     target: &Transfer,

@@ -88,6 +88,12 @@ pub struct Context {
     pub(super) silence_nudged: bool,
     /// Every function call seen: (call id, name, arguments).
     pub(super) tool_calls: Vec<(String, String, String)>,
+    /// SIP: OpenAI is playing assistant audio (between
+    /// `output_audio_buffer.started` and `.stopped`).
+    pub(super) sip_playing: bool,
+    /// SIP: the call was referred to the fallback because the assistant
+    /// could not serve it; a failed refer then ends the call.
+    pub(super) sip_fallback_referred: bool,
 }
 
 impl Context {
@@ -109,6 +115,8 @@ impl Context {
             last_activity: now,
             silence_nudged: false,
             tool_calls: Vec::new(),
+            sip_playing: false,
+            sip_fallback_referred: false,
         }
     }
 
@@ -123,6 +131,16 @@ impl Context {
             Response::Active { response_id, .. } => Some(response_id),
             _ => None,
         }
+    }
+
+    /// Is assistant audio still to be heard: unplayed in our playback
+    /// (Twilio) or playing at OpenAI (SIP)?
+    pub(super) fn unplayed(&self) -> bool {
+        self.playback.has_unplayed() || self.sip_playing
+    }
+
+    pub(super) fn sip(&self) -> bool {
+        self.cfg.transport == crate::transport::Transport::Sip
     }
 
     pub(super) fn stream_up(&self) -> bool {

@@ -245,9 +245,7 @@ pub(super) fn silence(
 ) -> Step {
     let quiet_since = ctx.last_activity;
     let timeout = ctx.cfg.silence_timeout_ms;
-    let busy = ctx.playback.has_unplayed()
-        || ctx.model_busy()
-        || matches!(state, State::AwaitingTools { .. });
+    let busy = ctx.unplayed() || ctx.model_busy() || matches!(state, State::AwaitingTools { .. });
     if busy || now.saturating_sub(quiet_since) < timeout {
         let at = if busy {
             now + timeout

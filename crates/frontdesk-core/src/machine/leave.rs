@@ -5,8 +5,9 @@ use super::context::{Greeting, Link, StreamLink};
 use super::{go, stay, Context, State, Step};
 use crate::cause::Cause;
 use crate::command::{CallRecord, Command, Outcome};
-use crate::decision::{Decision, MenuPrompt};
+use crate::decision::{Decision, MenuPrompt, Transfer};
 use crate::event::Timer;
+use crate::transport::{refer_target, SipCommand};
 
 /// Marks or a finished response may complete the greeting or a pending exit.
 pub(super) fn after_playback_progress(
@@ -14,7 +15,7 @@ pub(super) fn after_playback_progress(
     ctx: &mut Context,
     out: &mut Vec<Command>,
 ) -> Step {
-    if ctx.pending_exit.is_some() && !ctx.model_busy() && !ctx.playback.has_unplayed() {
+    if ctx.pending_exit.is_some() && !ctx.model_busy() && !ctx.unplayed() {
         if let Some(d) = ctx.pending_exit.take() {
             ctx.timers.disarm(&Timer::ExitDeadline);
             return exit_with(ctx, d, out);
@@ -23,7 +24,7 @@ pub(super) fn after_playback_progress(
     if state == State::PlayingGreeting {
         let played_out = matches!(ctx.greeting, Greeting::Playing { .. })
             && ctx.response_active().is_none()
-            && !ctx.playback.has_unplayed();
+            && !ctx.unplayed();
         if played_out || ctx.greeting == Greeting::Over {
             ctx.greeting = Greeting::Over;
             return go(State::Conversing, Cause::GreetingPlayed);
@@ -69,6 +70,9 @@ pub(super) fn leave_to(
     cause: Cause,
     out: &mut Vec<Command>,
 ) -> Step {
+    if ctx.sip() {
+        return sip_leave_to(ctx, d, cause, out);
+    }
     ctx.left_with = Some(d.clone());
     ctx.link = Link::Stopped;
     ctx.stream = StreamLink::Left;
@@ -90,8 +94,53 @@ pub(super) fn leave(
     ctx.left_with = Some(d.clone());
     out.push(Command::Record(CallRecord::Decision(d.clone())));
     out.push(Command::StopModel);
-    out.push(Command::LeaveStream(d));
+    if ctx.sip() {
+        // No stream to leave and no TwiML to say goodbye with: OpenAI
+        // hangs the SIP leg up.
+        out.push(Command::Sip(SipCommand::Hangup));
+    } else {
+        out.push(Command::LeaveStream(d));
+    }
     go(State::Ended { outcome }, cause)
+}
+
+/// SIP: the call leaves the assistant by a REFER. A transfer goes to its
+/// department; a voicemail or the menu (which only the Twilio path has) go
+/// to the fallback number, which runs the Twilio menu, or else to the
+/// operator. The refer's answer arrives as the dial outcome. With nowhere
+/// to refer to, the call is hung up rather than left silent.
+fn sip_leave_to(ctx: &mut Context, d: Decision, cause: Cause, out: &mut Vec<Command>) -> Step {
+    let target = match &d {
+        Decision::Transfer(t) => Some(t.clone()),
+        _ => {
+            ctx.sip_fallback_referred = true;
+            sip_fallback(ctx)
+        }
+    };
+    let Some(target) = target else {
+        let hangup = Decision::Hangup {
+            farewell: crate::decision::Farewell::Goodbye,
+        };
+        return leave(ctx, hangup, Outcome::Lost, cause, out);
+    };
+    let referred = Decision::Transfer(target.clone());
+    ctx.left_with = Some(referred.clone());
+    ctx.link = Link::Stopped;
+    ctx.sip_playing = false;
+    out.push(Command::Record(CallRecord::Decision(referred)));
+    out.push(Command::StopModel);
+    out.push(Command::Sip(SipCommand::Refer {
+        target_uri: refer_target(&target.number),
+    }));
+    go(State::AwaitingDialOutcome { target }, cause)
+}
+
+/// SIP: where a call goes that the assistant cannot serve.
+fn sip_fallback(ctx: &Context) -> Option<Transfer> {
+    ctx.cfg
+        .sip_fallback
+        .clone()
+        .or_else(|| ctx.cfg.operator.clone())
 }
 
 /// The model cannot serve the call: the DTMF/speech menu instead.
@@ -99,6 +148,9 @@ pub(super) fn to_menu(ctx: &mut Context, cause: Cause, out: &mut Vec<Command>) -
     let d = Decision::Menu {
         prompt: MenuPrompt::Welcome,
     };
+    if ctx.sip() {
+        return sip_leave_to(ctx, d, cause, out);
+    }
     ctx.link = Link::Stopped;
     out.push(Command::StopModel);
     out.push(Command::Record(CallRecord::Decision(d.clone())));

@@ -269,6 +269,15 @@ fn common(
             ctx.playback.mark_echoed(&name, now);
             after_playback_progress(state, ctx, out)
         }
+        Event::OutputAudio { playing } => {
+            ctx.sip_playing = playing;
+            if playing {
+                ctx.last_activity = now;
+                stay(state)
+            } else {
+                after_playback_progress(state, ctx, out)
+            }
+        }
         Event::Timer(Timer::Pace) => {
             let sent = ctx.playback.drain(now);
             emit_outbound(ctx, sent, now, out);
@@ -324,7 +333,7 @@ fn common(
         }
         Event::Timer(Timer::HoldMessage) => {
             let waiting = ctx.link != Link::Ready || greeting_awaited(ctx);
-            if waiting && ctx.stream_up() && !ctx.playback.has_unplayed() {
+            if waiting && ctx.stream_up() && !ctx.sip() && !ctx.unplayed() {
                 out.push(Command::PlayHoldMessage);
                 // No silence the caller did not cause lasts past the next
                 // one: the clip plays again while the wait goes on.
@@ -373,8 +382,10 @@ fn common(
             item_id,
             payload,
         } => {
-            if ctx.playback.is_cancelled(&response_id) {
-                return stay(state); // late audio of an interrupted response
+            if ctx.playback.is_cancelled(&response_id) || ctx.sip() {
+                // Late audio of an interrupted response; or SIP, where
+                // OpenAI plays the audio itself.
+                return stay(state);
             }
             ctx.last_activity = now;
             let sent = ctx.playback.push(&response_id, &item_id, payload, now);

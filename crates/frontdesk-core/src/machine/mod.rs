@@ -33,6 +33,7 @@ use crate::decision::Transfer;
 use crate::event::{Event, Timer};
 use crate::playback::Millis;
 use crate::supervision::Budget;
+use crate::transport::Transport;
 
 /// The knobs the machine needs, already in milliseconds.
 /// Serialisable: a call's flight record starts with it, so a replay
@@ -56,6 +57,15 @@ pub struct MachineConfig {
     /// How long a parked call may go without a word from Twilio (see
     /// `Parking`).
     pub parking: Parking,
+    /// How the call reaches us (flight records from before SIP have none).
+    #[serde(default)]
+    pub transport: Transport,
+    /// SIP: where the call is referred when the assistant cannot serve it
+    /// (the restart budget is spent, or a voicemail or the menu was asked
+    /// for, which only the Twilio path has): a number that runs the Twilio
+    /// menu. `None`: the operator.
+    #[serde(default)]
+    pub sip_fallback: Option<Transfer>,
 }
 
 /// Deadlines of the parked states. A caller who hangs up in the menu, during
@@ -219,8 +229,15 @@ impl Call {
             (Timer::StreamStart, now + cfg.stream_start_timeout_ms),
             (Timer::MaxDuration, now + cfg.max_call_ms),
         ];
+        let sip = cfg.transport == Transport::Sip;
         for (timer, at) in deadlines {
             ctx.timers.arm(timer, at);
+        }
+        if sip {
+            // OpenAI has answered the SIP leg (we accepted it): the caller
+            // is there from the start, as a started stream would say.
+            let mut ignored = Vec::new();
+            conversation::stream_started(&mut ctx, now, &mut ignored);
         }
         let call = Call {
             state: State::AwaitingStreamAndModel,
@@ -423,5 +440,7 @@ fn transition(
     }
 }
 
+#[cfg(test)]
+mod sip_tests;
 #[cfg(test)]
 mod tests;

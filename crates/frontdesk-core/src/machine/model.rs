@@ -108,7 +108,7 @@ pub(super) fn model_failed(
     ctx.timers.disarm(&Timer::ResponseDeadline);
     ctx.timers.disarm(&Timer::Recycle);
     // Half an answer is worse than none: the resumed model answers afresh.
-    if ctx.playback.has_unplayed() {
+    if ctx.unplayed() {
         ctx.playback.interrupt(None, now);
         if ctx.stream == StreamLink::Up {
             out.push(Command::Twilio(TwilioCommand::Clear));

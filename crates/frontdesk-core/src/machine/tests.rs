@@ -10,7 +10,7 @@ use crate::supervision::Budget;
 use crate::transcript::Speaker;
 use base64::Engine;
 
-fn cfg() -> MachineConfig {
+pub(super) fn cfg() -> MachineConfig {
     MachineConfig {
         pacing_lead_ms: 200,
         barge_in_margin_ms: 0,
@@ -39,6 +39,8 @@ fn cfg() -> MachineConfig {
             recording_ms: 155_000,
             dial_ring_ms: 50_000,
         },
+        transport: crate::Transport::Twilio,
+        sip_fallback: None,
     }
 }
 
@@ -46,7 +48,7 @@ fn audio(ms: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(vec![0x7Fu8; (ms * 8) as usize])
 }
 
-fn step(c: &mut Call, e: Event, now: Millis) -> Vec<Command> {
+pub(super) fn step(c: &mut Call, e: Event, now: Millis) -> Vec<Command> {
     c.step(e, now).unwrap_or_else(|u| panic!("{u}"))
 }
 
@@ -1432,6 +1434,9 @@ fn conversing_with(cfg: MachineConfig) -> Call {
 /// A call in the row's `from` state and the event (and time) of the row.
 fn drive(row: &Row) -> (Call, Event, Millis) {
     use StateName::*;
+    if let Some(sip) = super::sip_tests::drive(row) {
+        return sip;
+    }
     let digit = |d: char, open: bool| Event::Dtmf {
         digit: d,
         operator_open: open,

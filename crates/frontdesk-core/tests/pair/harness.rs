@@ -44,6 +44,8 @@ pub fn config() -> MachineConfig {
             recording_ms: 155_000,
             dial_ring_ms: 50_000,
         },
+        transport: frontdesk_core::Transport::Twilio,
+        sip_fallback: None,
     }
 }
 
@@ -166,6 +168,9 @@ pub struct ModelSim {
     /// Every connection: when, and the transcript it was given.
     pub connects: Vec<(Millis, Option<Vec<Turn>>)>,
     pub received: Vec<(Millis, ModelCommand)>,
+    /// The SIP sideband: OpenAI plays the audio itself and says when it
+    /// starts and stops (`OutputAudio`) instead of sending deltas.
+    pub sip: bool,
     pub(crate) out: Timeline,
     pub(crate) responses: u32,
 }
@@ -183,6 +188,7 @@ impl Default for ModelSim {
             connected: false,
             connects: Vec::new(),
             received: Vec::new(),
+            sip: false,
             out: Timeline::default(),
             responses: 0,
         }
@@ -224,14 +230,22 @@ impl ModelSim {
 
     /// Server VAD heard the caller: the response in flight is cancelled.
     fn caller_started_speaking(&mut self, now: Millis) {
-        let streaming = self
-            .out
-            .0
-            .iter()
-            .any(|(_, e)| matches!(e, Event::AudioDelta { .. } | Event::ResponseDone { .. }));
-        self.out
-            .0
-            .retain(|(_, e)| !matches!(e, Event::AudioDelta { .. } | Event::ResponseDone { .. }));
+        let streaming = self.out.0.iter().any(|(_, e)| {
+            matches!(
+                e,
+                Event::AudioDelta { .. } | Event::ResponseDone { .. } | Event::OutputAudio { .. }
+            )
+        });
+        self.out.0.retain(|(_, e)| {
+            !matches!(
+                e,
+                Event::AudioDelta { .. } | Event::ResponseDone { .. } | Event::OutputAudio { .. }
+            )
+        });
+        if streaming && self.sip {
+            // `output_audio_buffer.cleared`.
+            self.out.at(now + 5, Event::OutputAudio { playing: false });
+        }
         if streaming {
             self.out.at(
                 now + 5,
@@ -271,6 +285,10 @@ impl ModelSim {
         );
         t = now + self.first_delta_ms;
         match reply {
+            Reply::Speak { ms } if self.sip => {
+                self.out.at(t, Event::OutputAudio { playing: true });
+                self.out.at(t + ms, Event::OutputAudio { playing: false });
+            }
             Reply::Speak { ms } => {
                 let mut sent = 0;
                 while sent < ms {
@@ -327,6 +345,9 @@ pub struct Pair {
     /// Every command the machine gave, with its time.
     pub log: Vec<(Millis, Command)>,
     pub unexpected: Vec<String>,
+    /// SIP: OpenAI's answer to a `refer`, `after` ms later (the status the
+    /// engine reports as the dial outcome); `None`: never answers.
+    pub refer_answer: Option<(u64, String)>,
 }
 
 impl Pair {
@@ -341,6 +362,7 @@ impl Pair {
             script: Timeline::default(),
             log: Vec::new(),
             unexpected: Vec::new(),
+            refer_answer: Some((40, "completed".into())),
         };
         p.execute(first);
         p
@@ -413,6 +435,11 @@ impl Pair {
                 Command::Model(m) => self.model.receive(m, now),
                 Command::StartModel { resume } => self.model.connect(now, resume),
                 Command::StopModel => self.model.disconnect(),
+                Command::Sip(frontdesk_core::SipCommand::Refer { .. }) => {
+                    if let Some((after, status)) = self.refer_answer.clone() {
+                        self.script.at(now + after, Event::DialFinished { status });
+                    }
+                }
                 Command::RunTool {
                     call_id,
                     name,

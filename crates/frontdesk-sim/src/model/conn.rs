@@ -33,9 +33,15 @@ enum Stop {
     Closed,
     /// Scripted: drop the TCP stream without a close frame.
     Abort,
+    /// SIP: the call is over at OpenAI (hung up, or referred away); the
+    /// sideband socket closes normally (1000).
+    CallOver,
 }
 
 type Flow = Result<(), Stop>;
+
+/// SIP: how long the simulated caller pauses before answering the model.
+const SIP_CALLER_PAUSE: Duration = Duration::from_millis(300);
 
 /// Keys the SDK declares on `response.create.response`.
 const RESPONSE_KEYS: &[&str] = &[
@@ -102,6 +108,12 @@ struct Conn {
     ctx_audio: u64,
     /// Context already seen by an earlier response (reported as cached).
     ctx_cached: u64,
+    /// SIP sideband: the call's id. The audio stays on the SIP leg, so no
+    /// deltas are sent (`output_audio_buffer.*` instead) and the caller's
+    /// scripted turns are spoken here, not appended by the client.
+    sip_call: Option<String>,
+    /// SIP: when the simulated caller says the next scripted turn.
+    caller_at: Option<Instant>,
 }
 
 pub(crate) async fn run(
@@ -110,6 +122,7 @@ pub(crate) async fn run(
     index: usize,
     behavior: ConnectionBehavior,
     model: String,
+    sip_call: Option<String>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let session = session::default_session(&model);
@@ -139,6 +152,8 @@ pub(crate) async fn run(
         ctx_text: 0,
         ctx_audio: 0,
         ctx_cached: 0,
+        sip_call,
+        caller_at: None,
     };
     let deaf = behavior == ConnectionBehavior::NoSessionUpdated;
     let oversized = match behavior {
@@ -151,6 +166,15 @@ pub(crate) async fn run(
             tracing::debug!(index, "model simulator dropping the connection (scripted)");
             // Dropping the stream closes the socket without a close frame.
             drop(ws);
+        }
+        Stop::CallOver => {
+            use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+            use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+            let frame = CloseFrame {
+                code: CloseCode::Normal,
+                reason: "call ended".into(),
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
         }
         Stop::Closed => {
             // Best effort: a peer that stopped reading must not keep this task alive.
@@ -190,10 +214,20 @@ impl Conn {
                 return Stop::Closed;
             }
         }
+        let mut ended = self.shared.ended.subscribe();
         loop {
+            if self
+                .sip_call
+                .as_ref()
+                .is_some_and(|c| self.shared.call_over(c))
+            {
+                return Stop::CallOver;
+            }
             let due = self.active.as_ref().map(|a| self.due(a));
             let flow = tokio::select! {
                 _ = stopped.changed() => Err(Stop::Closed),
+                _ = ended.changed() => Ok(()),
+                _ = sleep_until(self.caller_at) => self.sip_caller_speaks(ws).await,
                 msg = ws.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
                         self.shared.with_conn(self.index, |c| c.client_events.push(text.as_str().to_string()));
@@ -210,6 +244,24 @@ impl Conn {
             if let Err(stop) = flow {
                 return stop;
             }
+        }
+    }
+
+    /// SIP: the caller (on the SIP leg, heard by OpenAI's VAD) says the
+    /// next scripted turn.
+    async fn sip_caller_speaks(&mut self, ws: &mut Ws) -> Flow {
+        self.caller_at = None;
+        if !self.shared.progress.lock().has_turn(&self.shared.script) {
+            return Ok(());
+        }
+        self.on_speech_started(ws, 0).await?;
+        self.on_speech_stopped(ws, 1200).await
+    }
+
+    /// SIP: once the model has finished speaking, the caller answers.
+    fn sip_caller_next(&mut self) {
+        if self.sip_call.is_some() {
+            self.caller_at = Some(Instant::now() + SIP_CALLER_PAUSE);
         }
     }
 

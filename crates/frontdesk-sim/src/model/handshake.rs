@@ -52,6 +52,8 @@ struct Accepted {
     index: usize,
     behavior: ConnectionBehavior,
     model: String,
+    /// A SIP call's sideband socket (`?call_id=`).
+    sip_call: Option<String>,
 }
 
 fn check(shared: &Shared, req: &Request) -> Result<Accepted, Refusal> {
@@ -118,10 +120,16 @@ fn check(shared: &Shared, req: &Request) -> Result<Accepted, Refusal> {
             "OpenAI-Beta: realtime=v1 selects the beta protocol; this server speaks the GA protocol only.",
         ));
     }
-    let model = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "model")
-        .map(|(_, v)| v.into_owned())
-        .filter(|m| !m.is_empty());
+    let param = |name: &str| {
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .filter(|m| !m.is_empty())
+    };
+    // A SIP call's sideband socket names the call, whose session already
+    // has its model (the `accept` body's).
+    let sip_call = param("call_id");
+    let model = param("model").or_else(|| sip_call.as_ref().map(|_| "gpt-realtime".to_string()));
     let Some(model) = model else {
         return Err(refuse(
             400,
@@ -133,6 +141,7 @@ fn check(shared: &Shared, req: &Request) -> Result<Accepted, Refusal> {
         index,
         behavior,
         model,
+        sip_call,
     })
 }
 
@@ -170,6 +179,9 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, stopped: watch
         }
     };
     if let Some(a) = accepted {
-        conn::run(ws, shared, a.index, a.behavior, a.model, stopped).await;
+        conn::run(
+            ws, shared, a.index, a.behavior, a.model, a.sip_call, stopped,
+        )
+        .await;
     }
 }

@@ -59,6 +59,12 @@ pub(crate) struct ScriptState {
 }
 
 impl ScriptState {
+    /// Whether a scripted caller turn is still to come (the SIP caller,
+    /// simulated on OpenAI's side, speaks only scripted turns).
+    pub(crate) fn has_turn(&self, script: &ModelScript) -> bool {
+        self.next_turn < script.turns.len()
+    }
+
     /// A caller turn was committed: consume the next scripted turn.
     /// Returns its serial and what the caller said (`None` when unscripted).
     pub(crate) fn commit_turn(&mut self, script: &ModelScript) -> (u64, Option<String>) {

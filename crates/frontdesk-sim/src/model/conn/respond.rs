@@ -135,6 +135,18 @@ impl Conn {
             started_input_ms: self.vad.pos_ms(),
             drop_after,
         });
+        if self.sip_call.is_some() {
+            let id = self
+                .active
+                .as_ref()
+                .map(|a| a.id.clone())
+                .unwrap_or_default();
+            self.send(
+                ws,
+                json!({"type": "output_audio_buffer.started", "response_id": id}),
+            )
+            .await?;
+        }
         if audio_ms == 0 {
             self.finish(ws, None).await?;
         }
@@ -176,13 +188,16 @@ impl Conn {
             item.audio_ms = Some(sent_ms);
         }
         self.audio_emitted = true;
-        let delta = wire::part_event(
-            "response.output_audio.delta",
-            &id,
-            &item_id,
-            Some(("delta", &audio)),
-        );
-        self.send(ws, delta).await?;
+        // SIP: the audio goes out on the SIP leg, not the sideband socket.
+        if self.sip_call.is_none() {
+            let delta = wire::part_event(
+                "response.output_audio.delta",
+                &id,
+                &item_id,
+                Some(("delta", &audio)),
+            );
+            self.send(ws, delta).await?;
+        }
         if !words.is_empty() {
             let t = wire::part_event(
                 "response.output_audio_transcript.delta",
@@ -254,6 +269,18 @@ impl Conn {
         resp.usage = Some(usage);
         let done = wire::response_event("response.done", &resp);
         self.send(ws, done).await?;
+        if self.sip_call.is_some() {
+            // Generated faster than real time, played out here at once.
+            let kind = match cancel_reason {
+                None => "output_audio_buffer.stopped",
+                Some(_) => "output_audio_buffer.cleared",
+            };
+            self.send(ws, json!({"type": kind, "response_id": a.id}))
+                .await?;
+            if cancel_reason.is_none() {
+                self.sip_caller_next();
+            }
+        }
 
         self.shared
             .progress
