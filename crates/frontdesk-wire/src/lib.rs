@@ -4,3 +4,4 @@
 //! against the official SDK by the project's oracle tests.
 
 pub mod twilio_signature;
+pub mod standard_webhooks;
