@@ -5,4 +5,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod model_sim_conformance;
+mod standard_webhooks_oracle;
 mod twilio_signature_oracle;
