@@ -26,6 +26,12 @@ pub struct BusinessConfig {
     /// Redaction and retention (`[privacy]`).
     #[serde(default)]
     pub privacy: super::privacy::PrivacyConfig,
+    /// The business's own HTTP tools (`[[http_tools]]`).
+    #[serde(default)]
+    pub http_tools: Vec<super::integrations::HttpToolConfig>,
+    /// Endpoints that receive signed event webhooks (`[[webhooks]]`).
+    #[serde(default)]
+    pub webhooks: Vec<super::integrations::WebhookEndpoint>,
 }
 
 /// A bookable service (`[[services]]`).
@@ -220,6 +226,8 @@ pub enum BusinessConfigError {
     DepartmentPhone { department: String, phone: String },
     #[error("business.operator {0:?} names no department")]
     UnknownOperator(String),
+    #[error(transparent)]
+    Integration(#[from] super::integrations::IntegrationConfigError),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -284,6 +292,8 @@ impl BusinessConfig {
             }],
             contacts: Vec::new(),
             privacy: super::privacy::PrivacyConfig::default(),
+            http_tools: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 
@@ -336,6 +346,7 @@ impl BusinessConfig {
                 self.business.operator.clone(),
             ));
         }
+        super::integrations::validate(&self.http_tools, &self.webhooks, &[])?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! gets committed.
 
 pub mod business;
+pub mod integrations;
 pub mod privacy;
 mod secret;
 pub mod summary;
@@ -112,6 +113,10 @@ struct RawConfig {
     departments: Vec<Department>,
     #[serde(default)]
     privacy: PrivacyConfig,
+    #[serde(default)]
+    http_tools: Vec<integrations::HttpToolConfig>,
+    #[serde(default)]
+    webhooks: Vec<integrations::WebhookEndpoint>,
 }
 
 impl From<RawConfig> for Config {
@@ -135,6 +140,8 @@ impl From<RawConfig> for Config {
                 services: r.services,
                 contacts: r.contacts,
                 privacy: r.privacy,
+                http_tools: r.http_tools,
+                webhooks: r.webhooks,
             },
         }
     }
@@ -249,6 +256,10 @@ pub struct NotificationsConfig {
     pub sms_to: Vec<String>,
     /// Attempts before a notification is dead-lettered.
     pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubles with each further one.
+    pub retry_initial_ms: u64,
+    /// The longest wait between two attempts.
+    pub retry_max_ms: u64,
 }
 
 impl Default for NotificationsConfig {
@@ -262,6 +273,8 @@ impl Default for NotificationsConfig {
             slack_webhook_url: None,
             sms_to: Vec::new(),
             max_attempts: 8,
+            retry_initial_ms: 5_000,
+            retry_max_ms: 3_600_000,
         }
     }
 }
@@ -544,8 +557,11 @@ impl Config {
                 figment = figment.merge(Serialized::default(&key, parsed));
             }
         }
-        let config: Config = figment.extract::<RawConfig>()?.into();
+        let mut config: Config = figment.extract::<RawConfig>()?.into();
         config.validate()?;
+        let b = &mut config.business;
+        integrations::resolve_secrets(&mut b.http_tools, &mut b.webhooks, env)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(config)
     }
 

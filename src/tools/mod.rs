@@ -6,6 +6,7 @@ pub mod booking;
 pub mod caller;
 pub mod end_call;
 pub mod hours;
+pub mod http;
 pub mod kb;
 pub mod message;
 pub mod transfer;
@@ -50,6 +51,11 @@ pub enum ToolError {
     Timeout(Duration),
     #[error("unknown tool {0:?}")]
     UnknownTool(String),
+    /// A business's HTTP tool failed; `kind` says how (`timeout`,
+    /// `bad_status`, `invalid_json`, `oversized_answer`, `refused_target`,
+    /// `unreachable`).
+    #[error("{message}")]
+    Remote { kind: &'static str, message: String },
 }
 
 impl ToolError {
@@ -60,6 +66,7 @@ impl ToolError {
             ToolError::Unavailable(_) => "unavailable",
             ToolError::Timeout(_) => "timeout",
             ToolError::UnknownTool(_) => "unknown_tool",
+            ToolError::Remote { kind, .. } => kind,
         }
     }
 
@@ -74,6 +81,8 @@ impl ToolError {
 pub enum ToolsError {
     #[error(transparent)]
     Business(#[from] crate::config::business::BusinessConfigError),
+    #[error("http_tools[{0:?}]: the name is taken by a built-in tool")]
+    NameTaken(String),
 }
 
 /// Facts about the call, and the services a tool may use.
@@ -92,8 +101,8 @@ pub struct ToolContext {
 pub type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
 
 pub trait Tool: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
     /// JSON Schema of the arguments object.
     fn parameters(&self) -> Value;
     fn deadline(&self) -> Duration {
@@ -118,7 +127,20 @@ impl Toolbox {
     }
 
     /// The built-in tools for this configuration.
+    /// The built-in tools for this configuration, then the business's own
+    /// HTTP tools.
     pub fn standard(config: &Config) -> Result<Self, ToolsError> {
+        let mut toolbox = Self::builtin(config)?;
+        for t in &config.business.http_tools {
+            if toolbox.tools.iter().any(|b| b.name() == t.name) {
+                return Err(ToolsError::NameTaken(t.name.clone()));
+            }
+            toolbox.tools.push(Arc::new(http::HttpTool::new(t.clone())));
+        }
+        Ok(toolbox)
+    }
+
+    fn builtin(config: &Config) -> Result<Self, ToolsError> {
         Ok(Toolbox::new(vec![
             Arc::new(hours::BusinessHours::new(config.business.clone())?),
             Arc::new(end_call::EndCall),
