@@ -85,7 +85,10 @@ impl SigningKey {
 
     /// `v1,<base64>` over `id.timestamp.body`.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        format!("v1,{}", B64.encode(self.mac(id, &timestamp.to_string(), body)))
+        format!(
+            "v1,{}",
+            B64.encode(self.mac(id, &timestamp.to_string(), body))
+        )
     }
 
     fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
@@ -188,15 +191,33 @@ mod tests {
             Err(E::NoMatch)
         );
         assert_eq!(
-            v(Some("msg_other"), Some(&ts), Some(SPEC_SIG), SPEC_BODY, SPEC_TS),
+            v(
+                Some("msg_other"),
+                Some(&ts),
+                Some(SPEC_SIG),
+                SPEC_BODY,
+                SPEC_TS
+            ),
             Err(E::NoMatch)
         );
         assert_eq!(
-            v(Some(SPEC_ID), Some(&ts), Some(SPEC_SIG), SPEC_BODY, SPEC_TS + 301),
+            v(
+                Some(SPEC_ID),
+                Some(&ts),
+                Some(SPEC_SIG),
+                SPEC_BODY,
+                SPEC_TS + 301
+            ),
             Err(E::TooOld)
         );
         assert_eq!(
-            v(Some(SPEC_ID), Some(&ts), Some(SPEC_SIG), SPEC_BODY, SPEC_TS - 301),
+            v(
+                Some(SPEC_ID),
+                Some(&ts),
+                Some(SPEC_SIG),
+                SPEC_BODY,
+                SPEC_TS - 301
+            ),
             Err(E::TooNew)
         );
         assert_eq!(
@@ -204,7 +225,13 @@ mod tests {
             Err(E::MissingHeader(HEADER_ID))
         );
         assert_eq!(
-            v(Some(SPEC_ID), Some("soon"), Some(SPEC_SIG), SPEC_BODY, SPEC_TS),
+            v(
+                Some(SPEC_ID),
+                Some("soon"),
+                Some(SPEC_SIG),
+                SPEC_BODY,
+                SPEC_TS
+            ),
             Err(E::BadTimestamp)
         );
         // Rotation: any one of several signatures may match.
