@@ -233,7 +233,23 @@ impl ToolRunner {
             store: self.store.clone(),
             config: self.config.clone(),
         };
-        self.toolbox.run(name, arguments, ctx).await
+        let call_sid = ctx.call_sid.clone();
+        let (output, effect) = self.toolbox.run(name, arguments, ctx).await;
+        // A booking made, moved or cancelled is an event for the business's
+        // webhooks (queued in the outbox; the model's answer does not wait
+        // for any delivery).
+        if !self.config.business.webhooks.is_empty() {
+            if let Ok(value) = serde_json::from_str::<Value>(&output) {
+                let at = chrono::Utc::now();
+                if let Some(event) =
+                    crate::integrations::events::booking_event(name, &value, &call_sid, at)
+                {
+                    crate::integrations::events::emit_logged(&self.store, &self.config, &event)
+                        .await;
+                }
+            }
+        }
+        (output, effect)
     }
 }
 
