@@ -17,6 +17,7 @@ mod bookings_call;
 mod call_flow;
 mod drain;
 mod failover;
+mod integrations_call;
 mod parked;
 mod privacy_call;
 mod receptionist_calls;

@@ -17,3 +17,4 @@ pub mod load;
 pub mod model;
 pub mod transcription;
 pub mod twilio_rest;
+pub mod webhook_receiver;
