@@ -266,10 +266,14 @@ impl Notifier {
                 keep.push(item);
                 continue;
             };
-            if !seen.insert(key.clone()) || self.store.blocked_by_earlier(&key, item.id).await? {
+            // Due items come in due-time order, not queue order: a retried
+            // head can come after its followers, so a held-back item must
+            // not take its key's turn.
+            if seen.contains(&key) || self.store.blocked_by_earlier(&key, item.id).await? {
                 held_back += 1;
                 continue;
             }
+            seen.insert(key);
             keep.push(item);
         }
         Ok((keep, held_back))

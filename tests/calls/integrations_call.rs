@@ -14,7 +14,9 @@ use frontdesk::notify::worker::{Notifier, WorkerOptions};
 use frontdesk_sim::audio::synth_speech;
 use frontdesk_sim::caller::{place_call, CallerStep};
 use frontdesk_sim::model::{ModelScript, ScriptTurn, SimRecord};
-use frontdesk_sim::webhook_receiver::{Received, ToolBehaviour, WebhookReceiver, WebhookReceiverHandle};
+use frontdesk_sim::webhook_receiver::{
+    Received, ToolBehaviour, WebhookReceiver, WebhookReceiverHandle,
+};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 
@@ -165,7 +167,10 @@ async fn an_http_tool_is_called_signed_and_events_arrive_signed_in_order() {
         assert_eq!(r.json()["data"]["call_sid"], sid.as_str());
     }
     let ended = delivered[2].json();
-    assert_eq!(ended["data"]["link"], format!("https://dash.example.com/calls/{sid}"));
+    assert_eq!(
+        ended["data"]["link"],
+        format!("https://dash.example.com/calls/{sid}")
+    );
     assert!(ended["data"]["outcome"].is_string(), "{ended}");
     assert_eq!(delivered[1].json()["data"]["subject"], "Order");
     // Each event has its own stable webhook-id.
@@ -205,10 +210,19 @@ async fn hanging_garbage_oversized_failing_and_private_tools_are_errors_the_mode
     let report = place_call(&rig.base, caller(steps(5))).await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     let outputs = function_outputs(&rig.model.record());
-    let kinds: Vec<&str> = outputs.iter().map(|o| o["error"].as_str().unwrap_or("-")).collect();
+    let kinds: Vec<&str> = outputs
+        .iter()
+        .map(|o| o["error"].as_str().unwrap_or("-"))
+        .collect();
     assert_eq!(
         kinds[..5],
-        ["timeout", "invalid_json", "oversized_answer", "bad_status", "refused_target"],
+        [
+            "timeout",
+            "invalid_json",
+            "oversized_answer",
+            "bad_status",
+            "refused_target"
+        ],
         "{outputs:#?}"
     );
     // The call went on to its goodbye and the tool failures are on record.
@@ -223,7 +237,10 @@ async fn hanging_garbage_oversized_failing_and_private_tools_are_errors_the_mode
         .unwrap()
         .unwrap();
     let stored = serde_json::to_string(&detail.tools).unwrap();
-    assert!(stored.contains("refused_target") && stored.contains("timeout"), "{stored}");
+    assert!(
+        stored.contains("refused_target") && stored.contains("timeout"),
+        "{stored}"
+    );
     assert!(!stored.contains(SECRET), "no secret on record");
 }
 
@@ -280,7 +297,11 @@ async fn webhooks_survive_the_endpoint_being_down_for_a_minute() {
     }
     let took = *clock.lock() - start;
     let delivered = rx.delivered();
-    assert_eq!(event_types(&delivered), ["call.started", "call.ended"], "after {took}");
+    assert_eq!(
+        event_types(&delivered),
+        ["call.started", "call.ended"],
+        "after {took}"
+    );
     assert!(took >= chrono::Duration::seconds(60), "{took}");
     // 5 + 10 + 20 + 40 s after the first virtual attempt: delivered at 75 s.
     assert!(took <= chrono::Duration::seconds(80), "{took}");
@@ -298,8 +319,11 @@ async fn webhooks_survive_the_endpoint_being_down_for_a_minute() {
     let listing = run_command(&rig.running.store, WebhooksAction::Deliveries { limit: 10 })
         .await
         .unwrap();
-    assert!(listing.contains("HTTP 503") && listing.contains("HTTP 204"), "{listing}");
-    assert_eq!(listing.matches("delivered\n").count() + listing.matches(" delivered ").count() >= 2, true, "{listing}");
+    assert!(
+        listing.contains("HTTP 503") && listing.contains("HTTP 204"),
+        "{listing}"
+    );
+    assert_eq!(listing.matches(" delivered ").count(), 2, "{listing}");
 }
 
 #[actix_rt::test]
@@ -308,9 +332,6 @@ async fn webhooks_are_dead_lettered_after_the_budget_and_can_be_resent() {
     let start = chrono::Utc::now() + chrono::Duration::hours(1) + chrono::Duration::seconds(1);
     let clock = Arc::new(Mutex::new(start));
     let notifier = virtual_notifier(&rig, clock.clone());
-    let now = *clock.lock();
-    eprintln!("DEBUG now={} due={:?} all={:?}", now, rig.running.store.due_notifications(now, 10).await.map(|v| v.len()), rig.running.store.list_outbox(true).await.unwrap().iter().map(|i| (i.id, i.next_attempt_at)).collect::<Vec<_>>());
-    eprintln!("DEBUG run_once={:?}", notifier.run_once().await);
     for _ in 0..300 {
         notifier.run_once().await.unwrap();
         *clock.lock() += chrono::Duration::seconds(1);
@@ -328,14 +349,20 @@ async fn webhooks_are_dead_lettered_after_the_budget_and_can_be_resent() {
     assert!(rx.delivered().is_empty());
     let attempts = store.outbox_attempts(dead[0].id).await.unwrap();
     assert_eq!(attempts.len(), 3, "{attempts:?}");
-    assert!(attempts.iter().all(|a| a.status_code == Some(503) && a.error.is_some()));
-    let listing = run_command(store, WebhooksAction::Deliveries { limit: 10 }).await.unwrap();
+    assert!(attempts
+        .iter()
+        .all(|a| a.status_code == Some(503) && a.error.is_some()));
+    let listing = run_command(store, WebhooksAction::Deliveries { limit: 10 })
+        .await
+        .unwrap();
     assert_eq!(listing.matches(" dead ").count(), 2, "{listing}");
 
     // The endpoint is back; the operator resends both, in order.
     rx.recover();
     for item in &dead {
-        run_command(store, WebhooksAction::Resend(item.id)).await.unwrap();
+        run_command(store, WebhooksAction::Resend(item.id))
+            .await
+            .unwrap();
     }
     for _ in 0..5 {
         notifier.run_once().await.unwrap();

@@ -144,7 +144,11 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
         .map_err(|e| e.to_string());
     let path = req.path().to_owned();
     let (status, response, hang) = if verified.is_err() {
-        (401, HttpResponse::Unauthorized().body("bad signature"), false)
+        (
+            401,
+            HttpResponse::Unauthorized().body("bad signature"),
+            false,
+        )
     } else if path.starts_with("/tools/") {
         let behaviour = state
             .tools
