@@ -302,6 +302,51 @@ mod tests {
     }
 
     #[test]
+    fn the_toml_form_loads_with_secrets_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        std::fs::copy(repo.join("default.toml"), dir.path().join("default.toml")).unwrap();
+        let mut business = std::fs::read_to_string(repo.join("business.toml")).unwrap();
+        business.push_str(
+            r#"
+[[http_tools]]
+name = "order_status"
+description = "Order status by number."
+parameters = { type = "object", properties = { order = { type = "string" } }, required = ["order"] }
+url = "https://backoffice.example.com/order"
+secret_env = "ORDER_TOOL_SECRET"
+
+[[webhooks]]
+name = "crm"
+url = "https://crm.example.com/hooks"
+events = ["call.ended"]
+secret_env = "CRM_SECRET"
+"#,
+        );
+        std::fs::write(dir.path().join("business.toml"), business).unwrap();
+        let sources = super::super::ConfigSources::in_dir(dir.path());
+        let env = vec![
+            (
+                "ORDER_TOOL_SECRET".to_string(),
+                "whsec_dG9vbA==".to_string(),
+            ),
+            ("CRM_SECRET".to_string(), "whsec_aG9vaw==".to_string()),
+        ];
+        let c = super::super::Config::load_with_env(&sources, &env).unwrap();
+        let t = &c.business.http_tools[0];
+        assert_eq!(t.parameters["properties"]["order"]["type"], "string");
+        assert_eq!(
+            (t.method.as_str(), t.timeout_ms, t.allow_private),
+            ("POST", 3000, false)
+        );
+        assert_eq!(t.secret.expose(), "whsec_dG9vbA==");
+        assert!(c.business.webhooks[0].wants("call.ended"));
+        assert!(!c.business.webhooks[0].wants("call.started"));
+        let e = super::super::Config::load_with_env(&sources, &env[..1]).unwrap_err();
+        assert!(e.to_string().contains("CRM_SECRET"), "{e}");
+    }
+
+    #[test]
     fn secrets_come_from_the_environment_and_never_show() {
         let mut tools = vec![tool("order_status")];
         let mut hooks = vec![hook("crm")];
