@@ -266,6 +266,43 @@ mod tests {
         assert!(booking_event("end_call", &json!({"ok": true}), "CA1", at).is_none());
     }
 
+    #[test]
+    fn recorder_rows_become_call_events() {
+        use crate::store::RecordRow;
+        let at = Utc::now();
+        let failed = RecordRow::Event {
+            call_sid: "CA1".into(),
+            seq: 7,
+            kind: "transfer_failed".into(),
+            payload: r#"{"kind":"transfer_failed","department":"Billing","status":"no-answer"}"#
+                .into(),
+            at,
+        };
+        let e = call_events(&failed).unwrap();
+        assert_eq!((e.kind, e.discriminator.as_str()), ("transfer.failed", "7"));
+        assert_eq!(
+            e.data,
+            json!({"department": "Billing", "status": "no-answer"})
+        );
+        let ended = RecordRow::CallEnded {
+            call_sid: "CA1".into(),
+            ended_at: at,
+            outcome: "completed".into(),
+            failure_reason: None,
+        };
+        let e = call_events(&ended).unwrap();
+        assert_eq!(e.kind, "call.ended");
+        assert_eq!(e.data["outcome"], "completed");
+        let turn = RecordRow::Turn {
+            call_sid: "CA1".into(),
+            seq: 1,
+            speaker: "caller".into(),
+            text: "hi".into(),
+            at,
+        };
+        assert!(call_events(&turn).is_none());
+    }
+
     #[tokio::test]
     async fn events_are_queued_once_per_subscribed_endpoint() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
