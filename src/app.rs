@@ -84,7 +84,13 @@ pub async fn launch(config: Config, listener: Option<TcpListener>) -> Result<Run
     crate::tools::caller::seed_contacts(&store, &config.business).await;
     let stats = Arc::new(RecorderStats::default());
     let spill = std::path::PathBuf::from(&config.storage.spill_path);
-    let recorder = Recorder::new(Arc::new(store.clone()), &spill, stats.clone())
+    // Call events for the business's webhooks are queued by the recorder's
+    // sink, after the rows they stand for.
+    let sink = Arc::new(crate::integrations::events::CallEventsSink {
+        store: store.clone(),
+        config: Arc::new(config.clone()),
+    });
+    let recorder = Recorder::new(sink, &spill, stats.clone())
         .map_err(|source| LaunchError::Spill {
             path: spill.display().to_string(),
             source,

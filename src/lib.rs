@@ -12,6 +12,7 @@ pub mod config;
 pub mod flight;
 pub mod http;
 pub mod instructions;
+pub mod integrations;
 pub mod logmask;
 pub mod media_stream;
 pub mod metrics;

@@ -57,6 +57,11 @@ enum Cmd {
         #[command(subcommand)]
         command: Option<OutboxCmd>,
     },
+    /// Event webhooks: each event and its delivery attempts; `resend <id>` sends one again.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCmd,
+    },
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
     /// Run the Realtime model simulator alone (point OPENAI_BASE_URL at it).
@@ -110,6 +115,17 @@ enum PrivacyCmd {
         #[arg(long)]
         phone: String,
     },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCmd {
+    /// The newest events with every delivery attempt (time, status or error).
+    Deliveries {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Send one event again now (pending, dead-lettered or delivered), same webhook-id.
+    Resend { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -222,6 +238,19 @@ fn main() -> anyhow::Result<()> {
             let action = match command {
                 None => OutboxAction::List,
                 Some(OutboxCmd::Retry { id }) => OutboxAction::Retry(*id),
+            };
+            block_on(async {
+                let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;
+                print!("{}", run_command(&store, action).await?);
+                anyhow::Ok(())
+            })
+        }
+        Some(Cmd::Webhooks { command }) => {
+            use frontdesk::notify::deliveries::{run_command, WebhooksAction};
+            let config = load(&cli)?;
+            let action = match command {
+                WebhooksCmd::Deliveries { limit } => WebhooksAction::Deliveries { limit: *limit },
+                WebhooksCmd::Resend { id } => WebhooksAction::Resend(*id),
             };
             block_on(async {
                 let store = frontdesk::store::Store::connect(&config.storage.database_url).await?;

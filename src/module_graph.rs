@@ -21,6 +21,7 @@ const SERVICES: &[&str] = &[
     "config",
     "flight",
     "instructions",
+    "integrations",
     "logmask",
     "metrics",
     "notify",

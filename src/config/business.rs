@@ -29,6 +29,12 @@ pub struct BusinessConfig {
     /// Which calendar bookings go into (`[calendar]`).
     #[serde(default)]
     pub calendar: super::calendar::CalendarConfig,
+    /// The business's own HTTP tools (`[[http_tools]]`).
+    #[serde(default)]
+    pub http_tools: Vec<super::integrations::HttpToolConfig>,
+    /// Endpoints that receive signed event webhooks (`[[webhooks]]`).
+    #[serde(default)]
+    pub webhooks: Vec<super::integrations::WebhookEndpoint>,
 }
 
 /// A bookable service (`[[services]]`).
@@ -225,6 +231,8 @@ pub enum BusinessConfigError {
     UnknownOperator(String),
     #[error("{0}")]
     Calendar(String),
+    #[error(transparent)]
+    Integration(#[from] super::integrations::IntegrationConfigError),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,6 +298,8 @@ impl BusinessConfig {
             contacts: Vec::new(),
             privacy: super::privacy::PrivacyConfig::default(),
             calendar: super::calendar::CalendarConfig::default(),
+            http_tools: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 
@@ -344,7 +354,9 @@ impl BusinessConfig {
         }
         self.calendar
             .validate()
-            .map_err(BusinessConfigError::Calendar)
+            .map_err(BusinessConfigError::Calendar)?;
+        super::integrations::validate(&self.http_tools, &self.webhooks, &[])?;
+        Ok(())
     }
 }
 

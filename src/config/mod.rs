@@ -9,6 +9,7 @@
 
 pub mod business;
 pub mod calendar;
+pub mod integrations;
 pub mod privacy;
 mod secret;
 pub mod summary;
@@ -115,6 +116,9 @@ struct RawConfig {
     privacy: PrivacyConfig,
     #[serde(default)]
     calendar: calendar::CalendarConfig,
+    http_tools: Vec<integrations::HttpToolConfig>,
+    #[serde(default)]
+    webhooks: Vec<integrations::WebhookEndpoint>,
 }
 
 impl From<RawConfig> for Config {
@@ -139,6 +143,8 @@ impl From<RawConfig> for Config {
                 contacts: r.contacts,
                 privacy: r.privacy,
                 calendar: r.calendar,
+                http_tools: r.http_tools,
+                webhooks: r.webhooks,
             },
         }
     }
@@ -253,6 +259,10 @@ pub struct NotificationsConfig {
     pub sms_to: Vec<String>,
     /// Attempts before a notification is dead-lettered.
     pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubles with each further one.
+    pub retry_initial_ms: u64,
+    /// The longest wait between two attempts.
+    pub retry_max_ms: u64,
 }
 
 impl Default for NotificationsConfig {
@@ -266,6 +276,8 @@ impl Default for NotificationsConfig {
             slack_webhook_url: None,
             sms_to: Vec::new(),
             max_attempts: 8,
+            retry_initial_ms: 5_000,
+            retry_max_ms: 3_600_000,
         }
     }
 }
@@ -559,8 +571,11 @@ impl Config {
                 figment = figment.merge(Serialized::default(&key, parsed));
             }
         }
-        let config: Config = figment.extract::<RawConfig>()?.into();
+        let mut config: Config = figment.extract::<RawConfig>()?.into();
         config.validate()?;
+        let b = &mut config.business;
+        integrations::resolve_secrets(&mut b.http_tools, &mut b.webhooks, env)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(config)
     }
 

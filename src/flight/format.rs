@@ -503,7 +503,7 @@ mod line_tests {
     /// The direct writer and the generic one say the same thing.
     #[test]
     fn audio_path_lines_read_as_the_generic_ones() {
-        let outs = vec![
+        let outs = [
             Out::Media(160),
             Out::Mark {
                 generation: 2,

@@ -1,7 +1,7 @@
 //! `POST /openai/webhook`: OpenAI's project webhooks, above all
 //! `realtime.call.incoming` from the SIP connector (docs/sip.md).
 //!
-//! Verified the Standard Webhooks way (`frontdesk_wire::standard_webhook`,
+//! Verified the Standard Webhooks way (`frontdesk_wire::standard_webhooks`,
 //! 300 s tolerance, constant-time), then deduplicated on `webhook-id`
 //! through the session store (Redis when configured, so across instances):
 //! a retry gets the first answer and does nothing twice. An incoming call
@@ -25,8 +25,10 @@ use crate::sip::{parse_webhook, reject, IncomingCall, WebhookEvent};
 use crate::store::Store;
 use crate::tools::caller::recognise;
 use frontdesk_core::Transport;
-use frontdesk_wire::standard_webhook::{
-    verify, WebhookError, DEFAULT_TOLERANCE_SECS, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+use frontdesk_wire::standard_webhooks::{
+    SigningKey, WebhookSignatureError as WebhookError, DEFAULT_TOLERANCE_SECS,
+    HEADER_ID as ID_HEADER, HEADER_SIGNATURE as SIGNATURE_HEADER,
+    HEADER_TIMESTAMP as TIMESTAMP_HEADER,
 };
 
 /// Longer than the signature tolerance: a replay either finds its first
@@ -90,15 +92,16 @@ pub async fn openai_webhook(
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let id = header(ID_HEADER);
     let masked = mask_id(id.unwrap_or_default());
-    let checked = verify(
-        secret.expose(),
-        id,
-        header(TIMESTAMP_HEADER),
-        header(SIGNATURE_HEADER),
-        &body,
-        chrono::Utc::now().timestamp(),
-        Some(DEFAULT_TOLERANCE_SECS),
-    );
+    let checked = SigningKey::parse(secret.expose()).and_then(|key| {
+        key.verify(
+            id,
+            header(TIMESTAMP_HEADER),
+            header(SIGNATURE_HEADER),
+            &body,
+            chrono::Utc::now().timestamp(),
+            DEFAULT_TOLERANCE_SECS,
+        )
+    });
     if let Err(e) = checked {
         metrics.malformed("openai_webhook");
         tracing::warn!(webhook_id = %masked, error = %e, "OpenAI webhook refused");

@@ -2,10 +2,12 @@
 //! bookings) and how. Events are turned into notifications per channel and
 //! put in the durable outbox (a table); the notifier worker drains it.
 
+pub mod deliveries;
 pub mod email;
 pub mod outbox;
 pub mod slack;
 pub mod sms;
+pub mod webhook;
 pub mod worker;
 
 use crate::config::Config;
@@ -148,6 +150,11 @@ pub async fn notify(
 ) -> Result<usize, StoreError> {
     let mut queued = 0;
     let redactor = crate::privacy::redactor(config);
+    if let Some(e) = webhook_event(&redactor, event) {
+        // `key` names this one message or voicemail.
+        let e = e.discriminated(key);
+        queued += crate::integrations::events::emit(store, config, &e).await?;
+    }
     for (i, n) in route(config, event).into_iter().enumerate() {
         let n = redact(&redactor, n);
         let k = format!("{key}:{}:{i}", n.kind());
@@ -156,6 +163,58 @@ pub async fn notify(
         }
     }
     Ok(queued)
+}
+
+/// The event webhook a notification event stands for (`message.created`,
+/// `voicemail.created`), its caller-spoken text redacted like the rest.
+fn webhook_event(
+    r: &crate::privacy::Redactor,
+    event: &NotifyEvent,
+) -> Option<crate::integrations::events::Event> {
+    use crate::integrations::events::Event;
+    let t = |s: &str| r.text(s, crate::privacy::Topic::default()).into_owned();
+    let now = chrono::Utc::now();
+    match event {
+        NotifyEvent::MessageTaken {
+            call_sid,
+            caller_name,
+            callback_number,
+            subject,
+            body,
+            urgency,
+        } => Some(Event::new(
+            "message.created",
+            call_sid.as_deref(),
+            now,
+            serde_json::json!({
+                "caller_name": caller_name,
+                "callback_number": callback_number,
+                "subject": t(subject),
+                "body": t(body),
+                "urgency": urgency,
+            }),
+        )),
+        NotifyEvent::Voicemail {
+            call_sid,
+            from,
+            department,
+            duration_secs,
+            transcript,
+            recording_url,
+        } => Some(Event::new(
+            "voicemail.created",
+            Some(call_sid),
+            now,
+            serde_json::json!({
+                "from": from,
+                "department": department,
+                "duration_secs": duration_secs,
+                "transcript": transcript.as_deref().map(t),
+                "recording_url": recording_url,
+            }),
+        )),
+        NotifyEvent::AppointmentBooked { .. } | NotifyEvent::AppointmentCancelled { .. } => None,
+    }
 }
 
 /// What a notification says, redacted; where it goes is kept.
@@ -169,6 +228,9 @@ fn redact(r: &crate::privacy::Redactor, n: Notification) -> Notification {
         },
         Notification::Slack { text } => Notification::Slack { text: t(text) },
         Notification::Sms { to, body } => Notification::Sms { to, body: t(body) },
+        // Built from redacted facts by `integrations::events`; the signed
+        // body must stay byte for byte what it is.
+        w @ Notification::Webhook { .. } => w,
     }
 }
 

@@ -20,6 +20,7 @@ use super::email::EmailChannel;
 use super::outbox::OutboxItem;
 use super::slack::SlackChannel;
 use super::sms::SmsChannel;
+use super::webhook::WebhookChannel;
 use super::Notification;
 use crate::config::Config;
 use crate::config::Secret;
@@ -33,6 +34,8 @@ pub struct SendError {
     /// Retrying cannot help (not configured, bad address, 5xx SMTP reply,
     /// revoked webhook): the item is dead-lettered at once.
     pub permanent: bool,
+    /// The HTTP status the endpoint answered with, if it answered.
+    pub status: Option<u16>,
 }
 
 impl SendError {
@@ -40,6 +43,7 @@ impl SendError {
         SendError {
             message: message.into(),
             permanent: true,
+            status: None,
         }
     }
 
@@ -47,6 +51,7 @@ impl SendError {
         SendError {
             message: message.into(),
             permanent: false,
+            status: None,
         }
     }
 }
@@ -106,6 +111,7 @@ pub struct Channels {
     email: Result<EmailChannel, SendError>,
     slack: Result<SlackChannel, SendError>,
     sms: Result<SmsChannel, SendError>,
+    webhook: Arc<WebhookChannel>,
 }
 
 impl Channels {
@@ -116,6 +122,7 @@ impl Channels {
             email: EmailChannel::from_config(n),
             slack: SlackChannel::from_url(n.slack_webhook_url.as_ref().map(Secret::expose)),
             sms: SmsChannel::from_config(config),
+            webhook: Arc::new(WebhookChannel::from_config(&config.business.webhooks)),
         };
         // A wrong setting (as opposed to a channel simply left out) is worth
         // saying at start-up rather than at the first message.
@@ -132,25 +139,34 @@ impl Channels {
         channels
     }
 
-    pub async fn send(&self, n: &Notification) -> Result<(), SendError> {
+    /// Sends `n`; `Ok` carries the HTTP status where there is one.
+    pub async fn send(&self, n: &Notification) -> Result<Option<u16>, SendError> {
+        let done = None;
         match n {
-            Notification::Email { to, subject, body } => {
-                self.email
-                    .as_ref()
-                    .map_err(Clone::clone)?
-                    .send(to, subject, body)
-                    .await
-            }
-            Notification::Slack { text } => {
-                self.slack.as_ref().map_err(Clone::clone)?.send(text).await
-            }
+            Notification::Email { to, subject, body } => self
+                .email
+                .as_ref()
+                .map_err(Clone::clone)?
+                .send(to, subject, body)
+                .await
+                .map(|_| done),
+            Notification::Slack { text } => self
+                .slack
+                .as_ref()
+                .map_err(Clone::clone)?
+                .send(text)
+                .await
+                .map(|_| done),
             Notification::Sms { to, body } => self
                 .sms
                 .as_ref()
                 .map_err(Clone::clone)?
                 .send(to, body)
                 .await
-                .map(|_| ()),
+                .map(|_| done),
+            Notification::Webhook {
+                endpoint, id, body, ..
+            } => self.webhook.send(endpoint, id, body).await.map(Some),
         }
     }
 }
@@ -165,6 +181,9 @@ pub enum Outcome {
     Dead,
 }
 
+/// Where the worker reads the time: the wall clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<Utc> + Send + Sync>;
+
 /// Drains one store's outbox.
 #[derive(Clone)]
 pub struct Notifier {
@@ -172,6 +191,7 @@ pub struct Notifier {
     channels: Arc<Channels>,
     max_attempts: i32,
     options: WorkerOptions,
+    clock: Clock,
 }
 
 impl Notifier {
@@ -182,8 +202,21 @@ impl Notifier {
             channels: Arc::new(Channels::from_config(config)),
             max_attempts: i32::try_from(config.notifications.max_attempts.max(1))
                 .unwrap_or(i32::MAX),
-            options: WorkerOptions::default(),
+            options: WorkerOptions {
+                backoff_initial: Duration::from_millis(
+                    config.notifications.retry_initial_ms.max(1),
+                ),
+                backoff_max: Duration::from_millis(config.notifications.retry_max_ms.max(1)),
+                ..WorkerOptions::default()
+            },
+            clock: Arc::new(Utc::now),
         }
+    }
+
+    /// Reads the time from `clock` (tests drive the retry schedule with it).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn with_options(mut self, options: WorkerOptions) -> Self {
@@ -194,11 +227,18 @@ impl Notifier {
     /// Sends everything due now (up to one batch); returns how many items
     /// this worker claimed.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let now = Utc::now();
+        Ok(self.run_once_counted().await?.0)
+    }
+
+    /// [`Notifier::run_once`], also counting the due items held back behind
+    /// an earlier item of their ordering key.
+    async fn run_once_counted(&self) -> Result<(usize, usize), StoreError> {
+        let now = (self.clock)();
         let due = self
             .store
             .due_notifications(now, self.options.batch)
             .await?;
+        let (due, held_back) = self.in_order(due).await?;
         let claimed = std::sync::atomic::AtomicUsize::new(0);
         futures_util::stream::iter(due)
             .for_each_concurrent(self.options.concurrency.max(1), |item| {
@@ -211,13 +251,38 @@ impl Notifier {
                 }
             })
             .await;
-        Ok(claimed.into_inner())
+        Ok((claimed.into_inner(), held_back))
+    }
+
+    /// Keeps, of each ordering key, only the oldest undelivered item, and
+    /// only when nothing queued before it under that key is still waiting.
+    async fn in_order(&self, due: Vec<OutboxItem>) -> Result<(Vec<OutboxItem>, usize), StoreError> {
+        let mut keep = Vec::with_capacity(due.len());
+        let mut seen = std::collections::HashSet::new();
+        let mut held_back = 0;
+        for item in due {
+            let key = item.notification().ok().and_then(|n| n.ordering_key());
+            let Some(key) = key else {
+                keep.push(item);
+                continue;
+            };
+            // Due items come in due-time order, not queue order: a retried
+            // head can come after its followers, so a held-back item must
+            // not take its key's turn.
+            if seen.contains(&key) || self.store.blocked_by_earlier(&key, item.id).await? {
+                held_back += 1;
+                continue;
+            }
+            seen.insert(key);
+            keep.push(item);
+        }
+        Ok((keep, held_back))
     }
 
     /// Claims item `id` and sends it; `None` when another worker had it or
     /// the database failed (logged; the item stays queued).
     async fn claim_and_send(&self, id: i64) -> Option<Outcome> {
-        let now = Utc::now();
+        let now = (self.clock)();
         let lease_until = now + chrono_duration(self.options.lease);
         let item = match self.store.claim_notification(id, now, lease_until).await {
             Ok(Some(item)) => item,
@@ -227,6 +292,7 @@ impl Notifier {
                 return None;
             }
         };
+        let started = std::time::Instant::now();
         let result = match item.notification() {
             Ok(n) => tokio::time::timeout(self.options.send_timeout, self.channels.send(&n))
                 .await
@@ -238,7 +304,22 @@ impl Notifier {
                 }),
             Err(e) => Err(SendError::permanent(format!("unreadable payload: {e}"))),
         };
-        Some(self.record(&item, result).await)
+        let attempt = crate::store::OutboxAttempt {
+            outbox_id: item.id,
+            attempt: item.attempts,
+            at: now,
+            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            status_code: match &result {
+                Ok(status) => *status,
+                Err(e) => e.status,
+            }
+            .map(i32::from),
+            error: result.as_ref().err().map(|e| e.message.clone()),
+        };
+        if let Err(e) = self.store.record_attempt(&attempt).await {
+            tracing::warn!(id, error = %e, "cannot record a delivery attempt");
+        }
+        Some(self.record(&item, result.map(|_| ())).await)
     }
 
     async fn record(&self, item: &OutboxItem, result: Result<(), SendError>) -> Outcome {
@@ -256,7 +337,7 @@ impl Notifier {
             }
             Err(e) => {
                 let dead = e.permanent || attempt >= self.max_attempts;
-                let next = Utc::now()
+                let next = (self.clock)()
                     + chrono_duration(backoff(
                         attempt,
                         self.options.backoff_initial,
@@ -289,8 +370,12 @@ impl Notifier {
     async fn run(self, wake: Arc<Notify>) {
         let mut last_purge: Option<tokio::time::Instant> = None;
         loop {
-            let full = match self.run_once().await {
-                Ok(claimed) => claimed as i64 >= self.options.batch,
+            let full = match self.run_once_counted().await {
+                // Full batch, or an item just went and the next of its
+                // ordering key may be due right behind it.
+                Ok((claimed, held_back)) => {
+                    claimed as i64 >= self.options.batch || (claimed > 0 && held_back > 0)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the notification outbox; will try again");
                     false

@@ -123,7 +123,7 @@ pub use model::{
     NewVoicemail, PurgeReport, RecordRow, ResponseUsage, RowCounts, TimelineEvent, ToolInvocation,
     TranscriptTurn, Usage, Voicemail, TRANSCRIPT_DONE, TRANSCRIPT_PENDING,
 };
-pub use notification::{Notification, OutboxItem};
+pub use notification::{Notification, OutboxAttempt, OutboxItem};
 pub use retention::{ExpiredRecording, RetentionCutoffs, RetentionReport};
 pub use url::{Backend, DEFAULT_DATABASE_URL};
 

@@ -20,6 +20,18 @@ pub enum Notification {
     Slack { text: String },
     /// A text message through Twilio Messages.
     Sms { to: String, body: String },
+    /// A signed event webhook to one of the business's endpoints
+    /// (`[[webhooks]]`, by name: the URL and secret stay in the configuration).
+    Webhook {
+        endpoint: String,
+        /// `call.started`, `message.created`, …
+        event: String,
+        /// `webhook-id`, the same for every attempt.
+        id: String,
+        call_sid: Option<String>,
+        /// The exact JSON text that is signed and sent.
+        body: String,
+    },
 }
 
 impl Notification {
@@ -28,6 +40,20 @@ impl Notification {
             Notification::Email { .. } => "email",
             Notification::Slack { .. } => "slack",
             Notification::Sms { .. } => "sms",
+            Notification::Webhook { .. } => "webhook",
+        }
+    }
+
+    /// Items with the same key are delivered in the order they were queued:
+    /// the events of one call to one endpoint.
+    pub fn ordering_key(&self) -> Option<String> {
+        match self {
+            Notification::Webhook {
+                endpoint,
+                call_sid: Some(sid),
+                ..
+            } => Some(format!("{endpoint}:{sid}")),
+            _ => None,
         }
     }
 }
@@ -36,7 +62,7 @@ impl Notification {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboxItem {
     pub id: i64,
-    /// `email`, `slack` or `sms`.
+    /// `email`, `slack`, `sms` or `webhook`.
     pub kind: String,
     /// The [`Notification`] as JSON; see [`OutboxItem::notification`].
     pub payload: String,
@@ -63,7 +89,23 @@ impl OutboxItem {
             Ok(Notification::Email { to, .. }) => to.join(", "),
             Ok(Notification::Slack { .. }) => "webhook".into(),
             Ok(Notification::Sms { to, .. }) => mask_phone(&to),
+            Ok(Notification::Webhook {
+                endpoint, event, ..
+            }) => format!("{endpoint} ({event})"),
             Err(_) => "(unreadable payload)".into(),
         }
     }
+}
+
+/// One delivery attempt of an outbox item, as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxAttempt {
+    pub outbox_id: i64,
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    pub duration_ms: i64,
+    /// The HTTP status, when the endpoint answered.
+    pub status_code: Option<i32>,
+    /// Why the attempt failed; `None` for a delivery.
+    pub error: Option<String>,
 }

@@ -16,8 +16,9 @@ use diesel_async::RunQueryDsl;
 use super::error::StoreError;
 use super::model::{from_db, to_db};
 use super::schema::outbox;
+use super::schema::outbox_attempts;
 use super::Store;
-use super::{Notification, OutboxItem};
+use super::{Notification, OutboxAttempt, OutboxItem};
 
 /// Error texts are stored for the operator; a runaway server reply must not
 /// bloat the table.
@@ -77,6 +78,7 @@ impl Store {
                     outbox::dead.eq(false),
                     outbox::idempotency_key.eq(key),
                     outbox::created_at.eq(now),
+                    outbox::ordering_key.eq(n.ordering_key()),
                 ))
                 .on_conflict(outbox::idempotency_key)
                 .do_nothing()
@@ -250,6 +252,120 @@ impl Store {
                 .execute(conn)
                 .await?;
             Ok(n)
+        })
+    }
+
+    /// Whether an item queued before `id` under `key` is still waiting (not
+    /// sent, not dead): then `id` must wait too.
+    pub async fn blocked_by_earlier(&self, key: &str, id: i64) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        db_run!(self, |conn| {
+            let n = outbox::table
+                .filter(outbox::ordering_key.eq(&key))
+                .filter(outbox::id.lt(id))
+                .filter(outbox::sent_at.is_null())
+                .filter(outbox::dead.eq(false))
+                .count()
+                .get_result::<i64>(conn)
+                .await?;
+            Ok::<_, StoreError>(n > 0)
+        })
+    }
+
+    /// Keeps one delivery attempt for the operator.
+    pub async fn record_attempt(&self, a: &OutboxAttempt) -> Result<(), StoreError> {
+        let error: Option<String> = a
+            .error
+            .as_ref()
+            .map(|e| e.chars().take(MAX_ERROR_CHARS).collect());
+        let at = to_db(a.at);
+        db_write!(self, |conn| {
+            diesel::insert_into(outbox_attempts::table)
+                .values((
+                    outbox_attempts::outbox_id.eq(a.outbox_id),
+                    outbox_attempts::attempt.eq(a.attempt),
+                    outbox_attempts::at.eq(at),
+                    outbox_attempts::duration_ms.eq(a.duration_ms),
+                    outbox_attempts::status_code.eq(a.status_code),
+                    outbox_attempts::error.eq(&error),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The attempts of item `outbox_id`, oldest first.
+    pub async fn outbox_attempts(&self, outbox_id: i64) -> Result<Vec<OutboxAttempt>, StoreError> {
+        db_run!(self, |conn| {
+            let rows = outbox_attempts::table
+                .filter(outbox_attempts::outbox_id.eq(outbox_id))
+                .order(outbox_attempts::id.asc())
+                .select((
+                    outbox_attempts::outbox_id,
+                    outbox_attempts::attempt,
+                    outbox_attempts::at,
+                    outbox_attempts::duration_ms,
+                    outbox_attempts::status_code,
+                    outbox_attempts::error,
+                ))
+                .load::<(i64, i32, NaiveDateTime, i64, Option<i32>, Option<String>)>(conn)
+                .await?;
+            Ok::<_, StoreError>(
+                rows.into_iter()
+                    .map(
+                        |(outbox_id, attempt, at, duration_ms, status_code, error)| OutboxAttempt {
+                            outbox_id,
+                            attempt,
+                            at: from_db(at),
+                            duration_ms,
+                            status_code,
+                            error,
+                        },
+                    )
+                    .collect(),
+            )
+        })
+    }
+
+    /// The newest `limit` items of `kind`, delivered ones included, newest first.
+    pub async fn recent_outbox(
+        &self,
+        kind: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let kind = kind.to_string();
+        db_run!(self, |conn| {
+            let rows = outbox::table
+                .filter(outbox::kind.eq(&kind))
+                .order(outbox::id.desc())
+                .limit(limit)
+                .select(OutboxRow::as_select())
+                .load(conn)
+                .await?;
+            Ok::<_, StoreError>(rows.into_iter().map(OutboxItem::from).collect())
+        })
+    }
+
+    /// Makes item `id` due now with a fresh attempt budget whatever became of
+    /// it: pending, dead-lettered or already delivered (sent again, same
+    /// `webhook-id`). `NotFound` for unknown ids.
+    pub async fn resend_notification(&self, id: i64) -> Result<(), StoreError> {
+        let now = to_db(Utc::now());
+        db_write!(self, |conn| {
+            let n = diesel::update(outbox::table.filter(outbox::id.eq(id)))
+                .set((
+                    outbox::dead.eq(false),
+                    outbox::attempts.eq(0),
+                    outbox::next_attempt_at.eq(now),
+                    outbox::sent_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)
+                .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         })
     }
 }

@@ -160,6 +160,19 @@ diesel::table! {
         idempotency_key -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        ordering_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    outbox_attempts (id) {
+        id -> BigInt,
+        outbox_id -> BigInt,
+        attempt -> Integer,
+        at -> Timestamp,
+        duration_ms -> BigInt,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
     }
 }
 
@@ -195,5 +208,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     voicemails,
     outbox,
+    outbox_attempts,
     privacy_requests,
 );

@@ -7,6 +7,7 @@ pub mod booking_link;
 pub mod caller;
 pub mod end_call;
 pub mod hours;
+pub mod http;
 pub mod kb;
 pub mod message;
 pub mod transfer;
@@ -51,6 +52,11 @@ pub enum ToolError {
     Timeout(Duration),
     #[error("unknown tool {0:?}")]
     UnknownTool(String),
+    /// A business's HTTP tool failed; `kind` says how (`timeout`,
+    /// `bad_status`, `invalid_json`, `oversized_answer`, `refused_target`,
+    /// `unreachable`).
+    #[error("{message}")]
+    Remote { kind: &'static str, message: String },
 }
 
 impl ToolError {
@@ -61,6 +67,7 @@ impl ToolError {
             ToolError::Unavailable(_) => "unavailable",
             ToolError::Timeout(_) => "timeout",
             ToolError::UnknownTool(_) => "unknown_tool",
+            ToolError::Remote { kind, .. } => kind,
         }
     }
 
@@ -77,6 +84,8 @@ pub enum ToolsError {
     Business(#[from] crate::config::business::BusinessConfigError),
     #[error(transparent)]
     Calendar(#[from] crate::calendar::CalendarError),
+    #[error("http_tools[{0:?}]: the name is taken by a built-in tool")]
+    NameTaken(String),
 }
 
 /// Facts about the call, and the services a tool may use.
@@ -95,8 +104,8 @@ pub struct ToolContext {
 pub type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
 
 pub trait Tool: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
     /// JSON Schema of the arguments object.
     fn parameters(&self) -> Value;
     fn deadline(&self) -> Duration {
@@ -120,11 +129,23 @@ impl Toolbox {
         Toolbox { tools }
     }
 
-    /// The built-in tools for this configuration.
+    /// The built-in tools for this configuration, then the business's own
+    /// HTTP tools.
+    pub fn standard(config: &Config) -> Result<Self, ToolsError> {
+        let mut toolbox = Self::builtin(config)?;
+        for t in &config.business.http_tools {
+            if toolbox.tools.iter().any(|b| b.name() == t.name) {
+                return Err(ToolsError::NameTaken(t.name.clone()));
+            }
+            toolbox.tools.push(Arc::new(http::HttpTool::new(t.clone())));
+        }
+        Ok(toolbox)
+    }
+
     /// The booking tools book into the business's configured calendar
     /// (`[calendar]`); with `kind = "none"` they are not offered, and a
     /// configured `booking_url` adds `send_booking_link`.
-    pub fn standard(config: &Config) -> Result<Self, ToolsError> {
+    fn builtin(config: &Config) -> Result<Self, ToolsError> {
         let mut tools: Vec<Arc<dyn Tool>> = vec![
             Arc::new(hours::BusinessHours::new(config.business.clone())?),
             Arc::new(end_call::EndCall),
@@ -239,7 +260,23 @@ impl ToolRunner {
             store: self.store.clone(),
             config: self.config.clone(),
         };
-        self.toolbox.run(name, arguments, ctx).await
+        let call_sid = ctx.call_sid.clone();
+        let (output, effect) = self.toolbox.run(name, arguments, ctx).await;
+        // A booking made, moved or cancelled is an event for the business's
+        // webhooks (queued in the outbox; the model's answer does not wait
+        // for any delivery).
+        if !self.config.business.webhooks.is_empty() {
+            if let Ok(value) = serde_json::from_str::<Value>(&output) {
+                let at = chrono::Utc::now();
+                if let Some(event) =
+                    crate::integrations::events::booking_event(name, &value, &call_sid, at)
+                {
+                    crate::integrations::events::emit_logged(&self.store, &self.config, &event)
+                        .await;
+                }
+            }
+        }
+        (output, effect)
     }
 }
 

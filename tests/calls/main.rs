@@ -20,6 +20,7 @@ mod calendar_calls;
 mod call_flow;
 mod drain;
 mod failover;
+mod integrations_call;
 mod parked;
 mod privacy_call;
 mod receptionist_calls;

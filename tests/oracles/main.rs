@@ -6,4 +6,5 @@
 
 mod model_sim_conformance;
 mod openai_webhook_oracle;
+mod standard_webhooks_oracle;
 mod twilio_signature_oracle;

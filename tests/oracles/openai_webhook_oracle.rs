@@ -1,4 +1,4 @@
-//! Cross-checks the Standard Webhooks code (`frontdesk_wire::standard_webhook`,
+//! Cross-checks the Standard Webhooks code (`frontdesk_wire::standard_webhooks`,
 //! used by `POST /openai/webhook` and by the OpenAI simulator) against the
 //! official `openai` SDK's `client.webhooks.unwrap`, run through
 //! `tests/oracles/py/openai_webhook.py` in the pinned Python venv.
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use base64::Engine as _;
-use frontdesk_wire::standard_webhook::{sign, verify, DEFAULT_TOLERANCE_SECS};
+use frontdesk_wire::standard_webhooks::{SigningKey, DEFAULT_TOLERANCE_SECS};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -95,7 +95,9 @@ fn webhook_signatures_agree_with_the_openai_sdk() {
             2 => now - DEFAULT_TOLERANCE_SECS + 30,
             _ => now + rng.random_range(-60..60),
         };
-        let good = sign(&secret, &id, ts, body.as_bytes()).unwrap();
+        let good = SigningKey::parse(&secret)
+            .unwrap()
+            .sign(&id, ts, body.as_bytes());
         let (sig, sent_body, sent_id) = match i % 7 {
             0 => (format!("v1,AAAA {good}"), body.clone(), id.clone()),
             1 => (good.clone(), format!("{body} "), id.clone()),
@@ -120,15 +122,16 @@ fn webhook_signatures_agree_with_the_openai_sdk() {
     let mut accepted = 0;
     for (case, verdict) in cases.iter().zip(&verdicts) {
         let h = &case["headers"];
-        let ours = verify(
-            case["secret"].as_str().unwrap(),
-            h["webhook-id"].as_str(),
-            h["webhook-timestamp"].as_str(),
-            h["webhook-signature"].as_str(),
-            case["body"].as_str().unwrap().as_bytes(),
-            now,
-            Some(DEFAULT_TOLERANCE_SECS),
-        );
+        let ours = SigningKey::parse(case["secret"].as_str().unwrap()).and_then(|key| {
+            key.verify(
+                h["webhook-id"].as_str(),
+                h["webhook-timestamp"].as_str(),
+                h["webhook-signature"].as_str(),
+                case["body"].as_str().unwrap().as_bytes(),
+                now,
+                DEFAULT_TOLERANCE_SECS,
+            )
+        });
         let sdk_ok = verdict["ok"].as_bool().unwrap();
         assert_eq!(ours.is_ok(), sdk_ok, "{case}: ours {ours:?}, SDK {verdict}");
         if sdk_ok {

@@ -290,3 +290,77 @@ async fn concurrent_claims_never_hand_out_an_item_twice() {
     })
     .await;
 }
+
+/// Event webhooks: the ordering key holds an item behind the earlier ones of
+/// its call (until they are sent or dead), attempts are kept per item, and a
+/// delivered item can be sent again.
+#[tokio::test]
+async fn webhook_ordering_attempts_and_resend() {
+    on_both(|store: Store, db: TestDb| async move {
+        let hook = |event: &str, call: &str| Notification::Webhook {
+            endpoint: "crm".into(),
+            event: event.into(),
+            id: format!("msg_{event}_{call}"),
+            call_sid: Some(call.into()),
+            body: "{}".into(),
+        };
+        let q = |n: Notification| {
+            let store = store.clone();
+            async move { store.enqueue_notification(&n, None).await.unwrap().unwrap() }
+        };
+        let started = q(hook("call.started", "CA1")).await;
+        let ended = q(hook("call.ended", "CA1")).await;
+        let other = q(hook("call.started", "CA2")).await;
+        assert!(!store.blocked_by_earlier("crm:CA1", started).await.unwrap());
+        assert!(store.blocked_by_earlier("crm:CA1", ended).await.unwrap());
+        assert!(!store.blocked_by_earlier("crm:CA2", other).await.unwrap());
+
+        // A dead head no longer holds its followers back.
+        store
+            .mark_failed(started, "HTTP 503", Utc::now(), true)
+            .await
+            .unwrap();
+        assert!(!store.blocked_by_earlier("crm:CA1", ended).await.unwrap());
+
+        for (attempt, status) in [(1, Some(503)), (2, None)] {
+            store
+                .record_attempt(&frontdesk::store::OutboxAttempt {
+                    outbox_id: started,
+                    attempt,
+                    at: Utc::now(),
+                    duration_ms: 7,
+                    status_code: status,
+                    error: Some(format!("attempt {attempt} failed")),
+                })
+                .await
+                .unwrap();
+        }
+        let attempts = store.outbox_attempts(started).await.unwrap();
+        assert_eq!(
+            attempts
+                .iter()
+                .map(|a| (a.attempt, a.status_code))
+                .collect::<Vec<_>>(),
+            [(1, Some(503)), (2, None)]
+        );
+        assert!(store.outbox_attempts(ended).await.unwrap().is_empty());
+
+        // Delivered, then sent again by the operator: due now, fresh budget.
+        store.mark_sent(ended).await.unwrap();
+        store.resend_notification(ended).await.unwrap();
+        let due = store.due_notifications(Utc::now(), 10).await.unwrap();
+        let item = due.iter().find(|i| i.id == ended).unwrap();
+        assert_eq!((item.attempts, item.sent_at, item.dead), (0, None, false));
+        assert_eq!(
+            store.resend_notification(999_999).await,
+            Err(StoreError::NotFound)
+        );
+        let recent = store.recent_outbox("webhook", 2).await.unwrap();
+        assert_eq!(
+            recent.iter().map(|i| i.id).collect::<Vec<_>>(),
+            [other, ended]
+        );
+        db
+    })
+    .await;
+}

@@ -20,3 +20,4 @@ pub mod model;
 pub mod openai_webhook;
 pub mod transcription;
 pub mod twilio_rest;
+pub mod webhook_receiver;

@@ -24,7 +24,7 @@ pub fn incoming_call(
     from: &str,
     to: &str,
     timestamp: i64,
-) -> Result<Delivery, frontdesk_wire::standard_webhook::WebhookError> {
+) -> Result<Delivery, frontdesk_wire::standard_webhooks::WebhookSignatureError> {
     let mut rng = rand::rng();
     let body = json!({
         "object": "event",
@@ -50,10 +50,13 @@ pub fn signed(
     secret: &str,
     body: String,
     timestamp: i64,
-) -> Result<Delivery, frontdesk_wire::standard_webhook::WebhookError> {
+) -> Result<Delivery, frontdesk_wire::standard_webhooks::WebhookSignatureError> {
     let id = format!("wh_{:032x}", rand::rng().random::<u128>());
-    let signature =
-        frontdesk_wire::standard_webhook::sign(secret, &id, timestamp, body.as_bytes())?;
+    let signature = frontdesk_wire::standard_webhooks::SigningKey::parse(secret)?.sign(
+        &id,
+        timestamp,
+        body.as_bytes(),
+    );
     Ok(Delivery {
         id,
         timestamp,

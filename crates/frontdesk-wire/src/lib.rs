@@ -3,5 +3,5 @@
 //! is checked by exactly the code that checks Twilio's. Both are checked
 //! against the official SDK by the project's oracle tests.
 
-pub mod standard_webhook;
+pub mod standard_webhooks;
 pub mod twilio_signature;
