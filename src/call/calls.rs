@@ -60,18 +60,19 @@ impl Calls {
         let sessions = self.deps.sessions.clone();
         actix::spawn(async move {
             // The voice webhook may have landed on another instance, which
-            // pre-warmed the call for a stream that came here: it is told to
-            // let the call go, before this one claims it.
-            if let Some(other) = sessions
+            // pre-warmed the call for a stream that came here: this one
+            // claims the call, then tells that one to let it go (its release
+            // only ever drops its own claim), so the call always has an owner.
+            let other = sessions
                 .owner(&sid)
                 .await
-                .filter(|o| o != sessions.instance_id())
-            {
+                .filter(|o| o != sessions.instance_id());
+            sessions.claim(&sid).await;
+            if let Some(other) = other {
                 if let Ok(moved) = serde_json::to_value(RemoteEvent::Moved) {
                     let _ = sessions.forward(&other, &sid, moved, MOVED_TIMEOUT).await;
                 }
             }
-            sessions.claim(&sid).await
         });
         addr
     }

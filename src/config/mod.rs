@@ -116,6 +116,7 @@ struct RawConfig {
     privacy: PrivacyConfig,
     #[serde(default)]
     calendar: calendar::CalendarConfig,
+    #[serde(default)]
     http_tools: Vec<integrations::HttpToolConfig>,
     #[serde(default)]
     webhooks: Vec<integrations::WebhookEndpoint>,
