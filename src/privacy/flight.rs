@@ -43,9 +43,15 @@ pub fn redact_record(redactor: &Redactor, body: &str) -> String {
     out
 }
 
-/// Whether a line names one of the fields redaction touches. A line that
-/// does not cannot hold one (a key is always written as `"key"`).
+/// Whether a line names one of the fields redaction touches. Those only
+/// ever sit inside a nested object (an event, a command), so a line with no
+/// `{` but its own opening brace has none: one `memchr`, the common case.
+/// Otherwise, a line that does not name a field cannot hold one (a key is
+/// always written as `"key"`).
 fn may_hold_text(line: &str) -> bool {
+    if !line.get(1..).is_some_and(|rest| rest.contains('{')) {
+        return false;
+    }
     FREE_TEXT.iter().chain(JSON_TEXT.iter()).any(|key| {
         line.match_indices(key).any(|(i, _)| {
             i > 0 && line[i + key.len()..].starts_with('"') && line[..i].ends_with('"')
@@ -100,8 +106,9 @@ mod tests {
         assert!(!may_hold_text(audio));
         assert_eq!(redact_record(&Redactor::new(Level::Strict), audio), audio);
         assert!(may_hold_text(
-            r#"{"x":"model said 4242","reason":"4242 4242 4242 4242"}"#
+            r#"{"e":{"model_failed":{"reason":"4242 4242 4242 4242"}},"t":3}"#
         ));
+        assert!(!may_hold_text(r#"{"e":{"timer":"pace"},"t":3}"#));
         // Off: untouched, byte for byte.
         assert_eq!(redact_record(&Redactor::off(), body), body);
         // The same text, redacted twice, reads the same (replays agree).
