@@ -59,11 +59,20 @@ pub async fn recognise(
     from: &str,
 ) -> Option<KnownCaller> {
     let phone = caller_number(from, is_nanp(&business.business.phone))?;
-    let lookup = store.find_contact(&business.business.phone, &phone);
+    // On a task of its own, so a lookup past the deadline is left to finish
+    // rather than dropped mid-query: a SQLite operation dropped on an actix
+    // worker panics that worker (diesel-async waits for its blocking half
+    // with `block_in_place`, which a single-threaded runtime refuses).
+    let (store, own) = (store.clone(), business.business.phone.clone());
+    let lookup = tokio::spawn(async move { store.find_contact(&own, &phone).await });
     match tokio::time::timeout(RECOGNISE_TIMEOUT, lookup).await {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => {
+        Ok(Ok(Ok(found))) => found,
+        Ok(Ok(Err(e))) => {
             tracing::warn!(error = %e, "contacts lookup failed; caller not recognised");
+            None
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "contacts lookup stopped; caller not recognised");
             None
         }
         Err(_) => {
