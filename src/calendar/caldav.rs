@@ -229,9 +229,7 @@ impl CalDavCalendar {
         });
         if taken {
             let _ = self.delete(&id, None).await;
-            return Err(CalendarError::Conflict(
-                "another event holds that time in the calendar".into(),
-            ));
+            return Err(remote::clash());
         }
         Ok(Booking { id, ..booking })
     }

@@ -296,16 +296,7 @@ impl Calendar for GoogleCalendar {
                 return Err(self.api.fail("events.insert", &a));
             }
             let range = Interval::new(request.start, request.end);
-            match self.taken(range, &id).await {
-                Ok(false) => {}
-                other => {
-                    let _ = self.delete(&id).await;
-                    other?;
-                    return Err(CalendarError::Conflict(
-                        "another event holds that time in the calendar".into(),
-                    ));
-                }
-            }
+            remote::keep_unless_taken(self.taken(range, &id).await, || self.delete(&id)).await?;
             Ok(Booking {
                 id,
                 service: request.service,
@@ -378,9 +369,7 @@ impl Calendar for GoogleCalendar {
                 return Err(self.api.fail("events.patch (undo)", &back));
             }
             taken?;
-            Err(CalendarError::Conflict(
-                "another event holds that time in the calendar".into(),
-            ))
+            Err(remote::clash())
         })
     }
 }

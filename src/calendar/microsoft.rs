@@ -335,16 +335,7 @@ impl Calendar for MicrosoftCalendar {
                 .ok_or_else(|| remote::garbled(KIND, "created event", "no id"))?
                 .to_string();
             let range = Interval::new(request.start, request.end);
-            match self.taken(range, &id).await {
-                Ok(false) => {}
-                other => {
-                    let _ = self.delete(&id).await;
-                    other?;
-                    return Err(CalendarError::Conflict(
-                        "another event holds that time in the calendar".into(),
-                    ));
-                }
-            }
+            remote::keep_unless_taken(self.taken(range, &id).await, || self.delete(&id)).await?;
             Ok(Booking {
                 id,
                 service: request.service,
@@ -415,9 +406,7 @@ impl Calendar for MicrosoftCalendar {
                 return Err(self.api.fail("updating the event (undo)", &back));
             }
             taken?;
-            Err(CalendarError::Conflict(
-                "another event holds that time in the calendar".into(),
-            ))
+            Err(remote::clash())
         })
     }
 }

@@ -62,6 +62,33 @@ pub(crate) fn status(
 }
 
 /// An answer that does not parse.
+/// What a write that found another event in its range answers, once it has
+/// been undone: the tools turn it into "that slot was just taken".
+pub(crate) fn clash() -> CalendarError {
+    CalendarError::Conflict("another event holds that time in the calendar".into())
+}
+
+/// The re-check after a write (no provider refuses overlapping events):
+/// `taken` is whether anything but the new event holds its range. Taken, or
+/// not known, the write is undone with `undo` and the clash (or the failed
+/// check) reported.
+pub(crate) async fn keep_unless_taken<U>(
+    taken: Result<bool, CalendarError>,
+    undo: impl FnOnce() -> U,
+) -> Result<(), CalendarError>
+where
+    U: std::future::Future,
+{
+    match taken {
+        Ok(false) => Ok(()),
+        other => {
+            let _ = undo().await;
+            other?;
+            Err(clash())
+        }
+    }
+}
+
 pub(crate) fn garbled(kind: &str, what: &str, e: impl std::fmt::Display) -> CalendarError {
     let err = CalendarError::Unavailable(format!("{kind} calendar sent an unreadable {what}: {e}"));
     tracing::warn!(calendar = kind, error = %err, "calendar answer unreadable");
